@@ -1,0 +1,327 @@
+//! Finite-difference audit of analytic gradients (`torch.autograd.gradcheck`
+//! and `gradgradcheck`).
+//!
+//! The analytic side is a vector-Jacobian product `vᵀJ` from the backward
+//! pass; the numerical side is the Jacobian column of every input element by
+//! central differences, `(f(x + eps·e_j) - f(x - eps·e_j)) / (2·eps)`,
+//! projected on the same `v`. For small outputs `v` runs over every unit
+//! vector (the full Jacobian, like PyTorch's slow mode); for large ones over
+//! a few seeded random vectors. Elements are compared with PyTorch's
+//! `allclose`: `|analytic - numeric| <= atol + rtol·|numeric|`.
+//!
+//! Finite differences are only meaningful where the function is
+//! differentiable. Callers keep samples away from kinks: the sample
+//! generators in the op crates draw max-pooling inputs as shuffled,
+//! well-separated values ([`core_tensor::Rng::distinct_vec`]) so no window
+//! has a tie within `eps`, keep ReLU and `abs` inputs at least `1e-2` away
+//! from 0, and keep logs and roots on positive inputs.
+
+use core_tensor::{Rng, Tensor};
+
+use crate::engine::grad;
+use crate::{AutogradError, Result, Var};
+
+/// Settings of a gradient check. The defaults are PyTorch's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GradcheckOptions {
+    /// Finite-difference step (absolute).
+    pub eps: f64,
+    /// Absolute tolerance.
+    pub atol: f64,
+    /// Relative tolerance (relative to the numerical value).
+    pub rtol: f64,
+    /// Outputs with at most this many elements get their full Jacobian
+    /// checked; larger ones get `projections` random projections.
+    pub full_jacobian_up_to: usize,
+    /// Number of random projections for large outputs.
+    pub projections: usize,
+    /// Seed of the random projections.
+    pub seed: u64,
+}
+
+impl Default for GradcheckOptions {
+    fn default() -> Self {
+        Self { eps: 1e-6, atol: 1e-5, rtol: 1e-3, full_jacobian_up_to: 64, projections: 4, seed: 0 }
+    }
+}
+
+/// The worst disagreement found by a check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mismatch {
+    /// Which input of the function.
+    pub input: usize,
+    /// Flat (row-major) index of the element in that input.
+    pub index: usize,
+    /// Which output of the function.
+    pub output: usize,
+    /// The analytic value of `vᵀJ` at that element.
+    pub analytic: f64,
+    /// The numerical value.
+    pub numeric: f64,
+}
+
+/// What a check found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GradcheckReport {
+    /// Whether every element was within tolerance.
+    pub passed: bool,
+    /// Largest `|analytic - numeric|`.
+    pub max_abs_err: f64,
+    /// Largest `|analytic - numeric| / max(|numeric|, tiny)`.
+    pub max_rel_err: f64,
+    /// The element that was furthest outside (or closest to) the tolerance.
+    pub worst: Option<Mismatch>,
+    /// How many (projection, element) pairs were compared.
+    pub compared: usize,
+}
+
+impl GradcheckReport {
+    fn new() -> Self {
+        Self { passed: true, max_abs_err: 0.0, max_rel_err: 0.0, worst: None, compared: 0 }
+    }
+
+    /// Combines two reports (the worse one's `worst` wins).
+    pub fn merge(mut self, other: GradcheckReport) -> GradcheckReport {
+        let self_worse = self.worst_excess() >= other.worst_excess();
+        self.passed &= other.passed;
+        self.max_abs_err = self.max_abs_err.max(other.max_abs_err);
+        self.max_rel_err = self.max_rel_err.max(other.max_rel_err);
+        self.compared += other.compared;
+        if !self_worse || self.worst.is_none() {
+            self.worst = other.worst.or(self.worst);
+        }
+        self
+    }
+
+    fn worst_excess(&self) -> f64 {
+        self.worst.as_ref().map_or(f64::NEG_INFINITY, |m| (m.analytic - m.numeric).abs())
+    }
+}
+
+impl std::fmt::Display for GradcheckReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({} compared, max abs err {:.3e}, max rel err {:.3e}",
+            if self.passed { "passed" } else { "FAILED" },
+            self.compared,
+            self.max_abs_err,
+            self.max_rel_err
+        )?;
+        if let Some(m) = &self.worst {
+            write!(
+                f,
+                "; worst: input {} element {} output {}: analytic {:.9e} numeric {:.9e}",
+                m.input, m.index, m.output, m.analytic, m.numeric
+            )?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// The function type checked: inputs to outputs.
+pub type CheckedFn<'a> = dyn Fn(&[Var<f64>]) -> Result<Vec<Var<f64>>> + 'a;
+
+/// Checks the first derivatives of `f` at `inputs` (every input is
+/// differentiated).
+///
+/// ```
+/// use autograd::{gradcheck, GradcheckOptions, Var};
+/// use core_tensor::Tensor;
+/// let x = Tensor::from_vec(&[3], vec![0.3, 1.2, 2.0])?;
+/// let report = gradcheck(&|v: &[Var<f64>]| Ok(vec![v[0].exp().mul(&v[0])?]), &[x], &GradcheckOptions::default())?;
+/// assert!(report.passed, "{report}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// Whatever `f` or a backward pass returns.
+pub fn gradcheck(f: &CheckedFn<'_>, inputs: &[Tensor<f64>], opts: &GradcheckOptions) -> Result<GradcheckReport> {
+    let outputs = f(&inputs.iter().cloned().map(Var::constant).collect::<Vec<_>>())?;
+    let out_shapes: Vec<Vec<usize>> = outputs.iter().map(Var::shape).collect();
+
+    // Numerical Jacobian columns: numeric[i][j] = d outputs / d inputs[i][j], flattened over outputs.
+    let numeric = numerical_columns(f, inputs, opts.eps)?;
+
+    let mut rng = Rng::new(opts.seed);
+    let mut report = GradcheckReport::new();
+    for (o, shape) in out_shapes.iter().enumerate() {
+        let len: usize = shape.iter().product();
+        let projections: Vec<Vec<f64>> = if len <= opts.full_jacobian_up_to {
+            (0..len).map(|k| (0..len).map(|i| if i == k { 1.0 } else { 0.0 }).collect()).collect()
+        } else {
+            (0..opts.projections).map(|_| (0..len).map(|_| rng.normal()).collect()).collect()
+        };
+        let offset: usize = out_shapes[..o].iter().map(|s| s.iter().product::<usize>()).sum();
+        for v in projections {
+            let leaves: Vec<Var<f64>> = inputs.iter().cloned().map(Var::leaf).collect();
+            let outs = f(&leaves)?;
+            let out = &outs[o];
+            let analytic: Vec<Option<Var<f64>>> = if out.requires_grad() {
+                let seed = Var::constant(Tensor::from_vec(shape, v.clone())?);
+                grad(std::slice::from_ref(out), &leaves, &[seed], false)?
+            } else {
+                vec![None; leaves.len()]
+            };
+            for (i, input) in inputs.iter().enumerate() {
+                let a = analytic[i].as_ref().map(Var::value);
+                for j in 0..input.len() {
+                    let col = &numeric[i][j];
+                    let n: f64 = v.iter().zip(&col[offset..offset + len]).map(|(a, b)| a * b).sum();
+                    let an = a.as_ref().map_or(0.0, |t| t.as_slice()[j]);
+                    report.record(i, j, o, an, n, opts);
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+impl GradcheckReport {
+    fn record(&mut self, input: usize, index: usize, output: usize, analytic: f64, numeric: f64, opts: &GradcheckOptions) {
+        self.compared += 1;
+        let diff = (analytic - numeric).abs();
+        let ok = diff <= opts.atol + opts.rtol * numeric.abs() && !(analytic.is_nan() ^ numeric.is_nan());
+        let excess = if diff.is_nan() { f64::INFINITY } else { diff - (opts.atol + opts.rtol * numeric.abs()) };
+        let current = self.worst.as_ref().map_or(f64::NEG_INFINITY, |m| {
+            let d = (m.analytic - m.numeric).abs();
+            if d.is_nan() { f64::INFINITY } else { d - (opts.atol + opts.rtol * m.numeric.abs()) }
+        });
+        if excess > current {
+            self.worst = Some(Mismatch { input, index, output, analytic, numeric });
+        }
+        self.passed &= ok;
+        self.max_abs_err = self.max_abs_err.max(diff);
+        self.max_rel_err = self.max_rel_err.max(diff / numeric.abs().max(1e-12));
+    }
+}
+
+/// Central-difference Jacobian columns of all outputs (concatenated) with
+/// respect to every element of every input.
+fn numerical_columns(f: &CheckedFn<'_>, inputs: &[Tensor<f64>], eps: f64) -> Result<Vec<Vec<Vec<f64>>>> {
+    let eval = |perturbed: &[Tensor<f64>]| -> Result<Vec<f64>> {
+        let vars: Vec<Var<f64>> = perturbed.iter().cloned().map(Var::constant).collect();
+        let _guard = crate::no_grad();
+        Ok(f(&vars)?.iter().flat_map(|o| o.value().to_vec()).collect())
+    };
+    let mut all = Vec::with_capacity(inputs.len());
+    for i in 0..inputs.len() {
+        let mut cols = Vec::with_capacity(inputs[i].len());
+        for j in 0..inputs[i].len() {
+            let mut shifted = inputs.to_vec();
+            let base = inputs[i].to_vec();
+            let mut plus = base.clone();
+            plus[j] += eps;
+            shifted[i] = Tensor::from_vec(inputs[i].shape(), plus)?;
+            let fp = eval(&shifted)?;
+            let mut minus = base;
+            minus[j] -= eps;
+            shifted[i] = Tensor::from_vec(inputs[i].shape(), minus)?;
+            let fm = eval(&shifted)?;
+            cols.push(fp.iter().zip(&fm).map(|(p, m)| (p - m) / (2.0 * eps)).collect());
+        }
+        all.push(cols);
+    }
+    Ok(all)
+}
+
+/// Checks the second derivatives of `f`: runs [`gradcheck`] on
+/// `(x, v) ↦ vᵀ ∂f/∂x` computed by a backward pass with `create_graph`,
+/// where `v` is a seeded random gradient for each output — PyTorch's
+/// `gradgradcheck`.
+///
+/// # Errors
+/// Whatever `f` or a backward pass returns.
+pub fn gradgradcheck(f: &CheckedFn<'_>, inputs: &[Tensor<f64>], opts: &GradcheckOptions) -> Result<GradcheckReport> {
+    let outputs = f(&inputs.iter().cloned().map(Var::constant).collect::<Vec<_>>())?;
+    let mut rng = Rng::new(opts.seed ^ 0x5eed);
+    let grad_outputs: Vec<Tensor<f64>> = outputs
+        .iter()
+        .map(|o| Tensor::from_vec(&o.shape(), (0..o.len()).map(|_| rng.normal()).collect()))
+        .collect::<std::result::Result<_, _>>()?;
+    let n_in = inputs.len();
+    let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
+    let first = move |vars: &[Var<f64>]| -> Result<Vec<Var<f64>>> {
+        let (xs, vs) = vars.split_at(n_in);
+        let outs = f(xs)?;
+        let (outs, vs): (Vec<Var<f64>>, Vec<Var<f64>>) =
+            outs.into_iter().zip(vs.iter().cloned()).filter(|(o, _)| o.requires_grad()).unzip();
+        let grads = if outs.is_empty() { vec![None; n_in] } else { grad(&outs, xs, &vs, true)? };
+        Ok(grads
+            .into_iter()
+            .zip(&shapes)
+            .map(|(g, s)| g.unwrap_or_else(|| Var::constant(Tensor::zeros(s))))
+            .collect())
+    };
+    let mut all_inputs = inputs.to_vec();
+    all_inputs.extend(grad_outputs);
+    gradcheck(&first, &all_inputs, opts)
+}
+
+/// A registered sample for `cargo xtask gradcheck`: a function, inputs
+/// placed away from non-differentiable points, and the orders to check.
+pub struct GradcheckCase {
+    /// The op's name (what `--op` filters on).
+    pub op: &'static str,
+    /// The shape and parameters, for the report.
+    pub label: String,
+    /// The inputs (all differentiated).
+    pub inputs: Vec<Tensor<f64>>,
+    /// The function under test.
+    pub func: Box<dyn Fn(&[Var<f64>]) -> Result<Vec<Var<f64>>> + Send + Sync>,
+    /// Whether to run `gradgradcheck` too.
+    pub second_order: bool,
+    /// Tolerances and step.
+    pub options: GradcheckOptions,
+}
+
+/// The outcome of one registered case.
+#[derive(Clone, Debug)]
+pub struct CaseOutcome {
+    /// First-order report.
+    pub first: GradcheckReport,
+    /// Second-order report, when the case asks for one.
+    pub second: Option<GradcheckReport>,
+}
+
+impl CaseOutcome {
+    /// Whether every requested order passed.
+    pub fn passed(&self) -> bool {
+        self.first.passed && self.second.as_ref().is_none_or(|r| r.passed)
+    }
+}
+
+impl GradcheckCase {
+    /// Runs the first (and, if requested, second) order checks.
+    ///
+    /// # Errors
+    /// Whatever the function or a backward pass returns.
+    pub fn run(&self) -> Result<CaseOutcome> {
+        let first = gradcheck(&*self.func, &self.inputs, &self.options)?;
+        let second = if self.second_order {
+            Some(gradgradcheck(&*self.func, &self.inputs, &self.options)?)
+        } else {
+            None
+        };
+        Ok(CaseOutcome { first, second })
+    }
+}
+
+impl std::fmt::Debug for GradcheckCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GradcheckCase").field("op", &self.op).field("label", &self.label).finish_non_exhaustive()
+    }
+}
+
+/// Wraps a single-output function for [`gradcheck`].
+pub fn single<Fun>(f: Fun) -> impl Fn(&[Var<f64>]) -> Result<Vec<Var<f64>>> + Send + Sync
+where
+    Fun: Fn(&[Var<f64>]) -> Result<Var<f64>> + Send + Sync,
+{
+    move |v| Ok(vec![f(v)?])
+}
+
+/// Convenience for errors in sample construction.
+pub fn invalid_case(op: &'static str, reason: impl Into<String>) -> AutogradError {
+    AutogradError::InvalidArgument { op, param: "case", reason: reason.into() }
+}

@@ -1,0 +1,195 @@
+//! Elementwise arithmetic with NumPy broadcasting.
+
+use core_tensor::{Float, Tensor, shape::broadcast_shapes};
+use ndarray::ArrayD;
+
+use crate::{Backward, BackwardCtx, Result, Var};
+
+fn broadcast_pair<F: Float>(
+    op: &'static str,
+    a: &Tensor<F>,
+    b: &Tensor<F>,
+    f: impl Fn(&ndarray::ArrayViewD<'_, F>, &ndarray::ArrayViewD<'_, F>) -> ArrayD<F>,
+) -> Result<Tensor<F>> {
+    broadcast_shapes(op, a.shape(), b.shape())?;
+    Ok(Tensor::from_array(f(&a.view(), &b.view())))
+}
+
+struct AddBackward;
+impl<F: Float> Backward<F> for AddBackward {
+    fn name(&self) -> &'static str {
+        "add"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
+        let g = ctx.grad_output;
+        let ga = if ctx.needs_grad[0] { Some(g.sum_to(&ctx.inputs[0].shape())?) } else { None };
+        let gb = if ctx.needs_grad[1] { Some(g.sum_to(&ctx.inputs[1].shape())?) } else { None };
+        Ok(vec![ga, gb])
+    }
+}
+
+struct SubBackward;
+impl<F: Float> Backward<F> for SubBackward {
+    fn name(&self) -> &'static str {
+        "sub"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
+        let g = ctx.grad_output;
+        let ga = if ctx.needs_grad[0] { Some(g.sum_to(&ctx.inputs[0].shape())?) } else { None };
+        let gb = if ctx.needs_grad[1] { Some(g.neg().sum_to(&ctx.inputs[1].shape())?) } else { None };
+        Ok(vec![ga, gb])
+    }
+}
+
+struct MulBackward;
+impl<F: Float> Backward<F> for MulBackward {
+    fn name(&self) -> &'static str {
+        "mul"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
+        let (g, a, b) = (ctx.grad_output, &ctx.inputs[0], &ctx.inputs[1]);
+        let ga = if ctx.needs_grad[0] { Some(g.mul(b)?.sum_to(&a.shape())?) } else { None };
+        let gb = if ctx.needs_grad[1] { Some(g.mul(a)?.sum_to(&b.shape())?) } else { None };
+        Ok(vec![ga, gb])
+    }
+}
+
+struct DivBackward;
+impl<F: Float> Backward<F> for DivBackward {
+    fn name(&self) -> &'static str {
+        "div"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
+        let (g, a, b) = (ctx.grad_output, &ctx.inputs[0], &ctx.inputs[1]);
+        let ga = if ctx.needs_grad[0] { Some(g.div(b)?.sum_to(&a.shape())?) } else { None };
+        // d(a/b)/db = -a / b^2
+        let gb = if ctx.needs_grad[1] {
+            Some(g.mul(a)?.div(&b.mul(b)?)?.neg().sum_to(&b.shape())?)
+        } else {
+            None
+        };
+        Ok(vec![ga, gb])
+    }
+}
+
+struct ScaleBackward(f64);
+impl<F: Float> Backward<F> for ScaleBackward {
+    fn name(&self) -> &'static str {
+        "mul_scalar"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
+        Ok(vec![Some(ctx.grad_output.mul_scalar(self.0))])
+    }
+}
+
+struct ShiftBackward;
+impl<F: Float> Backward<F> for ShiftBackward {
+    fn name(&self) -> &'static str {
+        "add_scalar"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
+        Ok(vec![Some(ctx.grad_output.clone())])
+    }
+}
+
+impl<F: Float> Var<F> {
+    /// `self + other` with NumPy broadcasting (`torch.add`).
+    ///
+    /// # Errors
+    /// [`AutogradError::Tensor`](crate::AutogradError::Tensor) when the shapes do not broadcast.
+    pub fn add(&self, other: &Var<F>) -> Result<Var<F>> {
+        let v = broadcast_pair("add", &self.value(), &other.value(), |a, b| a + b)?;
+        Ok(Var::from_op(v, vec![self.clone(), other.clone()], AddBackward))
+    }
+
+    /// `self - other` with broadcasting.
+    ///
+    /// # Errors
+    /// When the shapes do not broadcast.
+    pub fn sub(&self, other: &Var<F>) -> Result<Var<F>> {
+        let v = broadcast_pair("sub", &self.value(), &other.value(), |a, b| a - b)?;
+        Ok(Var::from_op(v, vec![self.clone(), other.clone()], SubBackward))
+    }
+
+    /// `self * other` elementwise with broadcasting.
+    ///
+    /// # Errors
+    /// When the shapes do not broadcast.
+    pub fn mul(&self, other: &Var<F>) -> Result<Var<F>> {
+        let v = broadcast_pair("mul", &self.value(), &other.value(), |a, b| a * b)?;
+        Ok(Var::from_op(v, vec![self.clone(), other.clone()], MulBackward))
+    }
+
+    /// `self / other` elementwise with broadcasting.
+    ///
+    /// # Errors
+    /// When the shapes do not broadcast.
+    pub fn div(&self, other: &Var<F>) -> Result<Var<F>> {
+        let v = broadcast_pair("div", &self.value(), &other.value(), |a, b| a / b)?;
+        Ok(Var::from_op(v, vec![self.clone(), other.clone()], DivBackward))
+    }
+
+    /// `self * s` for a scalar `s` (rounded into `F`).
+    pub fn mul_scalar(&self, s: f64) -> Var<F> {
+        let c = F::cast(s);
+        Var::from_op(self.value().map(|&x| x * c), vec![self.clone()], ScaleBackward(s))
+    }
+
+    /// `self + s` for a scalar `s`.
+    pub fn add_scalar(&self, s: f64) -> Var<F> {
+        let c = F::cast(s);
+        Var::from_op(self.value().map(|&x| x + c), vec![self.clone()], ShiftBackward)
+    }
+
+    /// `-self`.
+    pub fn neg(&self) -> Var<F> {
+        self.mul_scalar(-1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core_tensor::Tensor;
+
+    fn t(shape: &[usize], v: &[f64]) -> Tensor<f64> {
+        Tensor::from_vec(shape, v.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn broadcasting_values_and_grads() {
+        let a = Var::leaf(t(&[2, 3], &[1., 2., 3., 4., 5., 6.]));
+        let b = Var::leaf(t(&[3], &[10., 20., 30.]));
+        let y = a.mul(&b).unwrap();
+        assert_eq!(y.value().as_slice(), &[10., 40., 90., 40., 100., 180.]);
+        y.sum_all().backward().unwrap();
+        assert_eq!(a.grad().unwrap().as_slice(), &[10., 20., 30., 10., 20., 30.]);
+        assert_eq!(b.grad().unwrap().as_slice(), &[5., 7., 9.]);
+    }
+
+    #[test]
+    fn div_and_sub_grads() {
+        let a = Var::leaf(t(&[2], &[1., 4.]));
+        let b = Var::leaf(t(&[2], &[2., 8.]));
+        a.div(&b).unwrap().sub(&b).unwrap().sum_all().backward().unwrap();
+        assert_eq!(a.grad().unwrap().as_slice(), &[0.5, 0.125]);
+        // d/db (a/b - b) = -a/b^2 - 1
+        assert_eq!(b.grad().unwrap().as_slice(), &[-1.25, -1.0625]);
+    }
+
+    #[test]
+    fn incompatible_shapes_are_errors() {
+        let a = Var::constant(t(&[2], &[1., 2.]));
+        let b = Var::constant(t(&[3], &[1., 2., 3.]));
+        assert!(a.add(&b).is_err());
+    }
+
+    #[test]
+    fn scalar_ops() {
+        let a = Var::leaf(t(&[2], &[1., -2.]));
+        let y = a.mul_scalar(3.0).add_scalar(1.0).neg();
+        assert_eq!(y.value().as_slice(), &[-4., 5.]);
+        y.sum_all().backward().unwrap();
+        assert_eq!(a.grad().unwrap().as_slice(), &[-3., -3.]);
+    }
+}

@@ -1,0 +1,12 @@
+//! Differentiable basic operations on [`Var`](crate::Var).
+//!
+//! Every backward here is written with these same operations, so any
+//! composition of them can be differentiated to any order.
+
+mod arith;
+mod matmul;
+mod reduce;
+mod shape;
+mod softmax;
+mod unary;
+pub(crate) mod util;

@@ -1,0 +1,182 @@
+//! Elementwise functions: exp, log, pow, sqrt, abs, relu, sigmoid, tanh.
+
+use core_tensor::Float;
+
+use crate::{Backward, BackwardCtx, Result, Var};
+
+/// The derivative rule of a unary op, in terms of differentiable ops on the
+/// input `x` and the output `y`.
+#[derive(Clone, Copy)]
+enum Unary {
+    Exp,
+    Log,
+    Pow(f64),
+    Sqrt,
+    Abs,
+    Relu,
+    Sigmoid,
+    Tanh,
+}
+
+struct UnaryBackward(Unary);
+
+impl<F: Float> Backward<F> for UnaryBackward {
+    fn name(&self) -> &'static str {
+        match self.0 {
+            Unary::Exp => "exp",
+            Unary::Log => "log",
+            Unary::Pow(_) => "pow",
+            Unary::Sqrt => "sqrt",
+            Unary::Abs => "abs",
+            Unary::Relu => "relu",
+            Unary::Sigmoid => "sigmoid",
+            Unary::Tanh => "tanh",
+        }
+    }
+
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
+        let (g, x, y) = (ctx.grad_output, &ctx.inputs[0], ctx.output);
+        let gx = match self.0 {
+            Unary::Exp => g.mul(y)?,
+            Unary::Log => g.div(x)?,
+            Unary::Pow(p) => {
+                if p == 0.0 {
+                    g.mul_scalar(0.0)
+                } else {
+                    g.mul(&x.pow(p - 1.0))?.mul_scalar(p)
+                }
+            }
+            Unary::Sqrt => g.div(y)?.mul_scalar(0.5),
+            Unary::Abs => {
+                // sign(x), with sign(0) = 0 as in PyTorch; constant w.r.t. x.
+                let sign = Var::constant(x.value().map(|&v| {
+                    if v > F::zero() {
+                        F::one()
+                    } else if v < F::zero() {
+                        -F::one()
+                    } else {
+                        F::zero()
+                    }
+                }));
+                g.mul(&sign)?
+            }
+            Unary::Relu => {
+                let mask = Var::constant(x.value().map(|&v| if v > F::zero() { F::one() } else { F::zero() }));
+                g.mul(&mask)?
+            }
+            Unary::Sigmoid => {
+                // y (1 - y)
+                let one_minus = y.neg().add_scalar(1.0);
+                g.mul(&y.mul(&one_minus)?)?
+            }
+            Unary::Tanh => {
+                let d = y.mul(y)?.neg().add_scalar(1.0);
+                g.mul(&d)?
+            }
+        };
+        Ok(vec![Some(gx)])
+    }
+}
+
+impl<F: Float> Var<F> {
+    fn unary(&self, kind: Unary, f: impl Fn(F) -> F) -> Var<F> {
+        Var::from_op(self.value().map(|&v| f(v)), vec![self.clone()], UnaryBackward(kind))
+    }
+
+    /// `e^x` elementwise.
+    pub fn exp(&self) -> Var<F> {
+        self.unary(Unary::Exp, F::exp)
+    }
+
+    /// Natural logarithm elementwise (`-inf` at 0, NaN below).
+    pub fn log(&self) -> Var<F> {
+        self.unary(Unary::Log, F::ln)
+    }
+
+    /// `x^p` for a scalar exponent `p` (`torch.pow(x, p)`).
+    pub fn pow(&self, p: f64) -> Var<F> {
+        let pf = F::cast(p);
+        self.unary(Unary::Pow(p), move |v| v.powf(pf))
+    }
+
+    /// Square root elementwise.
+    pub fn sqrt(&self) -> Var<F> {
+        self.unary(Unary::Sqrt, F::sqrt)
+    }
+
+    /// Absolute value; its gradient at 0 is 0, as in PyTorch.
+    pub fn abs(&self) -> Var<F> {
+        self.unary(Unary::Abs, F::abs)
+    }
+
+    /// `max(x, 0)`; its gradient at 0 is 0, as in PyTorch. NaN stays NaN.
+    pub fn relu(&self) -> Var<F> {
+        self.unary(Unary::Relu, |v| if v > F::zero() || v.is_nan() { v } else { F::zero() })
+    }
+
+    /// `1 / (1 + e^-x)`, computed without overflow for large `|x|`.
+    pub fn sigmoid(&self) -> Var<F> {
+        self.unary(Unary::Sigmoid, |v| {
+            if v >= F::zero() {
+                F::one() / (F::one() + (-v).exp())
+            } else {
+                let e = v.exp();
+                e / (F::one() + e)
+            }
+        })
+    }
+
+    /// Hyperbolic tangent.
+    pub fn tanh(&self) -> Var<F> {
+        self.unary(Unary::Tanh, F::tanh)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core_tensor::Tensor;
+
+    fn leaf(v: &[f64]) -> Var<f64> {
+        Var::leaf(Tensor::from_vec(&[v.len()], v.to_vec()).unwrap())
+    }
+
+    fn grad_of(x: &Var<f64>, y: Var<f64>) -> Vec<f64> {
+        y.sum_all().backward().unwrap();
+        x.grad().unwrap().to_vec()
+    }
+
+    #[test]
+    fn values_and_derivatives() {
+        let x = leaf(&[0.5, 2.0]);
+        assert_eq!(grad_of(&x, x.exp()), vec![0.5f64.exp(), 2.0f64.exp()]);
+        let x = leaf(&[0.5, 2.0]);
+        assert_eq!(grad_of(&x, x.log()), vec![2.0, 0.5]);
+        let x = leaf(&[0.5, 2.0]);
+        assert_eq!(grad_of(&x, x.pow(3.0)), vec![0.75, 12.0]);
+        let x = leaf(&[4.0, 16.0]);
+        assert_eq!(grad_of(&x, x.sqrt()), vec![0.25, 0.125]);
+        let x = leaf(&[-3.0, 0.0, 2.0]);
+        assert_eq!(grad_of(&x, x.abs()), vec![-1.0, 0.0, 1.0]);
+        let x = leaf(&[-3.0, 0.0, 2.0]);
+        assert_eq!(x.relu().value().as_slice(), &[0.0, 0.0, 2.0]);
+        assert_eq!(grad_of(&x, x.relu()), vec![0.0, 0.0, 1.0]);
+        let x = leaf(&[0.0]);
+        assert_eq!(x.sigmoid().value().as_slice(), &[0.5]);
+        assert_eq!(grad_of(&x, x.sigmoid()), vec![0.25]);
+        let x = leaf(&[0.0]);
+        assert_eq!(grad_of(&x, x.tanh()), vec![1.0]);
+    }
+
+    #[test]
+    fn sigmoid_is_stable_for_large_inputs() {
+        let x = Var::constant(Tensor::from_vec(&[2], vec![-1000.0f64, 1000.0]).unwrap());
+        assert_eq!(x.sigmoid().value().as_slice(), &[0.0, 1.0]);
+    }
+
+    #[test]
+    fn relu_propagates_nan() {
+        let x = Var::constant(Tensor::from_vec(&[1], vec![f32::NAN]).unwrap());
+        assert!(x.relu().value().as_slice()[0].is_nan());
+    }
+}

@@ -1,0 +1,77 @@
+//! Shape and stride arithmetic, all overflow-checked.
+
+use crate::TensorError;
+
+/// The product of `shape`, or [`TensorError::SizeOverflow`].
+pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize, TensorError> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| TensorError::SizeOverflow {
+            op,
+            shape: shape.to_vec(),
+        })
+}
+
+/// Row-major (C-order) strides, in elements, of a contiguous array of
+/// `shape`. The caller guarantees the shape's element count fits `usize`
+/// (true for any shape of an existing array).
+pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1usize; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * shape[i + 1].max(1);
+    }
+    strides
+}
+
+/// NumPy broadcasting of two shapes: align on the right, each pair of
+/// sizes must be equal or one of them 1.
+///
+/// # Errors
+/// [`TensorError::ShapeMismatch`] (with `op`) when the shapes do not broadcast.
+pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize>, TensorError> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i < n - a.len() { 1 } else { a[i - (n - a.len())] };
+        let db = if i < n - b.len() { 1 } else { b[i - (n - b.len())] };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => {
+                return Err(TensorError::ShapeMismatch {
+                    op,
+                    expected: a.to_vec(),
+                    got: b.to_vec(),
+                });
+            }
+        };
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strides_are_row_major() {
+        assert_eq!(contiguous_strides(&[2, 3, 4]), vec![12, 4, 1]);
+        assert_eq!(contiguous_strides(&[]), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn broadcasting_follows_numpy() {
+        assert_eq!(broadcast_shapes("t", &[3, 1, 5], &[4, 1]).unwrap(), vec![3, 4, 5]);
+        assert_eq!(broadcast_shapes("t", &[], &[2]).unwrap(), vec![2]);
+        assert!(broadcast_shapes("t", &[3], &[4]).is_err());
+    }
+
+    #[test]
+    fn numel_overflow_is_detected() {
+        assert_eq!(checked_numel("t", &[2, 3]).unwrap(), 6);
+        assert_eq!(checked_numel("t", &[]).unwrap(), 1);
+        assert!(checked_numel("t", &[usize::MAX, 3]).is_err());
+    }
+}

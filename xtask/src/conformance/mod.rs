@@ -1,0 +1,2 @@
+//! The conformance runner (filled by the xtask work).
+pub mod case;

@@ -1,0 +1,2 @@
+//! xtask library (filled by the xtask work).
+pub mod conformance;
