@@ -1,0 +1,270 @@
+//! Average pooling kernels (forward = window sum / divisor, backward =
+//! spread `dy / divisor` over each window) and their autograd ops. Both are
+//! linear, and each is the other's adjoint, so the double backward of
+//! average pooling is average pooling again. Nothing but the geometry is
+//! saved for backward.
+//!
+//! Adaptive average pooling uses the same kernels with adaptive windows
+//! and [`Divisor::InBounds`].
+
+use std::sync::Arc;
+
+use autograd::{Backward, BackwardCtx, Var};
+use core_tensor::{Float, Par, Tensor};
+
+use crate::geometry::{AxisPlan, Geometry};
+
+/// What a window sum is divided by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Divisor {
+    /// Window positions inside `[-before, L + after)` (`count_include_pad = true`):
+    /// explicit padding counts, the ceil-mode overhang past the right padding does not.
+    IncludePad,
+    /// Window positions inside the input (`count_include_pad = false`, adaptive pooling).
+    InBounds,
+    /// A fixed divisor (`divisor_override`); non-zero.
+    Override(i64),
+}
+
+#[inline]
+fn row_divisors<F: Float>(g: &Geometry, div: Divisor, od: usize, oh: usize, out: &mut [F]) {
+    let [ad, ah, aw] = &g.axes;
+    match div {
+        Divisor::Override(d) => out.iter_mut().for_each(|v| *v = F::cast(d as f64)),
+        Divisor::IncludePad => {
+            let f = ad.padded_count[od] * ah.padded_count[oh];
+            for (ow, v) in out.iter_mut().enumerate() {
+                *v = F::from_usize(f * aw.padded_count[ow]);
+            }
+        }
+        Divisor::InBounds => {
+            let f = (ad.hi[od] - ad.lo[od]) * (ah.hi[oh] - ah.lo[oh]);
+            for (ow, v) in out.iter_mut().enumerate() {
+                *v = F::from_usize(f * (aw.hi[ow] - aw.lo[ow]));
+            }
+        }
+    }
+}
+
+/// Average pooling forward: `y[o] = Σ_{taps of o inside x} x / divisor(o)`.
+pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F> {
+    let (pin, pout) = (g.plane_in(), g.plane_out());
+    assert_eq!(
+        x.len(),
+        g.planes * pin,
+        "avg_pool forward: input length does not match the geometry"
+    );
+    let mut y = vec![F::zero(); g.planes * pout];
+    if g.planes == 0 {
+        return y;
+    }
+    par.for_work(x.len())
+        .for_each_chunk_mut(&mut y, pout, |p, yp| {
+            window_sums(&x[p * pin..(p + 1) * pin], g, yp, |v| v);
+            let [ad, ah, aw] = &g.axes;
+            let mut d = vec![F::one(); aw.out];
+            for od in 0..ad.out {
+                for oh in 0..ah.out {
+                    row_divisors(g, div, od, oh, &mut d);
+                    let row = (od * ah.out + oh) * aw.out;
+                    for (yv, dv) in yp[row..row + aw.out].iter_mut().zip(&d) {
+                        *yv = *yv / *dv;
+                    }
+                }
+            }
+        });
+    y
+}
+
+/// Sums `f(x)` over the in-bounds taps of every window of one plane into `y`
+/// (which starts at zero).
+#[inline]
+pub(crate) fn window_sums<F: Float>(x: &[F], g: &Geometry, y: &mut [F], f: impl Fn(F) -> F + Copy) {
+    let [ad, ah, aw] = &g.axes;
+    let [_, hh, ww] = g.in3();
+    for od in 0..ad.out {
+        for oh in 0..ah.out {
+            let row = (od * ah.out + oh) * aw.out;
+            let yr = &mut y[row..row + aw.out];
+            for td in ad.lo[od]..ad.hi[od] {
+                for th in ah.lo[oh]..ah.hi[oh] {
+                    let r = (ad.pos(od, td) * hh + ah.pos(oh, th)) * ww;
+                    sweep_sum(&x[r..r + ww], yr, aw, f);
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn sweep_sum<F: Float>(xr: &[F], yr: &mut [F], aw: &AxisPlan, f: impl Fn(F) -> F) {
+    let (a, b) = aw.full;
+    for ow in (0..a).chain(b..aw.out) {
+        let mut s = yr[ow];
+        for tw in aw.lo[ow]..aw.hi[ow] {
+            s += f(xr[aw.pos(ow, tw)]);
+        }
+        yr[ow] = s;
+    }
+    if a >= b {
+        return;
+    }
+    match (aw.stride, aw.ext, aw.dil) {
+        (Some(2), 2, 1) => {
+            let base = aw.start[a] as usize;
+            let xs = &xr[base..base + 2 * (b - a)];
+            for (w, yv) in xs.chunks_exact(2).zip(yr[a..b].iter_mut()) {
+                *yv += f(w[0]) + f(w[1]);
+            }
+        }
+        (Some(s), k, 1) => {
+            let base = aw.start[a] as usize;
+            for (i, yv) in yr[a..b].iter_mut().enumerate() {
+                let st = base + i * s;
+                let mut acc = *yv;
+                for &v in &xr[st..st + k] {
+                    acc += f(v);
+                }
+                *yv = acc;
+            }
+        }
+        _ => {
+            for ow in a..b {
+                let mut s = yr[ow];
+                for tw in 0..aw.ext {
+                    s += f(xr[aw.pos(ow, tw)]);
+                }
+                yr[ow] = s;
+            }
+        }
+    }
+}
+
+/// Average pooling backward: `dx[i] = Σ_{windows o containing i} dy[o] / divisor(o)`.
+pub fn backward<F: Float>(dy: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F> {
+    let (pin, pout) = (g.plane_in(), g.plane_out());
+    assert_eq!(
+        dy.len(),
+        g.planes * pout,
+        "avg_pool backward: gradient length does not match the geometry"
+    );
+    let mut dx = vec![F::zero(); g.planes * pin];
+    if g.planes == 0 {
+        return dx;
+    }
+    par.for_work(dx.len())
+        .for_each_chunk_mut(&mut dx, pin, |p, dxp| {
+            let [ad, ah, aw] = &g.axes;
+            let mut scaled = vec![F::zero(); aw.out];
+            let dyp = &dy[p * pout..(p + 1) * pout];
+            for od in 0..ad.out {
+                for oh in 0..ah.out {
+                    row_divisors(g, div, od, oh, &mut scaled);
+                    let row = (od * ah.out + oh) * aw.out;
+                    for (s, &gv) in scaled.iter_mut().zip(&dyp[row..row + aw.out]) {
+                        *s = gv / *s;
+                    }
+                    spread_row(dxp, g, od, oh, &scaled);
+                }
+            }
+        });
+    dx
+}
+
+/// Adds `c[ow]` to every in-bounds tap of the windows of output row `(od, oh)`.
+#[inline]
+pub(crate) fn spread_row<F: Float>(dx: &mut [F], g: &Geometry, od: usize, oh: usize, c: &[F]) {
+    let [ad, ah, aw] = &g.axes;
+    let [_, hh, ww] = g.in3();
+    for td in ad.lo[od]..ad.hi[od] {
+        for th in ah.lo[oh]..ah.hi[oh] {
+            let r = (ad.pos(od, td) * hh + ah.pos(oh, th)) * ww;
+            let xr = &mut dx[r..r + ww];
+            for (ow, &cv) in c.iter().enumerate() {
+                for tw in aw.lo[ow]..aw.hi[ow] {
+                    xr[aw.pos(ow, tw)] += cv;
+                }
+            }
+        }
+    }
+}
+
+/// Autograd op of average pooling (and adaptive average pooling).
+pub(crate) struct AvgPoolFn {
+    pub(crate) geom: Arc<Geometry>,
+    pub(crate) div: Divisor,
+}
+
+/// `y = avg_pool(x)` as a recorded op.
+pub(crate) fn forward_op<F: Float>(
+    x: &Var<F>,
+    geom: &Arc<Geometry>,
+    div: Divisor,
+) -> autograd::Result<Var<F>> {
+    let value = forward(x.value().as_slice(), geom, div, Par::Rayon);
+    let t = Tensor::from_vec(&geom.output_shape(), value)?;
+    Ok(Var::from_op(
+        t,
+        vec![x.clone()],
+        AvgPoolFn {
+            geom: Arc::clone(geom),
+            div,
+        },
+    ))
+}
+
+/// `dx = avg_pool_backward(dy)` as a recorded op.
+pub(crate) fn backward_op<F: Float>(
+    dy: &Var<F>,
+    geom: &Arc<Geometry>,
+    div: Divisor,
+) -> autograd::Result<Var<F>> {
+    let value = backward(dy.value().as_slice(), geom, div, Par::Rayon);
+    let t = Tensor::from_vec(&geom.input_shape(), value)?;
+    Ok(Var::from_op(
+        t,
+        vec![dy.clone()],
+        AvgBackwardFn {
+            geom: Arc::clone(geom),
+            div,
+        },
+    ))
+}
+
+impl<F: Float> Backward<F> for AvgPoolFn {
+    fn name(&self) -> &'static str {
+        self.geom.op
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
+        if !ctx.needs_grad[0] {
+            return Ok(vec![None]);
+        }
+        Ok(vec![Some(backward_op(
+            ctx.grad_output,
+            &self.geom,
+            self.div,
+        )?)])
+    }
+}
+
+/// The backward of average pooling as an op; its own backward is average pooling.
+pub(crate) struct AvgBackwardFn {
+    geom: Arc<Geometry>,
+    div: Divisor,
+}
+
+impl<F: Float> Backward<F> for AvgBackwardFn {
+    fn name(&self) -> &'static str {
+        "avg_pool_backward"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
+        if !ctx.needs_grad[0] {
+            return Ok(vec![None]);
+        }
+        Ok(vec![Some(forward_op(
+            ctx.grad_output,
+            &self.geom,
+            self.div,
+        )?)])
+    }
+}

@@ -1,0 +1,146 @@
+//! Power-average (Lp) pooling: `y = (Σ_window |x|^p)^(1/p)`, padding adding
+//! nothing (FORMAT.md; equals PyTorch's `lp_pool` for `x >= 0` and ONNX
+//! `LpPool` always).
+//!
+//! Backward: `dx_i = sign(x_i)·|x_i|^(p-1) · Σ_{o ∋ i} dy_o · y_o^(1-p)`, with
+//! the term of an all-zero window (`y_o = 0`) set to zero as in PyTorch.
+//! For second order the same formula is rebuilt from differentiable ops
+//! (the window sum being the average-pooling backward with divisor 1).
+
+use std::sync::Arc;
+
+use autograd::{Backward, BackwardCtx, Var};
+use core_tensor::{Float, Par, Tensor};
+
+use crate::avg::{self, Divisor};
+use crate::geometry::Geometry;
+
+#[inline(always)]
+fn pow_abs<F: Float>(v: F, p: F) -> F {
+    if p == F::one() {
+        v.abs()
+    } else if p == F::cast(2.0) {
+        v * v
+    } else {
+        v.abs().powf(p)
+    }
+}
+
+/// Lp pooling forward for a finite `p > 0`.
+pub fn forward<F: Float>(x: &[F], g: &Geometry, p: f64, par: Par) -> Vec<F> {
+    let (pin, pout) = (g.plane_in(), g.plane_out());
+    assert_eq!(
+        x.len(),
+        g.planes * pin,
+        "lp_pool forward: input length does not match the geometry"
+    );
+    let mut y = vec![F::zero(); g.planes * pout];
+    if g.planes == 0 {
+        return y;
+    }
+    let pf = F::cast(p);
+    let inv = F::cast(1.0 / p);
+    par.for_work(x.len())
+        .for_each_chunk_mut(&mut y, pout, |pl, yp| {
+            avg::window_sums(&x[pl * pin..(pl + 1) * pin], g, yp, |v| pow_abs(v, pf));
+            for v in yp.iter_mut() {
+                *v = if p == 1.0 {
+                    *v
+                } else if p == 2.0 {
+                    v.sqrt()
+                } else {
+                    v.powf(inv)
+                };
+            }
+        });
+    y
+}
+
+/// Lp pooling backward for a finite `p > 0`, given the input `x`, the
+/// forward output `y` and the output gradient `dy`.
+pub fn backward<F: Float>(x: &[F], y: &[F], dy: &[F], g: &Geometry, p: f64, par: Par) -> Vec<F> {
+    assert_eq!(
+        y.len(),
+        dy.len(),
+        "lp_pool backward: output and gradient lengths differ"
+    );
+    let one_minus_p = F::cast(1.0 - p);
+    let c: Vec<F> = y
+        .iter()
+        .zip(dy)
+        .map(|(&yv, &gv)| {
+            if yv == F::zero() {
+                F::zero()
+            } else {
+                gv * yv.powf(one_minus_p)
+            }
+        })
+        .collect();
+    let mut dx = avg::backward(&c, g, Divisor::Override(1), par);
+    let pm1 = F::cast(p - 1.0);
+    for (d, &xv) in dx.iter_mut().zip(x) {
+        *d = if xv == F::zero() {
+            F::zero()
+        } else {
+            *d * xv.signum() * xv.abs().powf(pm1)
+        };
+    }
+    dx
+}
+
+/// Autograd op of Lp pooling; saves the geometry and `p` (the input and the
+/// output are the op's input and output).
+pub(crate) struct LpPoolFn {
+    pub(crate) geom: Arc<Geometry>,
+    pub(crate) p: f64,
+}
+
+impl<F: Float> Backward<F> for LpPoolFn {
+    fn name(&self) -> &'static str {
+        self.geom.op
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
+        if !ctx.needs_grad[0] {
+            return Ok(vec![None]);
+        }
+        let x = &ctx.inputs[0];
+        let (xv, yv) = (x.value(), ctx.output.value());
+        if !ctx.create_graph {
+            let dx = backward(
+                xv.as_slice(),
+                yv.as_slice(),
+                ctx.grad_output.value().as_slice(),
+                &self.geom,
+                self.p,
+                Par::Rayon,
+            );
+            return Ok(vec![Some(Var::constant(Tensor::from_vec(xv.shape(), dx)?))]);
+        }
+        // Differentiable form of the same formula. Zero windows and zero
+        // inputs are masked with constants so no 0^negative is formed.
+        let p = self.p;
+        let ymask = yv.map(|v| if *v == F::zero() { F::zero() } else { F::one() });
+        let yfill = ymask.map(|m| F::one() - *m);
+        let xsign = xv.map(|v| {
+            if *v == F::zero() {
+                F::zero()
+            } else {
+                v.signum()
+            }
+        });
+        let xfill = xv.map(|v| if *v == F::zero() { F::one() } else { F::zero() });
+        let ypow = ctx
+            .output
+            .add(&Var::constant(yfill))?
+            .pow(1.0 - p)
+            .mul(&Var::constant(ymask))?;
+        let c = ctx.grad_output.mul(&ypow)?;
+        let spread = avg::backward_op(&c, &self.geom, Divisor::Override(1))?;
+        let xpow = x
+            .abs()
+            .add(&Var::constant(xfill))?
+            .pow(p - 1.0)
+            .mul(&Var::constant(xsign))?;
+        Ok(vec![Some(spread.mul(&xpow)?)])
+    }
+}

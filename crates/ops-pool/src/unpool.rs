@@ -1,0 +1,314 @@
+//! Max unpooling: the partial inverse of max pooling. Every input value is
+//! written at its index inside a zero output plane (`y[idx[i]] = x[i]`;
+//! when indices repeat, the last write wins, where PyTorch is
+//! nondeterministic). Backward is the gather `dx[i] = dy[idx[i]]` (PyTorch's
+//! rule), whose adjoint, the scatter-add, is its double backward.
+
+use std::sync::Arc;
+
+use autograd::{Backward, BackwardCtx, Var};
+use core_tensor::{Float, Par, Tensor};
+
+use crate::error::{PoolError, Result};
+use crate::geometry::split_input;
+use crate::params::{MaxUnpoolParams, broadcast, positive};
+
+/// Shapes of one max-unpooling call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnpoolGeometry {
+    lead: Vec<usize>,
+    input: Vec<usize>,
+    output: Vec<usize>,
+    planes: usize,
+}
+
+impl UnpoolGeometry {
+    /// Resolves the output size of unpooling an input of shape `shape`.
+    ///
+    /// # Errors
+    /// Rank, parameter-length and range errors as [`PoolError`].
+    pub fn new(op: &'static str, shape: &[usize], p: &MaxUnpoolParams) -> Result<Self> {
+        let d = p.kernel_size.len();
+        let (lead, input) = split_input(op, shape, d)?;
+        let kernel = broadcast(op, "kernel_size", &p.kernel_size, d)?;
+        let stride = match &p.stride {
+            Some(s) if !s.is_empty() => broadcast(op, "stride", s, d)?,
+            _ => kernel.clone(),
+        };
+        let padding = if p.padding.is_empty() {
+            vec![[0, 0]; d]
+        } else {
+            broadcast(op, "padding", &p.padding, d)?
+        };
+        let mut output = Vec::with_capacity(d);
+        for i in 0..d {
+            positive(op, "kernel_size", i, kernel[i])?;
+            positive(op, "stride", i, stride[i])?;
+            let default = (input[i] - 1)
+                .checked_mul(stride[i])
+                .and_then(|v| v.checked_add(kernel[i]))
+                .and_then(|v| v.checked_sub(padding[i][0]))
+                .and_then(|v| v.checked_sub(padding[i][1]))
+                .filter(|&v| v > 0)
+                .ok_or_else(|| PoolError::InvalidParam {
+                    op,
+                    param: "padding",
+                    axis: i,
+                    value: format!("{:?}", padding[i]),
+                    allowed: format!(
+                        "the default output size (L_in - 1) * stride + kernel - before - after = ({} - 1) * {} + {} - {} - {} must be positive",
+                        input[i], stride[i], kernel[i], padding[i][0], padding[i][1]
+                    ),
+                })?;
+            output.push(default);
+        }
+        if let Some(req) = &p.output_size {
+            let req = if req.len() == shape.len() {
+                &req[shape.len() - d..]
+            } else {
+                &req[..]
+            };
+            if req.len() != d {
+                return Err(PoolError::ParamLength {
+                    op,
+                    param: "output_size",
+                    expected: d,
+                    got: req.len(),
+                });
+            }
+            for i in 0..d {
+                let lo = output[i].saturating_sub(stride[i]);
+                let hi = output[i].saturating_add(stride[i]);
+                if req[i] <= lo || req[i] >= hi || req[i] == 0 {
+                    return Err(PoolError::InvalidParam {
+                        op,
+                        param: "output_size",
+                        axis: i,
+                        value: req[i].to_string(),
+                        allowed: format!(
+                            "it must lie strictly between {lo} and {hi} (default {} ± stride {})",
+                            output[i], stride[i]
+                        ),
+                    });
+                }
+                output[i] = req[i];
+            }
+        }
+        let mut full = lead.clone();
+        full.extend(&output);
+        core_tensor::shape::checked_numel(op, &full)?;
+        Ok(Self {
+            planes: lead.iter().product(),
+            lead,
+            input,
+            output,
+        })
+    }
+
+    /// Elements of one input plane.
+    pub fn plane_in(&self) -> usize {
+        self.input.iter().product()
+    }
+    /// Elements of one output plane.
+    pub fn plane_out(&self) -> usize {
+        self.output.iter().product()
+    }
+    /// Number of `(N, C)` planes.
+    pub fn planes(&self) -> usize {
+        self.planes
+    }
+    /// The full input shape.
+    pub fn input_shape(&self) -> Vec<usize> {
+        let mut s = self.lead.clone();
+        s.extend(&self.input);
+        s
+    }
+    /// The full output shape.
+    pub fn output_shape(&self) -> Vec<usize> {
+        let mut s = self.lead.clone();
+        s.extend(&self.output);
+        s
+    }
+
+    /// Checks that `indices` has the input's shape and every index lies in the output plane.
+    ///
+    /// # Errors
+    /// [`PoolError::ShapeMismatch`], [`PoolError::IndexOutOfRange`].
+    pub fn validate(&self, op: &'static str, indices: &Tensor<i64>) -> Result<()> {
+        let want = self.input_shape();
+        if indices.shape() != want.as_slice() {
+            return Err(PoolError::ShapeMismatch {
+                op,
+                what: "indices",
+                expected: want,
+                got: indices.shape().to_vec(),
+            });
+        }
+        let plane = self.plane_out();
+        if let Some((position, &index)) = indices
+            .as_slice()
+            .iter()
+            .enumerate()
+            .find(|(_, i)| **i < 0 || **i as u128 >= plane as u128)
+        {
+            return Err(PoolError::IndexOutOfRange {
+                op,
+                index,
+                position,
+                plane,
+                output: self.output.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Max unpooling forward: `y[plane, idx[i]] = x[i]` on zeros. `idx` must be valid
+/// ([`UnpoolGeometry::validate`]).
+pub fn forward<F: Float>(x: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par) -> Vec<F> {
+    let (pin, pout) = (g.plane_in(), g.plane_out());
+    assert!(
+        x.len() == g.planes * pin && idx.len() == x.len(),
+        "max_unpool forward: lengths do not match the geometry"
+    );
+    let mut y = vec![F::zero(); g.planes * pout];
+    if g.planes == 0 {
+        return y;
+    }
+    par.for_work(y.len())
+        .for_each_chunk_mut(&mut y, pout, |p, yp| {
+            for (&v, &i) in x[p * pin..(p + 1) * pin]
+                .iter()
+                .zip(&idx[p * pin..(p + 1) * pin])
+            {
+                yp[i as usize] = v;
+            }
+        });
+    y
+}
+
+/// Max unpooling backward: `dx[i] = dy[plane, idx[i]]`.
+pub fn gather<F: Float>(dy: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par) -> Vec<F> {
+    let (pin, pout) = (g.plane_in(), g.plane_out());
+    assert!(
+        dy.len() == g.planes * pout && idx.len() == g.planes * pin,
+        "max_unpool gather: lengths do not match the geometry"
+    );
+    let mut dx = vec![F::zero(); g.planes * pin];
+    if g.planes == 0 {
+        return dx;
+    }
+    par.for_work(dx.len())
+        .for_each_chunk_mut(&mut dx, pin, |p, dxp| {
+            let dyp = &dy[p * pout..(p + 1) * pout];
+            for (d, &i) in dxp.iter_mut().zip(&idx[p * pin..(p + 1) * pin]) {
+                *d = dyp[i as usize];
+            }
+        });
+    dx
+}
+
+/// The adjoint of [`gather`]: `y[plane, idx[i]] += v[i]`.
+pub fn scatter_add<F: Float>(v: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par) -> Vec<F> {
+    let (pin, pout) = (g.plane_in(), g.plane_out());
+    assert!(
+        v.len() == g.planes * pin && idx.len() == v.len(),
+        "max_unpool scatter_add: lengths do not match the geometry"
+    );
+    let mut y = vec![F::zero(); g.planes * pout];
+    if g.planes == 0 {
+        return y;
+    }
+    par.for_work(y.len())
+        .for_each_chunk_mut(&mut y, pout, |p, yp| {
+            for (&val, &i) in v[p * pin..(p + 1) * pin]
+                .iter()
+                .zip(&idx[p * pin..(p + 1) * pin])
+            {
+                yp[i as usize] += val;
+            }
+        });
+    y
+}
+
+/// Shared state of the unpooling ops: validated indices and shapes.
+pub(crate) struct UnpoolState {
+    pub(crate) idx: Tensor<i64>,
+    pub(crate) geom: UnpoolGeometry,
+}
+
+/// Autograd op of max unpooling.
+pub(crate) struct UnpoolFn {
+    pub(crate) state: Arc<UnpoolState>,
+    pub(crate) name: &'static str,
+}
+
+pub(crate) fn gather_op<F: Float>(dy: &Var<F>, s: &Arc<UnpoolState>) -> autograd::Result<Var<F>> {
+    let v = gather(dy.value().as_slice(), s.idx.as_slice(), &s.geom, Par::Rayon);
+    let t = Tensor::from_vec(&s.geom.input_shape(), v)?;
+    Ok(Var::from_op(
+        t,
+        vec![dy.clone()],
+        UnpoolGatherFn {
+            state: Arc::clone(s),
+        },
+    ))
+}
+
+fn scatter_add_op<F: Float>(v: &Var<F>, s: &Arc<UnpoolState>) -> autograd::Result<Var<F>> {
+    let y = scatter_add(v.value().as_slice(), s.idx.as_slice(), &s.geom, Par::Rayon);
+    let t = Tensor::from_vec(&s.geom.output_shape(), y)?;
+    Ok(Var::from_op(
+        t,
+        vec![v.clone()],
+        UnpoolScatterFn {
+            state: Arc::clone(s),
+        },
+    ))
+}
+
+impl<F: Float> Backward<F> for UnpoolFn {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
+        if !ctx.needs_grad[0] {
+            return Ok(vec![None]);
+        }
+        Ok(vec![Some(gather_op(ctx.grad_output, &self.state)?)])
+    }
+}
+
+/// The gather (unpooling backward) as an op; its backward is the scatter-add.
+struct UnpoolGatherFn {
+    state: Arc<UnpoolState>,
+}
+
+impl<F: Float> Backward<F> for UnpoolGatherFn {
+    fn name(&self) -> &'static str {
+        "max_unpool_backward"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
+        if !ctx.needs_grad[0] {
+            return Ok(vec![None]);
+        }
+        Ok(vec![Some(scatter_add_op(ctx.grad_output, &self.state)?)])
+    }
+}
+
+/// The scatter-add as an op; its backward is the gather.
+struct UnpoolScatterFn {
+    state: Arc<UnpoolState>,
+}
+
+impl<F: Float> Backward<F> for UnpoolScatterFn {
+    fn name(&self) -> &'static str {
+        "max_unpool_double_backward"
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
+        if !ctx.needs_grad[0] {
+            return Ok(vec![None]);
+        }
+        Ok(vec![Some(gather_op(ctx.grad_output, &self.state)?)])
+    }
+}
