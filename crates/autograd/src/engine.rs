@@ -69,7 +69,10 @@ pub fn grad<F: Float>(
             });
         }
     }
-    let options = BackwardOptions { retain_graph: create_graph, create_graph };
+    let options = BackwardOptions {
+        retain_graph: create_graph,
+        create_graph,
+    };
     let found = run_backward(outputs, grad_outputs, Some(inputs), options)?;
     Ok(found)
 }
@@ -98,7 +101,11 @@ pub(crate) fn run_backward<F: Float>(
         }
     }
 
-    let _mode = if options.create_graph { enable_grad() } else { no_grad() };
+    let _mode = if options.create_graph {
+        enable_grad()
+    } else {
+        no_grad()
+    };
     let mut grads: HashMap<usize, Var<F>> = HashMap::new();
     for (root, seed) in roots.iter().zip(seeds) {
         if root.requires_grad() {
@@ -108,8 +115,13 @@ pub(crate) fn run_backward<F: Float>(
     let mut captured: HashMap<usize, Var<F>> = HashMap::new();
 
     for (var, inputs) in order.iter().rev() {
-        let Some(g) = grads.remove(&var.id()) else { continue };
-        if target_ids.as_ref().is_some_and(|ids| ids.contains(&var.id())) {
+        let Some(g) = grads.remove(&var.id()) else {
+            continue;
+        };
+        if target_ids
+            .as_ref()
+            .is_some_and(|ids| ids.contains(&var.id()))
+        {
             captured.insert(var.id(), g.clone());
         }
         let Some(node_cell) = &var.inner.node else {
@@ -131,7 +143,9 @@ pub(crate) fn run_backward<F: Float>(
             continue;
         }
         let node = node_cell.lock().expect("node lock poisoned");
-        let node = node.as_ref().ok_or(AutogradError::GraphFreed { op: var.op_name() })?;
+        let node = node
+            .as_ref()
+            .ok_or(AutogradError::GraphFreed { op: var.op_name() })?;
         let ctx = BackwardCtx {
             grad_output: &g,
             output: var,
@@ -142,7 +156,11 @@ pub(crate) fn run_backward<F: Float>(
         let op = node.backward.name();
         let input_grads = node.backward.backward(&ctx)?;
         if input_grads.len() != inputs.len() {
-            return Err(AutogradError::BackwardArity { op, expected: inputs.len(), got: input_grads.len() });
+            return Err(AutogradError::BackwardArity {
+                op,
+                expected: inputs.len(),
+                got: input_grads.len(),
+            });
         }
         for (k, (input, ig)) in inputs.iter().zip(input_grads).enumerate() {
             let Some(ig) = ig else { continue };
@@ -150,7 +168,12 @@ pub(crate) fn run_backward<F: Float>(
                 continue;
             }
             if ig.shape() != input.shape() {
-                return Err(AutogradError::GradShape { op, input: k, expected: input.shape(), got: ig.shape() });
+                return Err(AutogradError::GradShape {
+                    op,
+                    input: k,
+                    expected: input.shape(),
+                    got: ig.shape(),
+                });
             }
             accumulate(&mut grads, input.id(), ig)?;
         }
@@ -214,7 +237,9 @@ fn inputs_of<F: Float>(var: &Var<F>) -> Result<Vec<Var<F>>> {
         None => Ok(Vec::new()),
         Some(cell) => {
             let node = cell.lock().expect("node lock poisoned");
-            let node = node.as_ref().ok_or(AutogradError::GraphFreed { op: var.op_name() })?;
+            let node = node
+                .as_ref()
+                .ok_or(AutogradError::GraphFreed { op: var.op_name() })?;
             Ok(node.inputs.clone())
         }
     }

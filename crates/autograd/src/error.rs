@@ -54,7 +54,9 @@ pub enum AutogradError {
         reason: String,
     },
     /// `backward()` without an explicit gradient on a non-scalar output.
-    #[error("backward: grad can be implicitly created only for outputs with one element, got shape {shape:?}; pass a gradient with backward_with")]
+    #[error(
+        "backward: grad can be implicitly created only for outputs with one element, got shape {shape:?}; pass a gradient with backward_with"
+    )]
     NonScalarOutput {
         /// The output shape.
         shape: Vec<usize>,
@@ -117,7 +119,10 @@ pub enum AutogradError {
 impl AutogradError {
     /// Wraps another crate's error, keeping it as the source.
     pub fn op(op: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        AutogradError::Op { op, source: Box::new(source) }
+        AutogradError::Op {
+            op,
+            source: Box::new(source),
+        }
     }
 }
 

@@ -18,7 +18,7 @@
 
 use core_tensor::{Rng, Tensor};
 
-use crate::engine::grad;
+use crate::engine::{BackwardOptions, grad, run_backward};
 use crate::{AutogradError, Result, Var};
 
 /// Settings of a gradient check. The defaults are PyTorch's.
@@ -41,7 +41,14 @@ pub struct GradcheckOptions {
 
 impl Default for GradcheckOptions {
     fn default() -> Self {
-        Self { eps: 1e-6, atol: 1e-5, rtol: 1e-3, full_jacobian_up_to: 64, projections: 4, seed: 0 }
+        Self {
+            eps: 1e-6,
+            atol: 1e-5,
+            rtol: 1e-3,
+            full_jacobian_up_to: 64,
+            projections: 4,
+            seed: 0,
+        }
     }
 }
 
@@ -77,7 +84,13 @@ pub struct GradcheckReport {
 
 impl GradcheckReport {
     fn new() -> Self {
-        Self { passed: true, max_abs_err: 0.0, max_rel_err: 0.0, worst: None, compared: 0 }
+        Self {
+            passed: true,
+            max_abs_err: 0.0,
+            max_rel_err: 0.0,
+            worst: None,
+            compared: 0,
+        }
     }
 
     /// Combines two reports (the worse one's `worst` wins).
@@ -94,7 +107,9 @@ impl GradcheckReport {
     }
 
     fn worst_excess(&self) -> f64 {
-        self.worst.as_ref().map_or(f64::NEG_INFINITY, |m| (m.analytic - m.numeric).abs())
+        self.worst
+            .as_ref()
+            .map_or(f64::NEG_INFINITY, |m| (m.analytic - m.numeric).abs())
     }
 }
 
@@ -123,117 +138,232 @@ impl std::fmt::Display for GradcheckReport {
 pub type CheckedFn<'a> = dyn Fn(&[Var<f64>]) -> Result<Vec<Var<f64>>> + 'a;
 
 /// Checks the first derivatives of `f` at `inputs` (every input is
-/// differentiated).
+/// differentiated), like `torch.autograd.gradcheck` in slow mode.
+///
+/// For every element `j` of every input `i`, the numerical Jacobian column
+/// is `(f(x + eps·e_j) - f(x - eps·e_j)) / (2·eps)` (absolute step, as in
+/// PyTorch). For every output with at most
+/// [`GradcheckOptions::full_jacobian_up_to`] elements, each row of the
+/// analytic Jacobian is one backward pass with a unit output gradient, and
+/// the two Jacobians are compared entry by entry with
+/// `|analytic - numeric| <= atol + rtol·|numeric|` (`torch.allclose`). For
+/// larger outputs, [`GradcheckOptions::projections`] seeded normal vectors
+/// `v` stand in for the unit vectors and `vᵀJ` is compared; `atol` is then
+/// scaled by `Σ|v_k|`, the bound of the projected rounding error (PyTorch
+/// scales its fast-mode `atol` the same way).
+///
+/// The function is evaluated once with inputs that require grad for the
+/// analytic side (its graph is retained for all projections) and twice per
+/// input element for the numerical side. During the numerical evaluations
+/// the inputs also require grad and grad mode is left as the caller set it,
+/// as in PyTorch, so a function may differentiate internally (which is what
+/// [`gradgradcheck`] does).
 ///
 /// ```
 /// use autograd::{gradcheck, GradcheckOptions, Var};
 /// use core_tensor::Tensor;
+/// // d/dx (x e^x) = (1 + x) e^x
 /// let x = Tensor::from_vec(&[3], vec![0.3, 1.2, 2.0])?;
-/// let report = gradcheck(&|v: &[Var<f64>]| Ok(vec![v[0].exp().mul(&v[0])?]), &[x], &GradcheckOptions::default())?;
+/// let f = |v: &[Var<f64>]| Ok(vec![v[0].exp().mul(&v[0])?]);
+/// let report = gradcheck(&f, &[x], &GradcheckOptions::default())?;
 /// assert!(report.passed, "{report}");
+/// assert_eq!(report.compared, 9); // the full 3x3 Jacobian
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
-/// Whatever `f` or a backward pass returns.
-pub fn gradcheck(f: &CheckedFn<'_>, inputs: &[Tensor<f64>], opts: &GradcheckOptions) -> Result<GradcheckReport> {
-    let outputs = f(&inputs.iter().cloned().map(Var::constant).collect::<Vec<_>>())?;
+/// [`AutogradError::InvalidArgument`] when `inputs` is empty or `f`
+/// returns outputs of other shapes for perturbed inputs; whatever `f` or a
+/// backward pass returns.
+pub fn gradcheck(
+    f: &CheckedFn<'_>,
+    inputs: &[Tensor<f64>],
+    opts: &GradcheckOptions,
+) -> Result<GradcheckReport> {
+    if inputs.is_empty() {
+        return Err(AutogradError::InvalidArgument {
+            op: "gradcheck",
+            param: "inputs",
+            reason: "gradcheck expects at least one input to differentiate".into(),
+        });
+    }
+    let leaves: Vec<Var<f64>> = inputs.iter().cloned().map(Var::leaf).collect();
+    let outputs = f(&leaves)?;
     let out_shapes: Vec<Vec<usize>> = outputs.iter().map(Var::shape).collect();
 
-    // Numerical Jacobian columns: numeric[i][j] = d outputs / d inputs[i][j], flattened over outputs.
-    let numeric = numerical_columns(f, inputs, opts.eps)?;
+    // Numerical Jacobian columns: numeric[i][j] = d outputs / d inputs[i][j],
+    // flattened over the concatenated outputs.
+    let numeric = numerical_columns(f, inputs, &out_shapes, opts.eps)?;
 
     let mut rng = Rng::new(opts.seed);
     let mut report = GradcheckReport::new();
-    for (o, shape) in out_shapes.iter().enumerate() {
+    // How far the worst element so far is outside its allowance.
+    let mut worst_excess = f64::NEG_INFINITY;
+    let mut offset = 0;
+    for (o, (out, shape)) in outputs.iter().zip(&out_shapes).enumerate() {
         let len: usize = shape.iter().product();
         let projections: Vec<Vec<f64>> = if len <= opts.full_jacobian_up_to {
-            (0..len).map(|k| (0..len).map(|i| if i == k { 1.0 } else { 0.0 }).collect()).collect()
+            (0..len)
+                .map(|k| (0..len).map(|i| if i == k { 1.0 } else { 0.0 }).collect())
+                .collect()
         } else {
-            (0..opts.projections).map(|_| (0..len).map(|_| rng.normal()).collect()).collect()
+            (0..opts.projections)
+                .map(|_| (0..len).map(|_| rng.normal()).collect())
+                .collect()
         };
-        let offset: usize = out_shapes[..o].iter().map(|s| s.iter().product::<usize>()).sum();
         for v in projections {
-            let leaves: Vec<Var<f64>> = inputs.iter().cloned().map(Var::leaf).collect();
-            let outs = f(&leaves)?;
-            let out = &outs[o];
             let analytic: Vec<Option<Var<f64>>> = if out.requires_grad() {
                 let seed = Var::constant(Tensor::from_vec(shape, v.clone())?);
-                grad(std::slice::from_ref(out), &leaves, &[seed], false)?
+                let keep = BackwardOptions {
+                    retain_graph: true,
+                    create_graph: false,
+                };
+                run_backward(std::slice::from_ref(out), &[seed], Some(&leaves), keep)?
             } else {
                 vec![None; leaves.len()]
             };
+            let atol = opts.atol * v.iter().map(|x| x.abs()).sum::<f64>();
             for (i, input) in inputs.iter().enumerate() {
                 let a = analytic[i].as_ref().map(Var::value);
                 for j in 0..input.len() {
-                    let col = &numeric[i][j];
-                    let n: f64 = v.iter().zip(&col[offset..offset + len]).map(|(a, b)| a * b).sum();
+                    let col = &numeric[i][j][offset..offset + len];
+                    let n: f64 = v.iter().zip(col).map(|(a, b)| a * b).sum();
                     let an = a.as_ref().map_or(0.0, |t| t.as_slice()[j]);
-                    report.record(i, j, o, an, n, opts);
+                    report.record(i, j, o, an, n, atol, opts.rtol, &mut worst_excess);
                 }
             }
         }
+        offset += len;
     }
     Ok(report)
 }
 
 impl GradcheckReport {
-    fn record(&mut self, input: usize, index: usize, output: usize, analytic: f64, numeric: f64, opts: &GradcheckOptions) {
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        input: usize,
+        index: usize,
+        output: usize,
+        analytic: f64,
+        numeric: f64,
+        atol: f64,
+        rtol: f64,
+        worst_excess: &mut f64,
+    ) {
         self.compared += 1;
         let diff = (analytic - numeric).abs();
-        let ok = diff <= opts.atol + opts.rtol * numeric.abs() && !(analytic.is_nan() ^ numeric.is_nan());
-        let excess = if diff.is_nan() { f64::INFINITY } else { diff - (opts.atol + opts.rtol * numeric.abs()) };
-        let current = self.worst.as_ref().map_or(f64::NEG_INFINITY, |m| {
-            let d = (m.analytic - m.numeric).abs();
-            if d.is_nan() { f64::INFINITY } else { d - (opts.atol + opts.rtol * m.numeric.abs()) }
-        });
-        if excess > current {
-            self.worst = Some(Mismatch { input, index, output, analytic, numeric });
+        let allowed = atol + rtol * numeric.abs();
+        // NaN anywhere fails (allclose without equal_nan).
+        let ok = diff <= allowed;
+        let excess = if diff.is_nan() {
+            f64::INFINITY
+        } else {
+            diff - allowed
+        };
+        if self.worst.is_none() || excess > *worst_excess {
+            self.worst = Some(Mismatch {
+                input,
+                index,
+                output,
+                analytic,
+                numeric,
+            });
+            *worst_excess = excess;
         }
         self.passed &= ok;
-        self.max_abs_err = self.max_abs_err.max(diff);
-        self.max_rel_err = self.max_rel_err.max(diff / numeric.abs().max(1e-12));
+        self.max_abs_err = self
+            .max_abs_err
+            .max(if diff.is_nan() { f64::INFINITY } else { diff });
+        self.max_rel_err = self.max_rel_err.max(if diff.is_nan() {
+            f64::INFINITY
+        } else {
+            diff / numeric.abs().max(1e-12)
+        });
     }
 }
 
 /// Central-difference Jacobian columns of all outputs (concatenated) with
 /// respect to every element of every input.
-fn numerical_columns(f: &CheckedFn<'_>, inputs: &[Tensor<f64>], eps: f64) -> Result<Vec<Vec<Vec<f64>>>> {
+fn numerical_columns(
+    f: &CheckedFn<'_>,
+    inputs: &[Tensor<f64>],
+    out_shapes: &[Vec<usize>],
+    eps: f64,
+) -> Result<Vec<Vec<Vec<f64>>>> {
     let eval = |perturbed: &[Tensor<f64>]| -> Result<Vec<f64>> {
-        let vars: Vec<Var<f64>> = perturbed.iter().cloned().map(Var::constant).collect();
-        let _guard = crate::no_grad();
-        Ok(f(&vars)?.iter().flat_map(|o| o.value().to_vec()).collect())
+        let vars: Vec<Var<f64>> = perturbed.iter().cloned().map(Var::leaf).collect();
+        let outs = f(&vars)?;
+        let shapes: Vec<Vec<usize>> = outs.iter().map(Var::shape).collect();
+        if shapes != out_shapes {
+            return Err(AutogradError::InvalidArgument {
+                op: "gradcheck",
+                param: "f",
+                reason: format!(
+                    "the function returned outputs of shapes {shapes:?} for perturbed inputs but {out_shapes:?} \
+                     for the original ones"
+                ),
+            });
+        }
+        Ok(outs.iter().flat_map(|o| o.value().to_vec()).collect())
     };
     let mut all = Vec::with_capacity(inputs.len());
-    for i in 0..inputs.len() {
-        let mut cols = Vec::with_capacity(inputs[i].len());
-        for j in 0..inputs[i].len() {
-            let mut shifted = inputs.to_vec();
-            let base = inputs[i].to_vec();
-            let mut plus = base.clone();
-            plus[j] += eps;
-            shifted[i] = Tensor::from_vec(inputs[i].shape(), plus)?;
+    let mut shifted = inputs.to_vec();
+    for (i, input) in inputs.iter().enumerate() {
+        let mut cols = Vec::with_capacity(input.len());
+        let mut data = input.to_vec();
+        for j in 0..input.len() {
+            let orig = data[j];
+            data[j] = orig + eps;
+            shifted[i] = Tensor::from_vec(input.shape(), data.clone())?;
             let fp = eval(&shifted)?;
-            let mut minus = base;
-            minus[j] -= eps;
-            shifted[i] = Tensor::from_vec(inputs[i].shape(), minus)?;
+            data[j] = orig - eps;
+            shifted[i] = Tensor::from_vec(input.shape(), data.clone())?;
             let fm = eval(&shifted)?;
-            cols.push(fp.iter().zip(&fm).map(|(p, m)| (p - m) / (2.0 * eps)).collect());
+            data[j] = orig;
+            cols.push(
+                fp.iter()
+                    .zip(&fm)
+                    .map(|(p, m)| (p - m) / (2.0 * eps))
+                    .collect(),
+            );
         }
+        shifted[i] = input.clone();
         all.push(cols);
     }
     Ok(all)
 }
 
-/// Checks the second derivatives of `f`: runs [`gradcheck`] on
-/// `(x, v) ↦ vᵀ ∂f/∂x` computed by a backward pass with `create_graph`,
-/// where `v` is a seeded random gradient for each output — PyTorch's
-/// `gradgradcheck`.
+/// Checks the second derivatives of `f`, like PyTorch's `gradgradcheck`:
+/// runs [`gradcheck`] on `(x, v) ↦ vᵀ ∂f/∂x`, computed by a backward pass
+/// with `create_graph`, where `v` holds one seeded random gradient per
+/// output (normal, seeded by [`GradcheckOptions::seed`]). The `v` are
+/// inputs of the checked function too, so the check covers the
+/// derivative of the gradient with respect to both `x` and `v` (the latter
+/// confirms the backward is linear in the output gradient).
+///
+/// ```
+/// use autograd::{gradgradcheck, GradcheckOptions, Var};
+/// use core_tensor::Tensor;
+/// let x = Tensor::from_vec(&[2], vec![0.4, -0.7])?;
+/// let f = |v: &[Var<f64>]| Ok(vec![v[0].tanh().mul(&v[0])?]);
+/// let report = gradgradcheck(&f, &[x], &GradcheckOptions::default())?;
+/// assert!(report.passed, "{report}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
-/// Whatever `f` or a backward pass returns.
-pub fn gradgradcheck(f: &CheckedFn<'_>, inputs: &[Tensor<f64>], opts: &GradcheckOptions) -> Result<GradcheckReport> {
-    let outputs = f(&inputs.iter().cloned().map(Var::constant).collect::<Vec<_>>())?;
+/// As [`gradcheck`].
+pub fn gradgradcheck(
+    f: &CheckedFn<'_>,
+    inputs: &[Tensor<f64>],
+    opts: &GradcheckOptions,
+) -> Result<GradcheckReport> {
+    let outputs = f(&inputs
+        .iter()
+        .cloned()
+        .map(Var::constant)
+        .collect::<Vec<_>>())?;
     let mut rng = Rng::new(opts.seed ^ 0x5eed);
     let grad_outputs: Vec<Tensor<f64>> = outputs
         .iter()
@@ -242,11 +372,31 @@ pub fn gradgradcheck(f: &CheckedFn<'_>, inputs: &[Tensor<f64>], opts: &Gradcheck
     let n_in = inputs.len();
     let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
     let first = move |vars: &[Var<f64>]| -> Result<Vec<Var<f64>>> {
+        // The inner gradient needs a graph even when the caller evaluates
+        // this function with constants or under no_grad.
+        let _mode = crate::enable_grad();
         let (xs, vs) = vars.split_at(n_in);
-        let outs = f(xs)?;
-        let (outs, vs): (Vec<Var<f64>>, Vec<Var<f64>>) =
-            outs.into_iter().zip(vs.iter().cloned()).filter(|(o, _)| o.requires_grad()).unzip();
-        let grads = if outs.is_empty() { vec![None; n_in] } else { grad(&outs, xs, &vs, true)? };
+        let xs: Vec<Var<f64>> = xs
+            .iter()
+            .map(|x| {
+                if x.requires_grad() {
+                    x.clone()
+                } else {
+                    Var::leaf(x.value())
+                }
+            })
+            .collect();
+        let outs = f(&xs)?;
+        let (outs, vs): (Vec<Var<f64>>, Vec<Var<f64>>) = outs
+            .into_iter()
+            .zip(vs.iter().cloned())
+            .filter(|(o, _)| o.requires_grad())
+            .unzip();
+        let grads = if outs.is_empty() {
+            vec![None; n_in]
+        } else {
+            grad(&outs, &xs, &vs, true)?
+        };
         Ok(grads
             .into_iter()
             .zip(&shapes)
@@ -309,7 +459,10 @@ impl GradcheckCase {
 
 impl std::fmt::Debug for GradcheckCase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GradcheckCase").field("op", &self.op).field("label", &self.label).finish_non_exhaustive()
+        f.debug_struct("GradcheckCase")
+            .field("op", &self.op)
+            .field("label", &self.label)
+            .finish_non_exhaustive()
     }
 }
 
@@ -323,5 +476,9 @@ where
 
 /// Convenience for errors in sample construction.
 pub fn invalid_case(op: &'static str, reason: impl Into<String>) -> AutogradError {
-    AutogradError::InvalidArgument { op, param: "case", reason: reason.into() }
+    AutogradError::InvalidArgument {
+        op,
+        param: "case",
+        reason: reason.into(),
+    }
 }

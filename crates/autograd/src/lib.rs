@@ -29,8 +29,8 @@
 mod backward;
 mod engine;
 mod error;
-pub mod gradcheck;
 mod grad_mode;
+pub mod gradcheck;
 mod ops;
 pub mod samples;
 mod var;

@@ -18,6 +18,32 @@ pub(crate) struct Node<F: Float> {
     pub(crate) inputs: Vec<Var<F>>,
 }
 
+/// Dropping the output of a long chain of ops would otherwise recurse once
+/// per op (each node owns its inputs, which own their nodes, ...) and
+/// overflow the stack for graphs of some ten thousand ops. The inputs are
+/// instead unrolled onto a heap stack: every handle we hold the last
+/// reference to is taken apart here, its node's inputs (and a gradient
+/// graph kept in `.grad`) pushed for later.
+impl<F: Float> Drop for Node<F> {
+    fn drop(&mut self) {
+        let mut stack: Vec<Var<F>> = std::mem::take(&mut self.inputs);
+        while let Some(var) = stack.pop() {
+            let Ok(inner) = Arc::try_unwrap(var.inner) else {
+                continue; // someone else still holds it: just a count decrement
+            };
+            if let Some(cell) = inner.node {
+                let node = cell.into_inner().unwrap_or_else(|e| e.into_inner());
+                if let Some(mut node) = node {
+                    stack.append(&mut node.inputs);
+                }
+            }
+            if let Some(g) = inner.grad.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                stack.push(g);
+            }
+        }
+    }
+}
+
 pub(crate) struct VarInner<F: Float> {
     pub(crate) id: usize,
     value: RwLock<Tensor<F>>,
@@ -52,12 +78,19 @@ pub struct Var<F: Float> {
 
 impl<F: Float> Clone for Var<F> {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner) }
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
 impl<F: Float> Var<F> {
-    fn make(value: Tensor<F>, requires_grad: bool, node: Option<Node<F>>, op_name: &'static str) -> Self {
+    fn make(
+        value: Tensor<F>,
+        requires_grad: bool,
+        node: Option<Node<F>>,
+        op_name: &'static str,
+    ) -> Self {
         Self {
             inner: Arc::new(VarInner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -87,7 +120,15 @@ impl<F: Float> Var<F> {
     pub fn from_op(value: Tensor<F>, inputs: Vec<Var<F>>, backward: impl Backward<F>) -> Self {
         if is_grad_enabled() && inputs.iter().any(Var::requires_grad) {
             let name = backward.name();
-            Self::make(value, true, Some(Node { backward: Box::new(backward), inputs }), name)
+            Self::make(
+                value,
+                true,
+                Some(Node {
+                    backward: Box::new(backward),
+                    inputs,
+                }),
+                name,
+            )
         } else {
             Self::constant(value)
         }
@@ -100,12 +141,21 @@ impl<F: Float> Var<F> {
 
     /// The value (an `O(1)` clone of shared storage).
     pub fn value(&self) -> Tensor<F> {
-        self.inner.value.read().expect("value lock poisoned").clone()
+        self.inner
+            .value
+            .read()
+            .expect("value lock poisoned")
+            .clone()
     }
 
     /// The shape of the value.
     pub fn shape(&self) -> Vec<usize> {
-        self.inner.value.read().expect("value lock poisoned").shape().to_vec()
+        self.inner
+            .value
+            .read()
+            .expect("value lock poisoned")
+            .shape()
+            .to_vec()
     }
 
     /// The number of dimensions.
@@ -169,14 +219,21 @@ impl<F: Float> Var<F> {
         if !self.is_leaf() {
             return Err(AutogradError::InvalidUpdate {
                 op: "set_value",
-                reason: format!("only leaves can be updated in place, this value comes from `{}`", self.op_name()),
+                reason: format!(
+                    "only leaves can be updated in place, this value comes from `{}`",
+                    self.op_name()
+                ),
             });
         }
         let mut guard = self.inner.value.write().expect("value lock poisoned");
         if guard.shape() != value.shape() {
             return Err(AutogradError::InvalidUpdate {
                 op: "set_value",
-                reason: format!("new shape {:?} differs from the leaf's shape {:?}", value.shape(), guard.shape()),
+                reason: format!(
+                    "new shape {:?} differs from the leaf's shape {:?}",
+                    value.shape(),
+                    guard.shape()
+                ),
             });
         }
         *guard = value;
@@ -193,7 +250,9 @@ impl<F: Float> Var<F> {
     /// on a second pass through a freed graph, and any op's backward error.
     pub fn backward(&self) -> Result<()> {
         if self.len() != 1 {
-            return Err(AutogradError::NonScalarOutput { shape: self.shape() });
+            return Err(AutogradError::NonScalarOutput {
+                shape: self.shape(),
+            });
         }
         let seed = Tensor::ones(&self.shape());
         self.backward_with(&seed, BackwardOptions::default())
@@ -217,7 +276,12 @@ impl<F: Float> Var<F> {
                 reason: "the output gradient must have the output's shape",
             });
         }
-        run_backward(&[self.clone()], &[Var::constant(grad_output.clone())], None, options)?;
+        run_backward(
+            &[self.clone()],
+            &[Var::constant(grad_output.clone())],
+            None,
+            options,
+        )?;
         Ok(())
     }
 }

@@ -24,6 +24,7 @@ pub mod par;
 pub mod rng;
 pub mod shape;
 mod tensor;
+pub mod testing;
 pub mod window;
 
 pub use error::TensorError;

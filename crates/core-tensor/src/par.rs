@@ -28,7 +28,10 @@ impl Par {
     ) {
         assert!(chunk_len > 0, "chunk length must be positive");
         match self {
-            Par::Seq => data.chunks_mut(chunk_len).enumerate().for_each(|(i, c)| f(i, c)),
+            Par::Seq => data
+                .chunks_mut(chunk_len)
+                .enumerate()
+                .for_each(|(i, c)| f(i, c)),
             Par::Rayon => data
                 .par_chunks_mut(chunk_len)
                 .enumerate()
@@ -50,7 +53,11 @@ impl Par {
         f: impl Fn(usize, &mut [T], &mut [U]) + Sync + Send,
     ) {
         assert!(a_len > 0 && b_len > 0, "chunk lengths must be positive");
-        assert_eq!(a.len().div_ceil(a_len), b.len().div_ceil(b_len), "chunk counts differ");
+        assert_eq!(
+            a.len().div_ceil(a_len),
+            b.len().div_ceil(b_len),
+            "chunk counts differ"
+        );
         match self {
             Par::Seq => a
                 .chunks_mut(a_len)
@@ -77,7 +84,11 @@ impl Par {
     /// repay the cost of waking other threads, else `self`.
     pub fn for_work(self, work: usize) -> Par {
         const MIN_PARALLEL_WORK: usize = 1 << 15;
-        if work < MIN_PARALLEL_WORK { Par::Seq } else { self }
+        if work < MIN_PARALLEL_WORK {
+            Par::Seq
+        } else {
+            self
+        }
     }
 }
 

@@ -29,12 +29,24 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
 ///
 /// # Errors
 /// [`TensorError::ShapeMismatch`] (with `op`) when the shapes do not broadcast.
-pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize>, TensorError> {
+pub fn broadcast_shapes(
+    op: &'static str,
+    a: &[usize],
+    b: &[usize],
+) -> Result<Vec<usize>, TensorError> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i < n - a.len() { 1 } else { a[i - (n - a.len())] };
-        let db = if i < n - b.len() { 1 } else { b[i - (n - b.len())] };
+        let da = if i < n - a.len() {
+            1
+        } else {
+            a[i - (n - a.len())]
+        };
+        let db = if i < n - b.len() {
+            1
+        } else {
+            b[i - (n - b.len())]
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -51,9 +63,55 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
     Ok(out)
 }
 
+/// The row-major multi-index of flat element `flat` of an array of `shape`
+/// (`numpy.unravel_index`). For `flat >= product(shape)` the first index
+/// runs past its axis; callers pass in-range indices.
+pub fn unravel_index(flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    let mut rest = flat;
+    for (i, &d) in shape.iter().enumerate().rev() {
+        if i == 0 {
+            idx[0] = rest;
+        } else if d > 0 {
+            idx[i] = rest % d;
+            rest /= d;
+        }
+    }
+    idx
+}
+
+/// The flat row-major offset of `index` in an array of `shape`, or `None`
+/// when the ranks differ or an index is outside its axis.
+pub fn ravel_index(index: &[usize], shape: &[usize]) -> Option<usize> {
+    if index.len() != shape.len() {
+        return None;
+    }
+    index.iter().zip(shape).try_fold(0usize, |acc, (&i, &d)| {
+        if i < d {
+            acc.checked_mul(d)?.checked_add(i)
+        } else {
+            None
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ravel_and_unravel_are_inverse() {
+        let shape = [2, 3, 4];
+        for flat in 0..24 {
+            let idx = unravel_index(flat, &shape);
+            assert!(idx.iter().zip(&shape).all(|(i, d)| i < d));
+            assert_eq!(ravel_index(&idx, &shape), Some(flat));
+        }
+        assert_eq!(unravel_index(7, &[2, 4]), vec![1, 3]);
+        assert_eq!(unravel_index(0, &[]), Vec::<usize>::new());
+        assert_eq!(ravel_index(&[2, 0], &[2, 4]), None);
+        assert_eq!(ravel_index(&[0], &[2, 4]), None);
+    }
 
     #[test]
     fn strides_are_row_major() {
@@ -63,7 +121,10 @@ mod tests {
 
     #[test]
     fn broadcasting_follows_numpy() {
-        assert_eq!(broadcast_shapes("t", &[3, 1, 5], &[4, 1]).unwrap(), vec![3, 4, 5]);
+        assert_eq!(
+            broadcast_shapes("t", &[3, 1, 5], &[4, 1]).unwrap(),
+            vec![3, 4, 5]
+        );
         assert_eq!(broadcast_shapes("t", &[], &[2]).unwrap(), vec![2]);
         assert!(broadcast_shapes("t", &[3], &[4]).is_err());
     }

@@ -2,11 +2,11 @@
 
 use std::fmt;
 
-use ndarray::{ArcArray, ArrayD, ArrayViewD, IxDyn};
+use ndarray::{ArcArray, ArrayD, ArrayViewD, Dimension, IxDyn};
 
+use crate::TensorError;
 use crate::float::Float;
 use crate::shape::checked_numel;
-use crate::TensorError;
 
 /// An n-dimensional array with shared, immutable storage in row-major
 /// (C) order.
@@ -48,7 +48,9 @@ impl<T: Clone> Tensor<T> {
         }
         let arr = ArrayD::from_shape_vec(IxDyn(shape), data)
             .expect("length was checked against the shape");
-        Ok(Self { data: arr.into_shared() })
+        Ok(Self {
+            data: arr.into_shared(),
+        })
     }
 
     /// Wraps an ndarray array, copying it into row-major order only if it
@@ -59,7 +61,9 @@ impl<T: Clone> Tensor<T> {
         } else {
             a.as_standard_layout().into_owned()
         };
-        Self { data: a.into_shared() }
+        Self {
+            data: a.into_shared(),
+        }
     }
 
     /// Copies a view (of any layout) into a new tensor.
@@ -78,6 +82,26 @@ impl<T: Clone> Tensor<T> {
         Self {
             data: ArrayD::from_elem(IxDyn(shape), value).into_shared(),
         }
+    }
+
+    /// A tensor whose element at multi-index `idx` is `f(idx)`, filled in
+    /// row-major order (`ndarray::Array::from_shape_fn`).
+    ///
+    /// ```
+    /// use core_tensor::Tensor;
+    /// let t = Tensor::from_fn(&[2, 3], |i| (10 * i[0] + i[1]) as f64)?;
+    /// assert_eq!(t.as_slice(), &[0., 1., 2., 10., 11., 12.]);
+    /// # Ok::<(), core_tensor::TensorError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`TensorError::SizeOverflow`] when the element count overflows.
+    pub fn from_fn(shape: &[usize], mut f: impl FnMut(&[usize]) -> T) -> Result<Self, TensorError> {
+        checked_numel("Tensor::from_fn", shape)?;
+        let arr = ArrayD::from_shape_fn(IxDyn(shape), |ix| f(ix.slice()));
+        Ok(Self {
+            data: arr.into_shared(),
+        })
     }
 
     /// A 0-dimensional tensor holding one value.
@@ -224,7 +248,14 @@ mod tests {
     #[test]
     fn from_vec_checks_length() {
         let err = Tensor::from_vec(&[2, 2], vec![1.0f64; 3]).unwrap_err();
-        assert!(matches!(err, TensorError::LengthMismatch { expected: 4, got: 3, .. }));
+        assert!(matches!(
+            err,
+            TensorError::LengthMismatch {
+                expected: 4,
+                got: 3,
+                ..
+            }
+        ));
         assert!(err.to_string().contains("holds 4 elements but 3"));
     }
 

@@ -187,7 +187,12 @@ pub fn window_view<'a, T>(
     let d = kernel.len();
     for (param, got) in [("stride", stride.len()), ("dilation", dilation.len())] {
         if got != d {
-            return Err(TensorError::ParamLength { op: OP, param, expected: d, got });
+            return Err(TensorError::ParamLength {
+                op: OP,
+                param,
+                expected: d,
+                got,
+            });
         }
     }
     if x.ndim() < d {
@@ -202,6 +207,11 @@ pub fn window_view<'a, T>(
     let mut shape: Vec<usize> = x.shape()[..lead].to_vec();
     let mut strides: Vec<isize> = x.strides()[..lead].to_vec();
     let mut tap_strides = Vec::with_capacity(d);
+    // The largest index the view reaches on each input axis.
+    let mut max_index: Vec<usize> = x.shape()[..lead]
+        .iter()
+        .map(|&n| n.saturating_sub(1))
+        .collect();
     for i in 0..d {
         let ax = WindowAxis {
             kernel: kernel[i],
@@ -215,6 +225,7 @@ pub fn window_view<'a, T>(
         shape.push(out);
         strides.push(s * stride[i] as isize);
         tap_strides.push(s * dilation[i] as isize);
+        max_index.push((out - 1) * stride[i] + (kernel[i] - 1) * dilation[i]);
     }
     shape.extend_from_slice(kernel);
     strides.extend(tap_strides);
@@ -227,13 +238,39 @@ pub fn window_view<'a, T>(
     // Every index of the view maps to an element of `x`: on each spatial
     // axis the largest offset is (out-1)*stride + (k-1)*dilation <= len-1,
     // which `output_len` guarantees, and the lead axes are unchanged.
-    // Negative strides of `x` are handled by keeping `x`'s own pointer and
-    // stride signs.
-    let ustrides: Vec<usize> = strides.iter().map(|&s| s as usize).collect();
-    // SAFETY: the pointer and strides come from a live view of `x`, and
-    // every index of the new shape addresses an element inside `x` (see
-    // above). The view is immutable, so overlapping windows are sound.
-    let view = unsafe { ArrayViewD::from_shape_ptr(IxDyn(&shape).strides(IxDyn(&ustrides)), x.as_ptr()) };
+    //
+    // ndarray builds views from raw parts only with non-negative strides.
+    // An input axis with a negative stride (a reversed view) is handled by
+    // starting from its lowest-address element, using the absolute strides,
+    // and reversing the affected view axes afterwards, which restores the
+    // logical order.
+    let mut offset = 0isize;
+    let mut flipped = Vec::new();
+    for i in 0..x.ndim() {
+        let s = x.strides()[i];
+        if s < 0 {
+            offset += s * max_index[i] as isize;
+            flipped.push(i);
+            if i >= lead {
+                flipped.push(i + d);
+            }
+        }
+    }
+    let ustrides: Vec<usize> = strides.iter().map(|&s| s.unsigned_abs()).collect();
+    // SAFETY: `offset` moves to the element of `x` at index `max_index` on
+    // every negatively strided axis (0 on the others), an element of `x`,
+    // so the pointer stays inside its allocation. From there, the absolute
+    // strides address, for each view index, the element of `x` whose
+    // logical index is `max_index - (o*stride + j*dilation)` on those axes,
+    // which lies in `0..=max_index`; all other axes are unchanged. The view
+    // is immutable, so overlapping windows are sound.
+    let mut view = unsafe {
+        let ptr = x.as_ptr().offset(offset);
+        ArrayViewD::from_shape_ptr(IxDyn(&shape).strides(IxDyn(&ustrides)), ptr)
+    };
+    for a in flipped {
+        view.invert_axis(Axis(a));
+    }
     Ok(view)
 }
 
@@ -263,7 +300,10 @@ pub fn pad_constant<T: Clone>(
         shape[lead + i] = shape[lead + i]
             .checked_add(p[0])
             .and_then(|v| v.checked_add(p[1]))
-            .ok_or_else(|| TensorError::SizeOverflow { op: OP, shape: x.shape().to_vec() })?;
+            .ok_or_else(|| TensorError::SizeOverflow {
+                op: OP,
+                shape: x.shape().to_vec(),
+            })?;
     }
     crate::shape::checked_numel(OP, &shape)?;
     let mut out = ArrayD::from_elem(IxDyn(&shape), value);
@@ -285,7 +325,13 @@ mod tests {
     use proptest::prelude::*;
 
     fn ax(kernel: usize, stride: usize, dilation: usize, pb: usize, pa: usize) -> WindowAxis {
-        WindowAxis { kernel, stride, dilation, pad_before: pb, pad_after: pa }
+        WindowAxis {
+            kernel,
+            stride,
+            dilation,
+            pad_before: pb,
+            pad_after: pa,
+        }
     }
 
     #[test]
@@ -312,11 +358,20 @@ mod tests {
 
     #[test]
     fn zero_parameters_are_typed_errors() {
-        let e = ax(0, 1, 1, 0, 0).output_len("pool", 1, 5, false).unwrap_err();
-        assert_eq!(e.to_string(), "pool: kernel_size on spatial axis 1 is 0, but it must be at least 1");
+        let e = ax(0, 1, 1, 0, 0)
+            .output_len("pool", 1, 5, false)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "pool: kernel_size on spatial axis 1 is 0, but it must be at least 1"
+        );
         assert!(ax(2, 0, 1, 0, 0).output_len("t", 0, 5, false).is_err());
         assert!(ax(2, 1, 0, 0, 0).output_len("t", 0, 5, false).is_err());
-        assert!(ax(usize::MAX, 1, 2, 0, 0).output_len("t", 0, 5, false).is_err());
+        assert!(
+            ax(usize::MAX, 1, 2, 0, 0)
+                .output_len("t", 0, 5, false)
+                .is_err()
+        );
     }
 
     #[test]
@@ -327,6 +382,23 @@ mod tests {
         // batch 1, out (1, 1), tap (1, 1): x[1, 1*2+1, 1+3] = 20 + 3*5 + 4
         assert_eq!(w[[1, 1, 1, 1, 1]], 39.0);
         assert_eq!(w[[0, 0, 0, 0, 1]], 3.0);
+    }
+
+    #[test]
+    fn window_view_of_a_reversed_view() {
+        // Reversed views have negative strides; ndarray cannot build a view
+        // from raw parts with those, so window_view re-bases them.
+        let x = ArrayD::from_shape_vec(vec![2, 5], (0..10).map(|v| v as f64).collect()).unwrap();
+        let mut r = x.view();
+        r.invert_axis(Axis(1));
+        r.invert_axis(Axis(0));
+        // r = [[9, 8, 7, 6, 5], [4, 3, 2, 1, 0]]
+        let w = window_view(r, &[2], &[2], &[2]).unwrap();
+        assert_eq!(w.shape(), &[2, 2, 2]);
+        assert_eq!(
+            w.iter().copied().collect::<Vec<_>>(),
+            vec![9., 7., 7., 5., 4., 2., 2., 0.]
+        );
     }
 
     #[test]

@@ -22,8 +22,16 @@ impl<F: Float> Backward<F> for AddBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
         let g = ctx.grad_output;
-        let ga = if ctx.needs_grad[0] { Some(g.sum_to(&ctx.inputs[0].shape())?) } else { None };
-        let gb = if ctx.needs_grad[1] { Some(g.sum_to(&ctx.inputs[1].shape())?) } else { None };
+        let ga = if ctx.needs_grad[0] {
+            Some(g.sum_to(&ctx.inputs[0].shape())?)
+        } else {
+            None
+        };
+        let gb = if ctx.needs_grad[1] {
+            Some(g.sum_to(&ctx.inputs[1].shape())?)
+        } else {
+            None
+        };
         Ok(vec![ga, gb])
     }
 }
@@ -35,8 +43,16 @@ impl<F: Float> Backward<F> for SubBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
         let g = ctx.grad_output;
-        let ga = if ctx.needs_grad[0] { Some(g.sum_to(&ctx.inputs[0].shape())?) } else { None };
-        let gb = if ctx.needs_grad[1] { Some(g.neg().sum_to(&ctx.inputs[1].shape())?) } else { None };
+        let ga = if ctx.needs_grad[0] {
+            Some(g.sum_to(&ctx.inputs[0].shape())?)
+        } else {
+            None
+        };
+        let gb = if ctx.needs_grad[1] {
+            Some(g.neg().sum_to(&ctx.inputs[1].shape())?)
+        } else {
+            None
+        };
         Ok(vec![ga, gb])
     }
 }
@@ -48,8 +64,16 @@ impl<F: Float> Backward<F> for MulBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
         let (g, a, b) = (ctx.grad_output, &ctx.inputs[0], &ctx.inputs[1]);
-        let ga = if ctx.needs_grad[0] { Some(g.mul(b)?.sum_to(&a.shape())?) } else { None };
-        let gb = if ctx.needs_grad[1] { Some(g.mul(a)?.sum_to(&b.shape())?) } else { None };
+        let ga = if ctx.needs_grad[0] {
+            Some(g.mul(b)?.sum_to(&a.shape())?)
+        } else {
+            None
+        };
+        let gb = if ctx.needs_grad[1] {
+            Some(g.mul(a)?.sum_to(&b.shape())?)
+        } else {
+            None
+        };
         Ok(vec![ga, gb])
     }
 }
@@ -61,7 +85,11 @@ impl<F: Float> Backward<F> for DivBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
         let (g, a, b) = (ctx.grad_output, &ctx.inputs[0], &ctx.inputs[1]);
-        let ga = if ctx.needs_grad[0] { Some(g.div(b)?.sum_to(&a.shape())?) } else { None };
+        let ga = if ctx.needs_grad[0] {
+            Some(g.div(b)?.sum_to(&a.shape())?)
+        } else {
+            None
+        };
         // d(a/b)/db = -a / b^2
         let gb = if ctx.needs_grad[1] {
             Some(g.mul(a)?.div(&b.mul(b)?)?.neg().sum_to(&b.shape())?)
@@ -99,7 +127,11 @@ impl<F: Float> Var<F> {
     /// [`AutogradError::Tensor`](crate::AutogradError::Tensor) when the shapes do not broadcast.
     pub fn add(&self, other: &Var<F>) -> Result<Var<F>> {
         let v = broadcast_pair("add", &self.value(), &other.value(), |a, b| a + b)?;
-        Ok(Var::from_op(v, vec![self.clone(), other.clone()], AddBackward))
+        Ok(Var::from_op(
+            v,
+            vec![self.clone(), other.clone()],
+            AddBackward,
+        ))
     }
 
     /// `self - other` with broadcasting.
@@ -108,7 +140,11 @@ impl<F: Float> Var<F> {
     /// When the shapes do not broadcast.
     pub fn sub(&self, other: &Var<F>) -> Result<Var<F>> {
         let v = broadcast_pair("sub", &self.value(), &other.value(), |a, b| a - b)?;
-        Ok(Var::from_op(v, vec![self.clone(), other.clone()], SubBackward))
+        Ok(Var::from_op(
+            v,
+            vec![self.clone(), other.clone()],
+            SubBackward,
+        ))
     }
 
     /// `self * other` elementwise with broadcasting.
@@ -117,7 +153,11 @@ impl<F: Float> Var<F> {
     /// When the shapes do not broadcast.
     pub fn mul(&self, other: &Var<F>) -> Result<Var<F>> {
         let v = broadcast_pair("mul", &self.value(), &other.value(), |a, b| a * b)?;
-        Ok(Var::from_op(v, vec![self.clone(), other.clone()], MulBackward))
+        Ok(Var::from_op(
+            v,
+            vec![self.clone(), other.clone()],
+            MulBackward,
+        ))
     }
 
     /// `self / other` elementwise with broadcasting.
@@ -126,19 +166,31 @@ impl<F: Float> Var<F> {
     /// When the shapes do not broadcast.
     pub fn div(&self, other: &Var<F>) -> Result<Var<F>> {
         let v = broadcast_pair("div", &self.value(), &other.value(), |a, b| a / b)?;
-        Ok(Var::from_op(v, vec![self.clone(), other.clone()], DivBackward))
+        Ok(Var::from_op(
+            v,
+            vec![self.clone(), other.clone()],
+            DivBackward,
+        ))
     }
 
     /// `self * s` for a scalar `s` (rounded into `F`).
     pub fn mul_scalar(&self, s: f64) -> Var<F> {
         let c = F::cast(s);
-        Var::from_op(self.value().map(|&x| x * c), vec![self.clone()], ScaleBackward(s))
+        Var::from_op(
+            self.value().map(|&x| x * c),
+            vec![self.clone()],
+            ScaleBackward(s),
+        )
     }
 
     /// `self + s` for a scalar `s`.
     pub fn add_scalar(&self, s: f64) -> Var<F> {
         let c = F::cast(s);
-        Var::from_op(self.value().map(|&x| x + c), vec![self.clone()], ShiftBackward)
+        Var::from_op(
+            self.value().map(|&x| x + c),
+            vec![self.clone()],
+            ShiftBackward,
+        )
     }
 
     /// `-self`.
@@ -163,7 +215,10 @@ mod tests {
         let y = a.mul(&b).unwrap();
         assert_eq!(y.value().as_slice(), &[10., 40., 90., 40., 100., 180.]);
         y.sum_all().backward().unwrap();
-        assert_eq!(a.grad().unwrap().as_slice(), &[10., 20., 30., 10., 20., 30.]);
+        assert_eq!(
+            a.grad().unwrap().as_slice(),
+            &[10., 20., 30., 10., 20., 30.]
+        );
         assert_eq!(b.grad().unwrap().as_slice(), &[5., 7., 9.]);
     }
 
@@ -171,7 +226,13 @@ mod tests {
     fn div_and_sub_grads() {
         let a = Var::leaf(t(&[2], &[1., 4.]));
         let b = Var::leaf(t(&[2], &[2., 8.]));
-        a.div(&b).unwrap().sub(&b).unwrap().sum_all().backward().unwrap();
+        a.div(&b)
+            .unwrap()
+            .sub(&b)
+            .unwrap()
+            .sum_all()
+            .backward()
+            .unwrap();
         assert_eq!(a.grad().unwrap().as_slice(), &[0.5, 0.125]);
         // d/db (a/b - b) = -a/b^2 - 1
         assert_eq!(b.grad().unwrap().as_slice(), &[-1.25, -1.0625]);

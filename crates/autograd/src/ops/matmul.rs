@@ -34,7 +34,11 @@ fn matmul_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Result<Tensor<F>> {
         if s.len() < 2 {
             return Err(AutogradError::WrongRank {
                 op: "matmul",
-                expected: if name == "lhs" { "lhs of rank >= 2" } else { "rhs of rank >= 2" },
+                expected: if name == "lhs" {
+                    "lhs of rank >= 2"
+                } else {
+                    "rhs of rank >= 2"
+                },
                 got: s.len(),
                 shape: s.to_vec(),
             });
@@ -57,8 +61,12 @@ fn matmul_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Result<Tensor<F>> {
     b_shape.extend([k, m]);
     let a_view = a.view();
     let b_view = b.view();
-    let a_b = a_view.broadcast(IxDyn(&a_shape)).expect("batch shapes were checked");
-    let b_b = b_view.broadcast(IxDyn(&b_shape)).expect("batch shapes were checked");
+    let a_b = a_view
+        .broadcast(IxDyn(&a_shape))
+        .expect("batch shapes were checked");
+    let b_b = b_view
+        .broadcast(IxDyn(&b_shape))
+        .expect("batch shapes were checked");
     let nb: usize = batch.iter().product();
     let a3 = a_b.to_shape((nb, n, k)).expect("same element count");
     let b3 = b_b.to_shape((nb, k, m)).expect("same element count");
@@ -66,7 +74,8 @@ fn matmul_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Result<Tensor<F>> {
     out_shape.extend([n, m]);
     let mut out = vec![F::zero(); nb * n * m];
     let work = |(i, chunk): (usize, &mut [F])| {
-        let mut c = ndarray::ArrayViewMut::from_shape((n, m), chunk).expect("chunk has n*m elements");
+        let mut c =
+            ndarray::ArrayViewMut::from_shape((n, m), chunk).expect("chunk has n*m elements");
         let ai = a3.index_axis(ndarray::Axis(0), i);
         let bi = b3.index_axis(ndarray::Axis(0), i);
         general_mat_mul(F::one(), &ai, &bi, F::zero(), &mut c);
@@ -91,7 +100,11 @@ impl<F: Float> Var<F> {
     /// batch axes do not broadcast.
     pub fn matmul(&self, other: &Var<F>) -> Result<Var<F>> {
         let v = matmul_forward(&self.value(), &other.value())?;
-        Ok(Var::from_op(v, vec![self.clone(), other.clone()], MatmulBackward))
+        Ok(Var::from_op(
+            v,
+            vec![self.clone(), other.clone()],
+            MatmulBackward,
+        ))
     }
 }
 
@@ -106,7 +119,10 @@ mod tests {
         let c = a.matmul(&b).unwrap();
         assert_eq!(c.value().as_slice(), &[58., 64., 139., 154.]);
         c.sum_all().backward().unwrap();
-        assert_eq!(a.grad().unwrap().as_slice(), &[15., 19., 23., 15., 19., 23.]);
+        assert_eq!(
+            a.grad().unwrap().as_slice(),
+            &[15., 19., 23., 15., 19., 23.]
+        );
         assert_eq!(b.grad().unwrap().as_slice(), &[5., 5., 7., 7., 9., 9.]);
     }
 

@@ -28,7 +28,9 @@ impl<F: Float> Backward<F> for SumToBackward {
         "sum_to"
     }
     fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
-        Ok(vec![Some(ctx.grad_output.broadcast_to(&ctx.inputs[0].shape())?)])
+        Ok(vec![Some(
+            ctx.grad_output.broadcast_to(&ctx.inputs[0].shape())?,
+        )])
     }
 }
 
@@ -71,15 +73,27 @@ impl<F: Float> Var<F> {
         } else {
             a.shape().to_vec()
         };
-        let a = a.into_shape_with_order(IxDyn(&out_shape)).expect("same element count");
-        Ok(Var::from_op(Tensor::from_array(a), vec![self.clone()], SumBackward { keep_shape }))
+        let a = a
+            .into_shape_with_order(IxDyn(&out_shape))
+            .expect("same element count");
+        Ok(Var::from_op(
+            Tensor::from_array(a),
+            vec![self.clone()],
+            SumBackward { keep_shape },
+        ))
     }
 
     /// Sum of all elements, as a 0-dimensional value.
     pub fn sum_all(&self) -> Var<F> {
         let x = self.value();
         let s: F = x.as_slice().iter().copied().sum();
-        Var::from_op(Tensor::scalar(s), vec![self.clone()], SumBackward { keep_shape: vec![1; x.ndim()] })
+        Var::from_op(
+            Tensor::scalar(s),
+            vec![self.clone()],
+            SumBackward {
+                keep_shape: vec![1; x.ndim()],
+            },
+        )
     }
 
     /// Mean over `axes`, like `x.mean(dim=axes, keepdim=keepdim)`.
@@ -112,7 +126,10 @@ impl<F: Float> Var<F> {
             return Err(AutogradError::InvalidArgument {
                 op: "max",
                 param: "axis",
-                reason: format!("axis {axis} of shape {:?} is empty; max needs at least one element", x.shape()),
+                reason: format!(
+                    "axis {axis} of shape {:?} is empty; max needs at least one element",
+                    x.shape()
+                ),
             });
         }
         let view = x.view();
@@ -142,13 +159,23 @@ impl<F: Float> Var<F> {
         let out_shape: Vec<usize> = if keepdim {
             keep_shape.clone()
         } else {
-            x.shape().iter().enumerate().filter(|&(i, _)| i != ax).map(|(_, &d)| d).collect()
+            x.shape()
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| i != ax)
+                .map(|(_, &d)| d)
+                .collect()
         };
-        let out = out.into_shape_with_order(IxDyn(&out_shape)).expect("same element count");
+        let out = out
+            .into_shape_with_order(IxDyn(&out_shape))
+            .expect("same element count");
         Ok(Var::from_op(
             Tensor::from_array(out),
             vec![self.clone()],
-            MaxBackward { keep_shape, mask: Tensor::from_array(mask) },
+            MaxBackward {
+                keep_shape,
+                mask: Tensor::from_array(mask),
+            },
         ))
     }
 
@@ -192,7 +219,10 @@ mod tests {
     #[test]
     fn sum_and_mean_over_axes() {
         let x = leaf(&[2, 3], &[1., 2., 3., 4., 5., 6.]);
-        assert_eq!(x.sum(&[0], false).unwrap().value().as_slice(), &[5., 7., 9.]);
+        assert_eq!(
+            x.sum(&[0], false).unwrap().value().as_slice(),
+            &[5., 7., 9.]
+        );
         let s = x.sum(&[-1], true).unwrap();
         assert_eq!(s.shape(), vec![2, 1]);
         assert_eq!(s.value().as_slice(), &[6., 15.]);

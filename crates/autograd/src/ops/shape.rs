@@ -92,7 +92,9 @@ impl<F: Float> Backward<F> for ConcatBackward {
             .map(|((input, &off), &need)| {
                 if need {
                     let len = input.shape()[self.axis];
-                    ctx.grad_output.narrow(self.axis as isize, off, len).map(Some)
+                    ctx.grad_output
+                        .narrow(self.axis as isize, off, len)
+                        .map(Some)
                 } else {
                     Ok(None)
                 }
@@ -120,7 +122,11 @@ impl<F: Float> Var<F> {
     pub fn flatten_from(&self, start_axis: usize) -> Result<Var<F>> {
         let shape = self.shape();
         if start_axis > shape.len() {
-            return Err(AutogradError::AxisOutOfRange { op: "flatten", axis: start_axis as isize, ndim: shape.len() });
+            return Err(AutogradError::AxisOutOfRange {
+                op: "flatten",
+                axis: start_axis as isize,
+                ndim: shape.len(),
+            });
         }
         let mut new: Vec<usize> = shape[..start_axis].to_vec();
         new.push(shape[start_axis..].iter().product());
@@ -134,7 +140,11 @@ impl<F: Float> Var<F> {
     pub fn unsqueeze(&self, axis: usize) -> Result<Var<F>> {
         let mut shape = self.shape();
         if axis > shape.len() {
-            return Err(AutogradError::AxisOutOfRange { op: "unsqueeze", axis: axis as isize, ndim: shape.len() });
+            return Err(AutogradError::AxisOutOfRange {
+                op: "unsqueeze",
+                axis: axis as isize,
+                ndim: shape.len(),
+            });
         }
         shape.insert(axis, 1);
         self.reshape(&shape)
@@ -150,7 +160,11 @@ impl<F: Float> Var<F> {
         let x = self.value();
         let n = x.ndim();
         let mut seen = vec![false; n];
-        if axes.len() != n || axes.iter().any(|&a| a >= n || std::mem::replace(&mut seen[a], true)) {
+        if axes.len() != n
+            || axes
+                .iter()
+                .any(|&a| a >= n || std::mem::replace(&mut seen[a], true))
+        {
             return Err(AutogradError::InvalidArgument {
                 op: "permute",
                 param: "axes",
@@ -162,7 +176,11 @@ impl<F: Float> Var<F> {
             inverse[a] = i;
         }
         let v = Tensor::from_view(x.view().permuted_axes(IxDyn(axes)));
-        Ok(Var::from_op(v, vec![self.clone()], PermuteBackward { inverse }))
+        Ok(Var::from_op(
+            v,
+            vec![self.clone()],
+            PermuteBackward { inverse },
+        ))
     }
 
     /// Swaps two axes (negative counts from the end), like `x.transpose(a, b)`.
@@ -190,12 +208,14 @@ impl<F: Float> Var<F> {
         }
         checked_numel("broadcast_to", shape)?;
         let view = x.view();
-        let b = view.broadcast(IxDyn(shape)).ok_or_else(|| AutogradError::ShapeMismatch {
-            op: "broadcast_to",
-            lhs: x.shape().to_vec(),
-            rhs: shape.to_vec(),
-            reason: "each axis must match or be 1 (aligned on the right)",
-        })?;
+        let b = view
+            .broadcast(IxDyn(shape))
+            .ok_or_else(|| AutogradError::ShapeMismatch {
+                op: "broadcast_to",
+                lhs: x.shape().to_vec(),
+                rhs: shape.to_vec(),
+                reason: "each axis must match or be 1 (aligned on the right)",
+            })?;
         let v = Tensor::from_view(b);
         Ok(Var::from_op(v, vec![self.clone()], BroadcastBackward))
     }
@@ -217,8 +237,15 @@ impl<F: Float> Var<F> {
             });
         }
         let view = x.view();
-        let s = view.slice_axis(Axis(ax), Slice::from(start as isize..(start + len) as isize));
-        Ok(Var::from_op(Tensor::from_view(s), vec![self.clone()], NarrowBackward { axis: ax, start }))
+        let s = view.slice_axis(
+            Axis(ax),
+            Slice::from(start as isize..(start + len) as isize),
+        );
+        Ok(Var::from_op(
+            Tensor::from_view(s),
+            vec![self.clone()],
+            NarrowBackward { axis: ax, start },
+        ))
     }
 
     /// Pads the trailing `pads.len()` axes with `value`:
@@ -229,7 +256,13 @@ impl<F: Float> Var<F> {
     pub fn pad(&self, pads: &[[usize; 2]], value: f64) -> Result<Var<F>> {
         let x = self.value();
         let out = pad_constant(x.view(), pads, F::cast(value))?;
-        Ok(Var::from_op(Tensor::from_array(out), vec![self.clone()], PadBackward { pads: pads.to_vec() }))
+        Ok(Var::from_op(
+            Tensor::from_array(out),
+            vec![self.clone()],
+            PadBackward {
+                pads: pads.to_vec(),
+            },
+        ))
     }
 
     /// Joins values along `axis`; all other axes must agree (`torch.cat`).
@@ -250,7 +283,11 @@ impl<F: Float> Var<F> {
         let mut off = 0usize;
         for v in &values {
             let s = v.shape();
-            let same = s.len() == shape0.len() && s.iter().zip(&shape0).enumerate().all(|(i, (a, b))| i == ax || a == b);
+            let same = s.len() == shape0.len()
+                && s.iter()
+                    .zip(&shape0)
+                    .enumerate()
+                    .all(|(i, (a, b))| i == ax || a == b);
             if !same {
                 return Err(AutogradError::ShapeMismatch {
                     op: "concat",
@@ -263,12 +300,17 @@ impl<F: Float> Var<F> {
             off += s[ax];
         }
         let views: Vec<_> = values.iter().map(Tensor::view).collect();
-        let out: ArrayD<F> = ndarray::concatenate(Axis(ax), &views).map_err(|_| AutogradError::InvalidArgument {
-            op: "concat",
-            param: "vars",
-            reason: "ndarray refused the concatenation".into(),
-        })?;
-        Ok(Var::from_op(Tensor::from_array(out), vars.to_vec(), ConcatBackward { axis: ax, offsets }))
+        let out: ArrayD<F> =
+            ndarray::concatenate(Axis(ax), &views).map_err(|_| AutogradError::InvalidArgument {
+                op: "concat",
+                param: "vars",
+                reason: "ndarray refused the concatenation".into(),
+            })?;
+        Ok(Var::from_op(
+            Tensor::from_array(out),
+            vars.to_vec(),
+            ConcatBackward { axis: ax, offsets },
+        ))
     }
 }
 
@@ -304,7 +346,10 @@ mod tests {
         assert_eq!(c.shape(), vec![4, 4]);
         c.sum_all().backward().unwrap();
         // x gets 1 directly plus 1 through narrow/pad on the kept columns.
-        assert_eq!(x.grad().unwrap().as_slice(), &[1., 2., 2., 1., 1., 2., 2., 1.]);
+        assert_eq!(
+            x.grad().unwrap().as_slice(),
+            &[1., 2., 2., 1., 1., 2., 2., 1.]
+        );
         assert!(Var::concat(&[x.clone(), leaf(&[2, 3], 6)], 0).is_err());
     }
 

@@ -38,7 +38,11 @@ impl<F: Float> Var<F> {
             let lse = lane.iter().map(|&v| (v - m).exp()).sum::<F>().ln() + m;
             lane.mapv_inplace(|v| v - lse);
         }
-        Ok(Var::from_op(Tensor::from_array(out), vec![self.clone()], LogSoftmaxBackward { axis: ax as isize }))
+        Ok(Var::from_op(
+            Tensor::from_array(out),
+            vec![self.clone()],
+            LogSoftmaxBackward { axis: ax as isize },
+        ))
     }
 
     /// `exp(log_softmax(x))`.
@@ -56,7 +60,8 @@ mod tests {
 
     #[test]
     fn log_softmax_is_stable_and_normalized() {
-        let x = Var::leaf(Tensor::from_vec(&[2, 3], vec![1000., 1001., 1002., 0., 0., 0.]).unwrap());
+        let x =
+            Var::leaf(Tensor::from_vec(&[2, 3], vec![1000., 1001., 1002., 0., 0., 0.]).unwrap());
         let y = x.log_softmax(-1).unwrap();
         let v = y.value().to_vec();
         let third = (1.0f64 / 3.0).ln();

@@ -61,7 +61,10 @@ impl<F: Float> Backward<F> for UnaryBackward {
                 g.mul(&sign)?
             }
             Unary::Relu => {
-                let mask = Var::constant(x.value().map(|&v| if v > F::zero() { F::one() } else { F::zero() }));
+                let mask = Var::constant(
+                    x.value()
+                        .map(|&v| if v > F::zero() { F::one() } else { F::zero() }),
+                );
                 g.mul(&mask)?
             }
             Unary::Sigmoid => {
@@ -80,7 +83,11 @@ impl<F: Float> Backward<F> for UnaryBackward {
 
 impl<F: Float> Var<F> {
     fn unary(&self, kind: Unary, f: impl Fn(F) -> F) -> Var<F> {
-        Var::from_op(self.value().map(|&v| f(v)), vec![self.clone()], UnaryBackward(kind))
+        Var::from_op(
+            self.value().map(|&v| f(v)),
+            vec![self.clone()],
+            UnaryBackward(kind),
+        )
     }
 
     /// `e^x` elementwise.
@@ -111,7 +118,13 @@ impl<F: Float> Var<F> {
 
     /// `max(x, 0)`; its gradient at 0 is 0, as in PyTorch. NaN stays NaN.
     pub fn relu(&self) -> Var<F> {
-        self.unary(Unary::Relu, |v| if v > F::zero() || v.is_nan() { v } else { F::zero() })
+        self.unary(Unary::Relu, |v| {
+            if v > F::zero() || v.is_nan() {
+                v
+            } else {
+                F::zero()
+            }
+        })
     }
 
     /// `1 / (1 + e^-x)`, computed without overflow for large `|x|`.

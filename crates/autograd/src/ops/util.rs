@@ -51,5 +51,8 @@ pub(crate) fn sum_to_shape<F: Float>(t: &Tensor<F>, shape: &[usize]) -> Tensor<F
         }
     }
     debug_assert_eq!(a.shape(), shape);
-    Tensor::from_array(a.into_shape_with_order(IxDyn(shape)).expect("same element count"))
+    Tensor::from_array(
+        a.into_shape_with_order(IxDyn(shape))
+            .expect("same element count"),
+    )
 }
