@@ -1,2 +1,127 @@
-//! xtask placeholder.
-fn main() {}
+//! `cargo xtask <command>`: see `cargo xtask help`.
+
+use std::process::ExitCode;
+
+use xtask::bench::{self, harness};
+use xtask::cli::{self, BenchSuite, Command};
+use xtask::conformance::{runner, sync};
+use xtask::gradcheck_audit::{self, AuditOptions};
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}\nRun `cargo xtask help` for the commands and options.");
+            return ExitCode::from(2);
+        }
+    };
+    let ok = match command {
+        Command::Help => {
+            println!("{}", cli::USAGE);
+            true
+        }
+        Command::Conformance { folders, op } => conformance(folders, op.as_deref()),
+        Command::Gradcheck {
+            op,
+            seed,
+            cases,
+            second_order,
+        } => gradcheck(op, seed, cases, second_order),
+        Command::Bench {
+            suite,
+            iters,
+            warmup,
+        } => run_bench(suite, harness::BenchOptions { warmup, iters }),
+        Command::SyncConformance { from, dry_run } => sync_conformance(from, dry_run),
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn conformance(folders: Vec<std::path::PathBuf>, op: Option<&str>) -> bool {
+    let folders = if folders.is_empty() {
+        vec![xtask::conformance_dir()]
+    } else {
+        folders
+    };
+    match runner::run_folders(&folders, op, &runner::workspace_adapter) {
+        Ok(summary) => {
+            if summary.results.is_empty() {
+                eprintln!(
+                    "error: no case files found{}",
+                    op.map(|o| format!(" for op `{o}`")).unwrap_or_default()
+                );
+                return false;
+            }
+            print!("{}", summary.report());
+            summary.failed() == 0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            false
+        }
+    }
+}
+
+fn gradcheck(op: Option<String>, seed: u64, per_op: usize, second_order: bool) -> bool {
+    let cases = gradcheck_audit::registered_cases(seed, per_op);
+    let summary = gradcheck_audit::run(
+        cases,
+        &AuditOptions {
+            op: op.clone(),
+            second_order,
+        },
+    );
+    if summary.records.is_empty() {
+        eprintln!(
+            "error: no gradcheck cases registered{}",
+            op.map(|o| format!(" for op `{o}`")).unwrap_or_default()
+        );
+        return false;
+    }
+    print!("{}", summary.report());
+    summary.failed() == 0
+}
+
+fn run_bench(suite: BenchSuite, opts: harness::BenchOptions) -> bool {
+    harness::init_thread_pool();
+    let mut cases = Vec::new();
+    if matches!(suite, BenchSuite::Pool | BenchSuite::All) {
+        cases.extend(bench::pool::cases());
+    }
+    if matches!(suite, BenchSuite::Norm | BenchSuite::All) {
+        cases.extend(bench::norm::cases());
+    }
+    if cases.is_empty() {
+        eprintln!("error: no benchmark cases registered for this suite");
+        return false;
+    }
+    println!("{}", harness::header());
+    let rows = harness::run_cases(cases, opts, |row| println!("{}", harness::format_row(row)));
+    print!("{}", harness::footer(&rows, opts));
+    true
+}
+
+fn sync_conformance(from: Option<std::path::PathBuf>, dry_run: bool) -> bool {
+    let from = from.unwrap_or_else(|| xtask::repo_root().join("../shared/conformance"));
+    let to = xtask::conformance_dir();
+    match sync::sync(&from, &to, dry_run) {
+        Ok(report) => {
+            println!(
+                "{} -> {}{}",
+                from.display(),
+                to.display(),
+                if dry_run { " (dry run)" } else { "" }
+            );
+            println!("{report}");
+            true
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            false
+        }
+    }
+}

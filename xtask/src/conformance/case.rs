@@ -100,14 +100,24 @@ impl Case {
     /// dtypes or missing metadata.
     pub fn load(path: &Path) -> Result<Case, CaseError> {
         let p = path.display().to_string();
-        let err = |reason: String| CaseError::Load { path: p.clone(), reason };
+        let err = |reason: String| CaseError::Load {
+            path: p.clone(),
+            reason,
+        };
         let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
         let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| err(e.to_string()))?;
         let md = meta.metadata().clone().unwrap_or_default();
-        let get = |k: &str| md.get(k).cloned().ok_or_else(|| err(format!("metadata key `{k}` is missing")));
+        let get = |k: &str| {
+            md.get(k)
+                .cloned()
+                .ok_or_else(|| err(format!("metadata key `{k}` is missing")))
+        };
         let num = |k: &str| -> Result<Option<f64>, CaseError> {
             md.get(k)
-                .map(|v| v.parse::<f64>().map_err(|e| err(format!("metadata `{k}` = {v:?}: {e}"))))
+                .map(|v| {
+                    v.parse::<f64>()
+                        .map_err(|e| err(format!("metadata `{k}` = {v:?}: {e}")))
+                })
                 .transpose()
         };
         let st = SafeTensors::deserialize(&bytes).map_err(|e| err(e.to_string()))?;
@@ -117,25 +127,47 @@ impl Case {
             let data = view.data();
             let t = match view.dtype() {
                 Dtype::F32 => CaseTensor::F32(
-                    Tensor::from_vec(&shape, data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
-                        .map_err(|e| err(e.to_string()))?,
+                    Tensor::from_vec(
+                        &shape,
+                        data.chunks_exact(4)
+                            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                            .collect(),
+                    )
+                    .map_err(|e| err(e.to_string()))?,
                 ),
                 Dtype::F64 => CaseTensor::F64(
-                    Tensor::from_vec(&shape, data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
-                        .map_err(|e| err(e.to_string()))?,
+                    Tensor::from_vec(
+                        &shape,
+                        data.chunks_exact(8)
+                            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                            .collect(),
+                    )
+                    .map_err(|e| err(e.to_string()))?,
                 ),
                 Dtype::I64 => CaseTensor::I64(
-                    Tensor::from_vec(&shape, data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
-                        .map_err(|e| err(e.to_string()))?,
+                    Tensor::from_vec(
+                        &shape,
+                        data.chunks_exact(8)
+                            .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                            .collect(),
+                    )
+                    .map_err(|e| err(e.to_string()))?,
                 ),
-                other => return Err(err(format!("tensor `{name}` has dtype {other:?}; cases use F32, F64 or I64"))),
+                other => {
+                    return Err(err(format!(
+                        "tensor `{name}` has dtype {other:?}; cases use F32, F64 or I64"
+                    )));
+                }
             };
             tensors.insert(name, t);
         }
-        let params: serde_json::Value =
-            serde_json::from_str(&get("params")?).map_err(|e| err(format!("params is not JSON: {e}")))?;
+        let params: serde_json::Value = serde_json::from_str(&get("params")?)
+            .map_err(|e| err(format!("params is not JSON: {e}")))?;
         Ok(Case {
-            name: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            name: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             op: get("op")?,
             params,
             source: md.get("source").cloned().unwrap_or_default(),
@@ -152,7 +184,9 @@ impl Case {
     /// # Errors
     /// When the case lacks the tensor.
     pub fn tensor(&self, name: &str) -> Result<&CaseTensor, CaseError> {
-        self.tensors.get(name).ok_or_else(|| CaseError::Failed(format!("case has no tensor `{name}`")))
+        self.tensors
+            .get(name)
+            .ok_or_else(|| CaseError::Failed(format!("case has no tensor `{name}`")))
     }
 
     /// Whether the case checks backward (holds `grad_out.y`).
@@ -173,7 +207,9 @@ impl Case {
     /// # Errors
     /// When the parameter is missing.
     pub fn param(&self, key: &str) -> Result<&serde_json::Value, CaseError> {
-        self.params.get(key).ok_or_else(|| CaseError::Failed(format!("params has no `{key}`")))
+        self.params
+            .get(key)
+            .ok_or_else(|| CaseError::Failed(format!("params has no `{key}`")))
     }
 
     /// A parameter that may be absent or `null`.
@@ -188,8 +224,16 @@ impl Case {
     pub fn usize_list(&self, key: &str) -> Result<Vec<usize>, CaseError> {
         let v = self.param(key)?;
         v.as_array()
-            .and_then(|a| a.iter().map(|x| x.as_u64().map(|n| n as usize)).collect::<Option<Vec<_>>>())
-            .ok_or_else(|| CaseError::Failed(format!("params `{key}` = {v} is not a list of non-negative integers")))
+            .and_then(|a| {
+                a.iter()
+                    .map(|x| x.as_u64().map(|n| n as usize))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| {
+                CaseError::Failed(format!(
+                    "params `{key}` = {v} is not a list of non-negative integers"
+                ))
+            })
     }
 
     /// A `padding` parameter: a list of `[before, after]` pairs.
@@ -208,7 +252,11 @@ impl Case {
                     })
                     .collect::<Option<Vec<_>>>()
             })
-            .ok_or_else(|| CaseError::Failed(format!("params `{key}` = {v} is not a list of [before, after] pairs")))
+            .ok_or_else(|| {
+                CaseError::Failed(format!(
+                    "params `{key}` = {v} is not a list of [before, after] pairs"
+                ))
+            })
     }
 
     /// A boolean parameter.
@@ -217,7 +265,8 @@ impl Case {
     /// When missing or not a boolean.
     pub fn bool_param(&self, key: &str) -> Result<bool, CaseError> {
         let v = self.param(key)?;
-        v.as_bool().ok_or_else(|| CaseError::Failed(format!("params `{key}` = {v} is not a boolean")))
+        v.as_bool()
+            .ok_or_else(|| CaseError::Failed(format!("params `{key}` = {v} is not a boolean")))
     }
 
     /// A float parameter.
@@ -226,6 +275,7 @@ impl Case {
     /// When missing or not a number.
     pub fn f64_param(&self, key: &str) -> Result<f64, CaseError> {
         let v = self.param(key)?;
-        v.as_f64().ok_or_else(|| CaseError::Failed(format!("params `{key}` = {v} is not a number")))
+        v.as_f64()
+            .ok_or_else(|| CaseError::Failed(format!("params `{key}` = {v} is not a number")))
     }
 }

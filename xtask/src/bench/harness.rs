@@ -1,0 +1,237 @@
+//! The benchmark harness: times each [`BenchCase`] and, in the same process
+//! and the same way, a plain parallel copy of the case's input bytes; the
+//! ratio kernel/copy is what the issues' targets are stated in, because it
+//! holds across machines far better than absolute times.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use super::BenchCase;
+
+/// Rayon threads used for the kernels and the copy baseline.
+pub const THREADS: usize = 2;
+
+/// How many iterations to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BenchOptions {
+    /// Untimed iterations before timing.
+    pub warmup: usize,
+    /// Timed iterations (at least 1).
+    pub iters: usize,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            warmup: 2,
+            iters: 10,
+        }
+    }
+}
+
+/// Median and minimum of timed iterations.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    /// Median time in milliseconds (mean of the middle two for even counts).
+    pub median_ms: f64,
+    /// Fastest time in milliseconds.
+    pub min_ms: f64,
+}
+
+/// Runs `f` `warmup` times untimed, then `iters` times timed (at least once).
+pub fn time(mut f: impl FnMut(), opts: BenchOptions) -> Timing {
+    for _ in 0..opts.warmup {
+        f();
+    }
+    let mut ms: Vec<f64> = (0..opts.iters.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let n = ms.len();
+    let median_ms = if n % 2 == 1 {
+        ms[n / 2]
+    } else {
+        (ms[n / 2 - 1] + ms[n / 2]) / 2.0
+    };
+    Timing {
+        median_ms,
+        min_ms: ms[0],
+    }
+}
+
+/// A plain parallel copy of `bytes` bytes (rayon, split into a few chunks
+/// per thread), the baseline every kernel is measured against.
+pub struct CopyBaseline {
+    src: Vec<u8>,
+    dst: Vec<u8>,
+}
+
+impl CopyBaseline {
+    /// Allocates and touches source and destination buffers of `bytes` bytes.
+    pub fn new(bytes: usize) -> Self {
+        Self {
+            src: vec![1; bytes],
+            dst: vec![0; bytes],
+        }
+    }
+
+    /// Copies the source into the destination once.
+    pub fn run(&mut self) {
+        let chunk = self.src.len().div_ceil(THREADS * 4).max(1 << 16);
+        self.dst
+            .par_chunks_mut(chunk)
+            .zip(self.src.par_chunks(chunk))
+            .for_each(|(d, s)| d.copy_from_slice(s));
+    }
+}
+
+/// One measured case.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchRow {
+    /// The case id.
+    pub id: &'static str,
+    /// The case description.
+    pub description: String,
+    /// The kernel's timing.
+    pub kernel: Timing,
+    /// The copy baseline's timing.
+    pub copy: Timing,
+    /// Bytes an ideal kernel reads plus writes.
+    pub ideal_bytes: usize,
+    /// The target for `kernel median / copy median`.
+    pub target_copy_ratio: f64,
+    /// PyTorch's median quoted in the issue, in ms.
+    pub pytorch_ms: Option<f64>,
+}
+
+impl BenchRow {
+    /// Effective bandwidth of the kernel: ideal bytes over median time, GB/s.
+    pub fn gb_per_s(&self) -> f64 {
+        self.ideal_bytes as f64 / (self.kernel.median_ms * 1e-3) / 1e9
+    }
+
+    /// Kernel median over copy median.
+    pub fn ratio(&self) -> f64 {
+        self.kernel.median_ms / self.copy.median_ms
+    }
+
+    /// Whether the ratio meets the target.
+    pub fn meets_target(&self) -> bool {
+        self.ratio() <= self.target_copy_ratio
+    }
+
+    /// PyTorch's quoted median over our median (above 1: we are faster).
+    pub fn speedup_vs_pytorch(&self) -> Option<f64> {
+        self.pytorch_ms.map(|p| p / self.kernel.median_ms)
+    }
+}
+
+/// Sets rayon's global pool to [`THREADS`] threads (kernels that take
+/// `Par::Rayon` use it). Returns `false` when a global pool already existed.
+pub fn init_thread_pool() -> bool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(THREADS)
+        .build_global()
+        .is_ok()
+}
+
+/// Times every case and its copy baseline, in order, calling `progress`
+/// after each one.
+pub fn run_cases(
+    cases: Vec<BenchCase>,
+    opts: BenchOptions,
+    mut progress: impl FnMut(&BenchRow),
+) -> Vec<BenchRow> {
+    cases
+        .into_iter()
+        .map(|mut case| {
+            let kernel = time(&mut case.run, opts);
+            let mut copy = CopyBaseline::new(case.input_bytes);
+            let copy = time(|| copy.run(), opts);
+            let row = BenchRow {
+                id: case.id,
+                description: case.description,
+                kernel,
+                copy,
+                ideal_bytes: case.ideal_bytes,
+                target_copy_ratio: case.target_copy_ratio,
+                pytorch_ms: case.pytorch_ms,
+            };
+            progress(&row);
+            row
+        })
+        .collect()
+}
+
+/// The table header (see [`format_row`]).
+pub fn header() -> String {
+    format!(
+        "{:<12} {:>9} {:>9} {:>7} {:>8} {:>7} {:>7} {:<5} {:>9} {:>8}  {}",
+        "id",
+        "median ms",
+        "min ms",
+        "GB/s",
+        "copy ms",
+        "ratio",
+        "target",
+        "",
+        "torch ms",
+        "speedup",
+        "description"
+    )
+}
+
+/// One table line: id, median and min ms, effective GB/s, copy ms, ratio
+/// kernel/copy, target ratio, pass/FAIL, PyTorch's quoted ms, our speedup
+/// over it, description.
+pub fn format_row(r: &BenchRow) -> String {
+    let (torch, speedup) = match (r.pytorch_ms, r.speedup_vs_pytorch()) {
+        (Some(p), Some(s)) => (format!("{p:.2}"), format!("{s:.2}x")),
+        _ => ("-".into(), "-".into()),
+    };
+    format!(
+        "{:<12} {:>9.3} {:>9.3} {:>7.2} {:>8.3} {:>7.2} {:>7.2} {:<5} {:>9} {:>8}  {}",
+        r.id,
+        r.kernel.median_ms,
+        r.kernel.min_ms,
+        r.gb_per_s(),
+        r.copy.median_ms,
+        r.ratio(),
+        r.target_copy_ratio,
+        if r.meets_target() { "pass" } else { "FAIL" },
+        torch,
+        speedup,
+        r.description
+    )
+}
+
+/// The notes printed under the table.
+pub fn footer(rows: &[BenchRow], opts: BenchOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} warm-up + {} timed iterations each, {THREADS} rayon threads; ratio = kernel median / median of a parallel copy of the input bytes in this process.",
+        opts.warmup, opts.iters
+    );
+    let _ = writeln!(
+        out,
+        "torch ms = PyTorch median quoted in the issue (another machine); speedup = vs PyTorch median quoted in the issue, not measured here."
+    );
+    let _ = writeln!(
+        out,
+        "The machine is shared: absolute times vary from run to run; compare ratios from one run."
+    );
+    let met = rows.iter().filter(|r| r.meets_target()).count();
+    let _ = writeln!(
+        out,
+        "{met} of {} cases meet their copy-ratio target",
+        rows.len()
+    );
+    out
+}
