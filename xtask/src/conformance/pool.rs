@@ -1,9 +1,318 @@
 //! Conformance adapters for the pool ops (owned by the ops-pool work).
+//!
+//! Every case runs through the public functional API of `ops-pool` on
+//! `autograd::Var`; backward cases seed `y.backward_with(grad_out.y)` so
+//! the autograd glue is exercised, not only the kernels.
 
-use super::case::{Case, CaseError, Produced};
+use autograd::{BackwardOptions, Var};
+use core_tensor::{Float, Tensor};
+use ops_pool::{AvgPoolParams, LpPoolParams, MaxPoolParams, MaxUnpoolParams, Padding, PoolError};
+
+use super::case::{Case, CaseError, CaseTensor, Produced};
+
+/// The ops this adapter handles.
+const OPS: [&str; 17] = [
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "lp_pool1d",
+    "lp_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
+];
 
 /// Runs `case` if its op belongs to ops-pool; `None` for other ops.
 pub fn run(case: &Case) -> Option<Result<Produced, CaseError>> {
-    let _ = case;
-    None
+    if !OPS.contains(&case.op.as_str()) {
+        return None;
+    }
+    Some(match case.tensors.get("in.x") {
+        Some(CaseTensor::F32(x)) => run_typed(case, x.clone(), CaseTensor::F32, |t| match t {
+            CaseTensor::F32(t) => Some(t.clone()),
+            _ => None,
+        }),
+        Some(CaseTensor::F64(x)) => run_typed(case, x.clone(), CaseTensor::F64, |t| match t {
+            CaseTensor::F64(t) => Some(t.clone()),
+            _ => None,
+        }),
+        Some(other) => Err(CaseError::Failed(format!(
+            "in.x has dtype {}, expected F32 or F64",
+            other.dtype_name()
+        ))),
+        None => Err(CaseError::Failed("case has no tensor `in.x`".into())),
+    })
+}
+
+fn failed(e: PoolError) -> CaseError {
+    CaseError::Failed(e.to_string())
+}
+
+fn opt_usize_list(case: &Case, key: &str) -> Result<Vec<Option<usize>>, CaseError> {
+    let v = case.param(key)?;
+    v.as_array()
+        .and_then(|a| {
+            a.iter()
+                .map(|x| {
+                    if x.is_null() {
+                        Some(None)
+                    } else {
+                        x.as_u64().map(|n| Some(n as usize))
+                    }
+                })
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| {
+            CaseError::Failed(format!(
+                "params `{key}` = {v} is not a list of sizes or nulls"
+            ))
+        })
+}
+
+fn stride(case: &Case) -> Result<Option<Vec<usize>>, CaseError> {
+    match case.param_opt("stride") {
+        None => Ok(None),
+        Some(_) => Ok(Some(case.usize_list("stride")?)),
+    }
+}
+
+fn padding(case: &Case) -> Result<Padding, CaseError> {
+    match case.param_opt("padding") {
+        None => Ok(Padding::Valid),
+        Some(_) => Ok(Padding::Explicit(case.pad_pairs("padding")?)),
+    }
+}
+
+fn run_typed<F: Float>(
+    case: &Case,
+    x: Tensor<F>,
+    wrap: fn(Tensor<F>) -> CaseTensor,
+    unwrap: fn(&CaseTensor) -> Option<Tensor<F>>,
+) -> Result<Produced, CaseError> {
+    let backward = case.has_backward();
+    let xv = if backward {
+        Var::leaf(x)
+    } else {
+        Var::constant(x)
+    };
+    let op = case.op.as_str();
+    let mut produced = Produced::default();
+    let (y, indices) = if op.starts_with("max_pool") {
+        let p = MaxPoolParams {
+            kernel_size: case.usize_list("kernel_size")?,
+            stride: stride(case)?,
+            padding: padding(case)?,
+            dilation: match case.param_opt("dilation") {
+                Some(_) => case.usize_list("dilation")?,
+                None => vec![1],
+            },
+            ceil_mode: case.param_opt("ceil_mode").is_some() && case.bool_param("ceil_mode")?,
+        };
+        let (y, i) = ops_pool::max_pool_with_indices(&xv, &p).map_err(failed)?;
+        (y, Some(i))
+    } else if op.starts_with("avg_pool") {
+        let divisor_override = match case.param_opt("divisor_override") {
+            None => None,
+            Some(v) => Some(v.as_i64().ok_or_else(|| {
+                CaseError::Failed(format!("params `divisor_override` = {v} is not an integer"))
+            })?),
+        };
+        let p = AvgPoolParams {
+            kernel_size: case.usize_list("kernel_size")?,
+            stride: stride(case)?,
+            padding: padding(case)?,
+            ceil_mode: case.param_opt("ceil_mode").is_some() && case.bool_param("ceil_mode")?,
+            count_include_pad: case.param_opt("count_include_pad").is_none()
+                || case.bool_param("count_include_pad")?,
+            divisor_override,
+        };
+        (ops_pool::avg_pool(&xv, &p).map_err(failed)?, None)
+    } else if op.starts_with("lp_pool") {
+        let p = LpPoolParams {
+            norm_type: case.f64_param("norm_type")?,
+            kernel_size: case.usize_list("kernel_size")?,
+            stride: stride(case)?,
+            padding: padding(case)?,
+            ceil_mode: case.param_opt("ceil_mode").is_some() && case.bool_param("ceil_mode")?,
+        };
+        (ops_pool::lp_pool(&xv, &p).map_err(failed)?, None)
+    } else if op.starts_with("adaptive_avg_pool") {
+        let out = opt_usize_list(case, "output_size")?;
+        (
+            ops_pool::adaptive_avg_pool(&xv, &out).map_err(failed)?,
+            None,
+        )
+    } else if op.starts_with("adaptive_max_pool") {
+        let out = opt_usize_list(case, "output_size")?;
+        let (y, i) = ops_pool::adaptive_max_pool_with_indices(&xv, &out).map_err(failed)?;
+        (y, Some(i))
+    } else {
+        let idx = match case.tensor("in.indices")? {
+            CaseTensor::I64(t) => t.clone(),
+            other => {
+                return Err(CaseError::Failed(format!(
+                    "in.indices has dtype {}",
+                    other.dtype_name()
+                )));
+            }
+        };
+        let p = MaxUnpoolParams {
+            kernel_size: case.usize_list("kernel_size")?,
+            stride: stride(case)?,
+            padding: match case.param_opt("padding") {
+                Some(_) => case.pad_pairs("padding")?,
+                None => Vec::new(),
+            },
+            output_size: match case.param_opt("output_size") {
+                Some(_) => Some(case.usize_list("output_size")?),
+                None => None,
+            },
+        };
+        (ops_pool::max_unpool(&xv, &idx, &p).map_err(failed)?, None)
+    };
+    produced.outputs.insert("y".into(), wrap(y.value()));
+    if let Some(i) = indices {
+        produced
+            .outputs
+            .insert("indices".into(), CaseTensor::I64(i));
+    }
+    if backward {
+        let g = unwrap(case.tensor("grad_out.y")?)
+            .ok_or_else(|| CaseError::Failed("grad_out.y has another dtype than in.x".into()))?;
+        y.backward_with(&g, BackwardOptions::default())
+            .map_err(|e| CaseError::Failed(e.to_string()))?;
+        let gx = xv.grad().unwrap_or_else(|| Tensor::zeros(&xv.shape()));
+        produced.grads.insert("x".into(), wrap(gx));
+    }
+    Ok(produced)
+}
+
+#[cfg(test)]
+mod tests {
+    //! A private check of every pooling case of the vendored suites (the
+    //! real runner and comparison live in the xtask runner).
+    use std::path::Path;
+
+    use super::*;
+
+    fn floats(t: &CaseTensor) -> Option<Vec<f64>> {
+        match t {
+            CaseTensor::F32(t) => Some(t.as_slice().iter().map(|&v| v as f64).collect()),
+            CaseTensor::F64(t) => Some(t.to_vec()),
+            CaseTensor::I64(_) => None,
+        }
+    }
+
+    fn compare(
+        name: &str,
+        got: &CaseTensor,
+        want: &CaseTensor,
+        rtol: f64,
+        atol: f64,
+    ) -> Result<(), String> {
+        if got.shape() != want.shape() {
+            return Err(format!(
+                "{name}: shape {:?}, want {:?}",
+                got.shape(),
+                want.shape()
+            ));
+        }
+        if let (CaseTensor::I64(g), CaseTensor::I64(w)) = (got, want) {
+            return if g.as_slice() == w.as_slice() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{name}: indices {:?} want {:?}",
+                    g.as_slice(),
+                    w.as_slice()
+                ))
+            };
+        }
+        let (g, w) = (floats(got).ok_or("dtype")?, floats(want).ok_or("dtype")?);
+        for (i, (a, b)) in g.iter().zip(&w).enumerate() {
+            let ok = if b.is_nan() {
+                a.is_nan()
+            } else if b.is_infinite() {
+                a == b
+            } else {
+                (a - b).abs() <= atol + rtol * b.abs()
+            };
+            if !ok {
+                return Err(format!("{name}[{i}]: got {a}, want {b}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check(case: &Case) -> Result<(), String> {
+        let produced = run(case)
+            .ok_or("not a pool op")?
+            .map_err(|e| e.to_string())?;
+        for (k, want) in &case.tensors {
+            if let Some(name) = k.strip_prefix("out.") {
+                let got = produced
+                    .outputs
+                    .get(name)
+                    .ok_or(format!("missing output {name}"))?;
+                compare(k, got, want, case.rtol, case.atol)?;
+            } else if let Some(name) = k.strip_prefix("grad_in.") {
+                let got = produced
+                    .grads
+                    .get(name)
+                    .ok_or(format!("missing grad {name}"))?;
+                compare(
+                    k,
+                    got,
+                    want,
+                    case.grad_rtol.unwrap_or(0.0),
+                    case.grad_atol.unwrap_or(0.0),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn all_pool_cases_of_both_suites_pass() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
+        let mut report = Vec::new();
+        for suite in ["torch", "onnx"] {
+            let dir = root.join(suite);
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                eprintln!("skipping {}: not found", dir.display());
+                continue;
+            };
+            let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            paths.sort();
+            let (mut passed, mut failed) = (0, 0);
+            for path in paths
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+            {
+                let case = Case::load(path).expect("case loads");
+                if !OPS.contains(&case.op.as_str()) {
+                    continue;
+                }
+                match check(&case) {
+                    Ok(()) => passed += 1,
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("FAIL {suite}/{}: {e}", case.name);
+                    }
+                }
+            }
+            eprintln!("{suite}: {passed} passed, {failed} failed");
+            report.push((suite, passed, failed));
+        }
+        assert!(report.iter().all(|r| r.2 == 0), "{report:?}");
+    }
 }
