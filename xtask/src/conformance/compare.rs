@@ -9,6 +9,10 @@
 
 use std::fmt;
 
+use core_tensor::Float;
+use core_tensor::shape::unravel_index;
+use core_tensor::testing::max_violation;
+
 use super::case::CaseTensor;
 
 /// An elementwise tolerance: an element passes when
@@ -32,32 +36,6 @@ impl Tolerance {
     /// A tolerance from its two parts.
     pub fn new(rtol: f64, atol: f64) -> Self {
         Self { rtol, atol }
-    }
-
-    /// The largest allowed `|got - want|` for an expected value `want`.
-    pub fn bound(&self, want: f64) -> f64 {
-        self.atol + self.rtol * want.abs()
-    }
-
-    /// How far `got` is outside the tolerance around `want`: negative or zero
-    /// when it passes, positive when it fails, `+inf` for a NaN or infinity
-    /// that does not match.
-    pub fn excess(&self, got: f64, want: f64) -> f64 {
-        if want.is_nan() || got.is_nan() {
-            return if want.is_nan() && got.is_nan() {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            };
-        }
-        if want.is_infinite() || got.is_infinite() {
-            return if got == want {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            };
-        }
-        (got - want).abs() - self.bound(want)
     }
 }
 
@@ -97,11 +75,9 @@ pub struct Comparison {
     pub compared: usize,
     /// Number of elements outside the tolerance.
     pub mismatches: usize,
-    /// Largest finite `|got - want|` over the elements where both are finite.
-    pub max_abs_diff: f64,
-    /// The element furthest outside the tolerance (the first one on ties);
-    /// when everything passes, the one closest to its bound. `None` only for
-    /// empty tensors.
+    /// The element furthest outside the tolerance (largest
+    /// `|got - want| - bound`, the first one on ties); `None` when every
+    /// element passes.
     pub worst: Option<Element>,
 }
 
@@ -145,40 +121,43 @@ pub enum CompareError {
     },
 }
 
-/// The row-major multi-dimensional index of flat position `flat` in `shape`.
-pub fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
-    let mut index = vec![0; shape.len()];
-    for (slot, &dim) in index.iter_mut().zip(shape).rev() {
-        if dim > 0 {
-            *slot = flat % dim;
-            flat /= dim;
+/// Checks equal shapes and that each slice holds its shape's element count.
+fn check_shapes(
+    got_len: usize,
+    got_shape: &[usize],
+    want_len: usize,
+    want_shape: &[usize],
+) -> Result<(), CompareError> {
+    if got_shape != want_shape {
+        return Err(CompareError::Shape {
+            got: got_shape.to_vec(),
+            want: want_shape.to_vec(),
+        });
+    }
+    let needed: usize = want_shape.iter().product();
+    for (which, len) in [("got", got_len), ("want", want_len)] {
+        if len != needed {
+            return Err(CompareError::Length {
+                which,
+                len,
+                shape: want_shape.to_vec(),
+                needed,
+            });
         }
     }
-    index
-}
-
-fn check_len(which: &'static str, len: usize, shape: &[usize]) -> Result<(), CompareError> {
-    let needed: usize = shape.iter().product();
-    if len == needed {
-        Ok(())
-    } else {
-        Err(CompareError::Length {
-            which,
-            len,
-            shape: shape.to_vec(),
-            needed,
-        })
-    }
+    Ok(())
 }
 
 /// Compares `got` with `want` (both row-major with the given shapes) under
 /// `tol`, with FORMAT.md's rules: an expected NaN needs a NaN, an unexpected
 /// NaN fails, infinities must be equal (same sign), everything else passes
-/// when `|got - want| <= atol + rtol * |want|`.
+/// when `|got - want| <= atol + rtol * |want|`. The element rule is
+/// [`core_tensor::testing::max_violation`]'s; this adds shapes and the
+/// multi-dimensional index of the worst element.
 ///
 /// ```
 /// use xtask::conformance::compare::{compare_floats, Tolerance};
-/// let cmp = compare_floats(&[1.0, 2.5, f64::NAN], &[3], &[1.0, 2.0, f64::NAN], &[3], Tolerance::new(0.0, 0.1))?;
+/// let cmp = compare_floats(&[1.0f32, 2.5, f32::NAN], &[3], &[1.0f32, 2.0, f32::NAN], &[3], Tolerance::new(0.0, 0.1))?;
 /// assert_eq!(cmp.mismatches, 1);
 /// let worst = cmp.worst.unwrap();
 /// assert_eq!((worst.index, worst.got, worst.want), (vec![1], 2.5, 2.0));
@@ -188,19 +167,29 @@ fn check_len(which: &'static str, len: usize, shape: &[usize]) -> Result<(), Com
 /// # Errors
 /// [`CompareError::Shape`] when the shapes differ, [`CompareError::Length`]
 /// when a slice does not hold its shape's number of elements.
-pub fn compare_floats(
-    got: &[f64],
+pub fn compare_floats<A: Float, B: Float>(
+    got: &[A],
     got_shape: &[usize],
-    want: &[f64],
+    want: &[B],
     want_shape: &[usize],
     tol: Tolerance,
 ) -> Result<Comparison, CompareError> {
-    compare_by(got, got_shape, want, want_shape, |g, w| {
-        (tol.excess(g, w), g, w)
+    check_shapes(got.len(), got_shape, want.len(), want_shape)?;
+    let violation = max_violation(got, want, tol.rtol, tol.atol).expect("lengths checked above");
+    Ok(Comparison {
+        compared: got.len(),
+        mismatches: violation.as_ref().map_or(0, |v| v.count),
+        worst: violation.map(|v| Element {
+            index: unravel_index(v.index, want_shape),
+            flat: v.index,
+            got: v.actual,
+            want: v.expected,
+        }),
     })
 }
 
-/// Compares index tensors exactly.
+/// Compares index tensors exactly; the worst element is the first that
+/// differs.
 ///
 /// # Errors
 /// As [`compare_floats`].
@@ -210,52 +199,24 @@ pub fn compare_indices(
     want: &[i64],
     want_shape: &[usize],
 ) -> Result<Comparison, CompareError> {
-    // Excess 1 for a mismatch; values are reported as f64, exact up to 2^53.
-    compare_by(got, got_shape, want, want_shape, |g, w| {
-        (if g == w { 0.0 } else { 1.0 }, g as f64, w as f64)
-    })
-}
-
-fn compare_by<T: Copy>(
-    got: &[T],
-    got_shape: &[usize],
-    want: &[T],
-    want_shape: &[usize],
-    element: impl Fn(T, T) -> (f64, f64, f64),
-) -> Result<Comparison, CompareError> {
-    if got_shape != want_shape {
-        return Err(CompareError::Shape {
-            got: got_shape.to_vec(),
-            want: want_shape.to_vec(),
-        });
-    }
-    check_len("got", got.len(), got_shape)?;
-    check_len("want", want.len(), want_shape)?;
-    let mut mismatches = 0;
-    let mut max_abs_diff = 0.0f64;
-    let mut worst: Option<(f64, usize, f64, f64)> = None;
-    for (flat, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let (excess, g, w) = element(g, w);
-        if excess > 0.0 {
-            mismatches += 1;
-        }
-        if g.is_finite() && w.is_finite() {
-            max_abs_diff = max_abs_diff.max((g - w).abs());
-        }
-        if worst.is_none_or(|(e, ..)| excess > e) {
-            worst = Some((excess, flat, g, w));
-        }
-    }
+    check_shapes(got.len(), got_shape, want.len(), want_shape)?;
+    let mut differing = got
+        .iter()
+        .zip(want)
+        .enumerate()
+        .filter(|(_, (g, w))| g != w);
+    // Indices are reported as f64, exact below 2^53.
+    let worst = differing.next().map(|(flat, (&g, &w))| Element {
+        index: unravel_index(flat, want_shape),
+        flat,
+        got: g as f64,
+        want: w as f64,
+    });
+    let mismatches = usize::from(worst.is_some()) + differing.count();
     Ok(Comparison {
         compared: got.len(),
         mismatches,
-        max_abs_diff,
-        worst: worst.map(|(_, flat, got, want)| Element {
-            index: unravel(flat, want_shape),
-            flat,
-            got,
-            want,
-        }),
+        worst,
     })
 }
 
