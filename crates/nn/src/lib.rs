@@ -1,8 +1,69 @@
-//! Placeholder until its issue lands.
+//! # nn
+//!
+//! Neural-network building blocks on top of handgrad's autograd: the
+//! [`Module`] trait (training flag, parameters and buffers with PyTorch's
+//! dotted names, state dicts), [`Sequential`], layers ([`Linear`],
+//! [`Conv1d`], [`Conv2d`], activations, [`Dropout`], [`Flatten`], pooling
+//! and normalization modules), losses ([`cross_entropy`], [`nll_loss`],
+//! [`mse_loss`]), optimizers ([`Sgd`], [`Adam`], [`AdamW`]) with
+//! learning-rate schedules, and `.safetensors` I/O compatible with
+//! `safetensors.torch.save_file(model.state_dict())`.
+//!
+//! ```
+//! use autograd::Var;
+//! use core_tensor::{Rng, Tensor};
+//! use nn::prelude::*;
+//!
+//! let mut rng = Rng::new(0);
+//! let mut net = Sequential::<f64>::new()
+//!     .push(Linear::new(2, 8, true, &mut rng)?)
+//!     .push(Tanh::new())
+//!     .push(Linear::new(8, 2, true, &mut rng)?);
+//! let mut opt = Sgd::new(net.parameters(), SgdOptions::new(0.5).momentum(0.9))?;
+//! let x = Var::constant(Tensor::from_vec(&[4, 2], vec![0., 0., 0., 1., 1., 0., 1., 1.])?);
+//! let targets = [0, 1, 1, 0];
+//! let first = cross_entropy(&net.forward(&x)?, &targets, Reduction::Mean, 0.0)?;
+//! for _ in 0..50 {
+//!     opt.zero_grad();
+//!     let loss = cross_entropy(&net.forward(&x)?, &targets, Reduction::Mean, 0.0)?;
+//!     loss.backward()?;
+//!     opt.step()?;
+//! }
+//! let last = cross_entropy(&net.forward(&x)?, &targets, Reduction::Mean, 0.0)?;
+//! assert!(last.value().as_slice()[0] < first.value().as_slice()[0]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![doc(test(attr(deny(warnings))))]
 
-/// Gradcheck samples of this crate's ops for `cargo xtask gradcheck`
-/// (filled by this crate's issue).
-pub fn gradcheck_cases(seed: u64, per_op: usize) -> Vec<autograd::GradcheckCase> {
-    let _ = (seed, per_op);
-    Vec::new()
+mod error;
+pub mod init;
+mod layers;
+mod loss;
+mod module;
+pub mod optim;
+mod samples;
+mod sequential;
+mod serialize;
+mod state_dict;
+
+pub use error::{NnError, Result, ShapeConflict};
+pub use layers::*;
+pub use loss::{Reduction, cross_entropy, mse_loss, nll_loss};
+pub use module::Module;
+pub use optim::{Adam, AdamOptions, AdamW, CosineAnnealingLR, Optimizer, Sgd, SgdOptions, StepLR};
+pub use samples::gradcheck_cases;
+pub use sequential::Sequential;
+pub use serialize::{
+    from_safetensors_bytes, load_safetensors, safetensors_metadata, save_safetensors,
+    to_safetensors_bytes,
+};
+pub use state_dict::{LoadReport, StateDict, StateTensor};
+
+/// The items most users need.
+pub mod prelude {
+    pub use crate::{
+        Adam, AdamOptions, AdamW, Conv1d, Conv2d, ConvOptions, CosineAnnealingLR, Dropout, Flatten,
+        Linear, Module, NnError, Optimizer, ReLU, Reduction, Sequential, Sgd, SgdOptions, Sigmoid,
+        StateDict, StepLR, Tanh, cross_entropy, mse_loss, nll_loss,
+    };
 }

@@ -1,0 +1,510 @@
+//! `Conv1d` and `Conv2d`: cross-correlation with stride, zero padding,
+//! dilation and groups, computed as `im2col` + one matrix product per
+//! group.
+
+use std::sync::Arc;
+
+use autograd::Var;
+use core_tensor::{Float, Rng};
+
+use super::im2col::{ConvGeom, im2col};
+use crate::init::default_weight_and_bias;
+use crate::module::Module;
+use crate::{NnError, Result};
+
+/// Hyper-parameters of a convolution besides the channel counts and the
+/// kernel size; the defaults are PyTorch's (`stride=1, padding=0,
+/// dilation=1, groups=1, bias=True`). Padding is zeros on both sides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvOptions<const D: usize> {
+    /// Step between output positions, per spatial axis.
+    pub stride: [usize; D],
+    /// Zeros added on both sides, per spatial axis.
+    pub padding: [usize; D],
+    /// Spacing between kernel taps, per spatial axis.
+    pub dilation: [usize; D],
+    /// Number of blocked connections from input to output channels.
+    pub groups: usize,
+    /// Whether the layer has a learnable bias.
+    pub bias: bool,
+}
+
+impl<const D: usize> Default for ConvOptions<D> {
+    fn default() -> Self {
+        Self {
+            stride: [1; D],
+            padding: [0; D],
+            dilation: [1; D],
+            groups: 1,
+            bias: true,
+        }
+    }
+}
+
+impl<const D: usize> ConvOptions<D> {
+    /// The same stride on every axis.
+    pub fn stride(mut self, s: usize) -> Self {
+        self.stride = [s; D];
+        self
+    }
+
+    /// The same padding on every axis.
+    pub fn padding(mut self, p: usize) -> Self {
+        self.padding = [p; D];
+        self
+    }
+
+    /// The same dilation on every axis.
+    pub fn dilation(mut self, d: usize) -> Self {
+        self.dilation = [d; D];
+        self
+    }
+
+    /// The number of groups.
+    pub fn groups(mut self, g: usize) -> Self {
+        self.groups = g;
+        self
+    }
+
+    /// Whether to learn a bias.
+    pub fn bias(mut self, b: bool) -> Self {
+        self.bias = b;
+        self
+    }
+}
+
+/// An `D`-dimensional convolution layer (`torch.nn.Conv1d` for `D = 1`,
+/// `torch.nn.Conv2d` for `D = 2`):
+///
+/// `y[n, o, p] = b[o] + Σ_{c in group(o)} Σ_k w[o, c, k] · x_pad[n, c, p·s + k·d]`
+///
+/// Input `(N, C_in, *spatial)` or unbatched `(C_in, *spatial)`; `weight`
+/// `(C_out, C_in / groups, *kernel)`, `bias` `(C_out)`, both initialized
+/// as in PyTorch (`U(-1/sqrt(fan_in), 1/sqrt(fan_in))` with
+/// `fan_in = C_in / groups · Π kernel`).
+///
+/// The forward pass unfolds the padded input with the zero-copy window
+/// view into a column matrix per group (`im2col`) and multiplies it by the
+/// weight matrix; the unfolding is a differentiable op whose backward is the
+/// scatter-add `col2im` (and vice versa), so gradients of every order flow
+/// through the matrix product's own backward.
+pub struct ConvNd<F: Float, const D: usize> {
+    in_channels: usize,
+    out_channels: usize,
+    kernel: [usize; D],
+    options: ConvOptions<D>,
+    weight: Var<F>,
+    bias: Option<Var<F>>,
+    training: bool,
+}
+
+/// `torch.nn.Conv1d`: input `(N, C, L)` or `(C, L)`.
+pub type Conv1d<F> = ConvNd<F, 1>;
+/// `torch.nn.Conv2d`: input `(N, C, H, W)` or `(C, H, W)`.
+pub type Conv2d<F> = ConvNd<F, 2>;
+
+fn name_of(d: usize) -> &'static str {
+    match d {
+        1 => "Conv1d",
+        2 => "Conv2d",
+        3 => "Conv3d",
+        _ => "ConvNd",
+    }
+}
+
+impl<F: Float, const D: usize> ConvNd<F, D> {
+    /// A layer with default options (stride 1, no padding, bias).
+    ///
+    /// # Errors
+    /// As [`ConvNd::with_options`].
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: [usize; D],
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        Self::with_options(
+            in_channels,
+            out_channels,
+            kernel,
+            ConvOptions::default(),
+            rng,
+        )
+    }
+
+    /// A layer with the given options, initialized from `rng`.
+    ///
+    /// # Errors
+    /// [`NnError::InvalidConfig`] when a channel count, kernel size, stride,
+    /// dilation or `groups` is 0, or when `groups` does not divide both
+    /// channel counts.
+    pub fn with_options(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: [usize; D],
+        options: ConvOptions<D>,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        let name = name_of(D);
+        if in_channels == 0 || out_channels == 0 {
+            return Err(NnError::config(
+                name,
+                "channels",
+                format!(
+                    "in_channels ({in_channels}) and out_channels ({out_channels}) must be at least 1"
+                ),
+            ));
+        }
+        if options.groups == 0 {
+            return Err(NnError::config(
+                name,
+                "groups",
+                "groups must be a positive integer",
+            ));
+        }
+        if in_channels % options.groups != 0 || out_channels % options.groups != 0 {
+            return Err(NnError::config(
+                name,
+                "groups",
+                format!(
+                    "in_channels ({in_channels}) and out_channels ({out_channels}) must both be divisible by groups ({})",
+                    options.groups
+                ),
+            ));
+        }
+        for (param, v) in [
+            ("kernel_size", &kernel),
+            ("stride", &options.stride),
+            ("dilation", &options.dilation),
+        ] {
+            if v.contains(&0) {
+                return Err(NnError::config(
+                    name,
+                    param,
+                    format!("{param} {v:?} must be at least 1 on every axis"),
+                ));
+            }
+        }
+        let cg = in_channels / options.groups;
+        let fan_in = kernel
+            .iter()
+            .try_fold(cg, |acc, &k| acc.checked_mul(k))
+            .ok_or_else(|| {
+                NnError::config(name, "kernel_size", "the weight size overflows usize")
+            })?;
+        let mut wshape = vec![out_channels, cg];
+        wshape.extend_from_slice(&kernel);
+        let (w, b) =
+            default_weight_and_bias(&wshape, options.bias.then_some(out_channels), fan_in, rng);
+        Ok(Self {
+            in_channels,
+            out_channels,
+            kernel,
+            options,
+            weight: Var::leaf(w),
+            bias: b.map(Var::leaf),
+            training: true,
+        })
+    }
+
+    /// The weight, `(C_out, C_in / groups, *kernel)`.
+    pub fn weight(&self) -> &Var<F> {
+        &self.weight
+    }
+
+    /// The bias, if any.
+    pub fn bias(&self) -> Option<&Var<F>> {
+        self.bias.as_ref()
+    }
+
+    /// The options the layer was built with.
+    pub fn options(&self) -> &ConvOptions<D> {
+        &self.options
+    }
+}
+
+/// The functional convolution `F.conv1d/conv2d(x, weight, bias, stride,
+/// padding, dilation, groups)` on a batched input `(N, C, *spatial)` with
+/// `D = spatial.len()` axes; `weight` is `(C_out, C / groups, *kernel)`.
+///
+/// # Errors
+/// [`NnError::BadInput`] when the ranks or channel counts disagree,
+/// [`NnError::Tensor`] when the padded input is smaller than the dilated
+/// kernel, [`NnError::InvalidConfig`] for a zero `groups`.
+pub fn conv_nd<F: Float>(
+    x: &Var<F>,
+    weight: &Var<F>,
+    bias: Option<&Var<F>>,
+    stride: &[usize],
+    padding: &[usize],
+    dilation: &[usize],
+    groups: usize,
+) -> Result<Var<F>> {
+    let d = stride.len();
+    let name = name_of(d);
+    let xs = x.shape();
+    let ws = weight.shape();
+    if padding.len() != d || dilation.len() != d || ws.len() != d + 2 {
+        return Err(NnError::config(
+            name,
+            "weight",
+            format!(
+                "stride, padding and dilation need one entry per spatial axis and the weight rank {} (got {:?})",
+                d + 2,
+                ws
+            ),
+        ));
+    }
+    if groups == 0 || ws[0] % groups != 0 {
+        return Err(NnError::config(
+            name,
+            "groups",
+            format!(
+                "groups ({groups}) must be positive and divide the {} output channels",
+                ws[0]
+            ),
+        ));
+    }
+    if xs.len() != d + 2 {
+        return Err(NnError::input(
+            name,
+            format!("a batched tensor of rank {}", d + 2),
+            &xs,
+        ));
+    }
+    let (n, c) = (xs[0], xs[1]);
+    if c != ws[1] * groups {
+        return Err(NnError::input(
+            name,
+            format!(
+                "{} channels (weight {:?} with groups {groups})",
+                ws[1] * groups,
+                ws
+            ),
+            &xs,
+        ));
+    }
+    let geom = Arc::new(ConvGeom::new(
+        name,
+        n,
+        c,
+        groups,
+        &xs[2..],
+        &ws[2..],
+        stride,
+        padding,
+        dilation,
+    )?);
+    let cout = ws[0];
+    let cout_g = cout / groups;
+    let cols = im2col(x, &geom)?; // (G, R, N*L)
+    let w = weight.reshape(&[groups, cout_g, geom.rows()])?;
+    let y = w.matmul(&cols)?; // (G, cout_g, N*L)
+    let y = y
+        .reshape(&[groups, cout_g, n, geom.positions()])?
+        .permute(&[2, 0, 1, 3])?;
+    let mut out_shape = vec![n, cout];
+    out_shape.extend_from_slice(&geom.output);
+    let mut y = y.reshape(&out_shape)?;
+    if let Some(b) = bias {
+        let mut bshape = vec![cout];
+        bshape.extend(std::iter::repeat_n(1, d));
+        y = y.add(&b.reshape(&bshape)?)?;
+    }
+    Ok(y)
+}
+
+impl<F: Float, const D: usize> Module<F> for ConvNd<F, D> {
+    fn type_name(&self) -> &'static str {
+        name_of(D)
+    }
+
+    fn forward(&mut self, x: &Var<F>) -> Result<Var<F>> {
+        let name = name_of(D);
+        let xs = x.shape();
+        let unbatched = xs.len() == D + 1;
+        if xs.len() != D + 2 && !unbatched {
+            return Err(NnError::input(
+                name,
+                format!("of rank {} (batched) or {} (unbatched)", D + 2, D + 1),
+                &xs,
+            ));
+        }
+        let c_axis = if unbatched { 0 } else { 1 };
+        if xs[c_axis] != self.in_channels {
+            return Err(NnError::input(
+                name,
+                format!("with {} channels on axis {c_axis}", self.in_channels),
+                &xs,
+            ));
+        }
+        let xb = if unbatched {
+            x.unsqueeze(0)?
+        } else {
+            x.clone()
+        };
+        let y = conv_nd(
+            &xb,
+            &self.weight,
+            self.bias.as_ref(),
+            &self.options.stride,
+            &self.options.padding,
+            &self.options.dilation,
+            self.options.groups,
+        )?;
+        if unbatched {
+            let mut s = y.shape();
+            s.remove(0);
+            Ok(y.reshape(&s)?)
+        } else {
+            Ok(y)
+        }
+    }
+
+    fn is_training(&self) -> bool {
+        self.training
+    }
+
+    fn set_training_flag(&mut self, training: bool) {
+        self.training = training;
+    }
+
+    fn own_parameters(&self) -> Vec<(&'static str, Var<F>)> {
+        let mut v = vec![("weight", self.weight.clone())];
+        if let Some(b) = &self.bias {
+            v.push(("bias", b.clone()));
+        }
+        v
+    }
+}
+
+impl<F: Float, const D: usize> ConvNd<F, D> {
+    /// `(in_channels, out_channels, kernel)`.
+    pub fn dims(&self) -> (usize, usize, [usize; D]) {
+        (self.in_channels, self.out_channels, self.kernel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core_tensor::Tensor;
+
+    /// Direct (naive) 2-d convolution for comparison.
+    #[allow(clippy::too_many_arguments)]
+    fn naive(
+        x: &[f64],
+        xs: [usize; 4],
+        w: &[f64],
+        ws: [usize; 4],
+        b: &[f64],
+        s: [usize; 2],
+        p: [usize; 2],
+        dl: [usize; 2],
+        g: usize,
+    ) -> (Vec<f64>, [usize; 4]) {
+        let [n, c, h, wd] = xs;
+        let [co, cg, kh, kw] = ws;
+        let oh = (h + 2 * p[0] - dl[0] * (kh - 1) - 1) / s[0] + 1;
+        let ow = (wd + 2 * p[1] - dl[1] * (kw - 1) - 1) / s[1] + 1;
+        let mut y = vec![0.0; n * co * oh * ow];
+        let cog = co / g;
+        for bn in 0..n {
+            for o in 0..co {
+                let grp = o / cog;
+                for i in 0..oh {
+                    for j in 0..ow {
+                        let mut acc = b[o];
+                        for ci in 0..cg {
+                            let cc = grp * cg + ci;
+                            for a in 0..kh {
+                                for e in 0..kw {
+                                    let yy = (i * s[0] + a * dl[0]) as isize - p[0] as isize;
+                                    let xx = (j * s[1] + e * dl[1]) as isize - p[1] as isize;
+                                    if yy < 0 || xx < 0 || yy >= h as isize || xx >= wd as isize {
+                                        continue;
+                                    }
+                                    acc += w[((o * cg + ci) * kh + a) * kw + e]
+                                        * x[((bn * c + cc) * h + yy as usize) * wd + xx as usize];
+                                }
+                            }
+                        }
+                        y[((bn * co + o) * oh + i) * ow + j] = acc;
+                    }
+                }
+            }
+        }
+        (y, [n, co, oh, ow])
+    }
+
+    #[test]
+    fn conv2d_matches_naive_with_all_options() {
+        let mut rng = Rng::new(5);
+        let opts = ConvOptions {
+            stride: [2, 1],
+            padding: [1, 2],
+            dilation: [1, 2],
+            groups: 2,
+            bias: true,
+        };
+        let mut conv = Conv2d::<f64>::with_options(4, 6, [3, 2], opts, &mut rng).unwrap();
+        let xs = [2, 4, 7, 6];
+        let xv = rng.uniform_vec(2 * 4 * 7 * 6, -1.0, 1.0);
+        let x = Var::constant(Tensor::from_vec(&xs, xv.clone()).unwrap());
+        let y = conv.forward(&x).unwrap();
+        let (expect, es) = naive(
+            &xv,
+            xs,
+            &conv.weight().value().to_vec(),
+            [6, 2, 3, 2],
+            &conv.bias().unwrap().value().to_vec(),
+            [2, 1],
+            [1, 2],
+            [1, 2],
+            2,
+        );
+        assert_eq!(y.shape(), es.to_vec());
+        for (a, b) in y.value().as_slice().iter().zip(&expect) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn conv1d_unbatched_and_errors() {
+        let mut rng = Rng::new(1);
+        let mut conv =
+            Conv1d::<f64>::with_options(2, 3, [3], ConvOptions::default().padding(1), &mut rng)
+                .unwrap();
+        let y = conv
+            .forward(&Var::constant(Tensor::zeros(&[2, 5])))
+            .unwrap();
+        assert_eq!(y.shape(), vec![3, 5]);
+        let err = conv
+            .forward(&Var::constant(Tensor::zeros(&[1, 3, 5])))
+            .unwrap_err();
+        assert!(err.to_string().contains("with 2 channels"), "{err}");
+        let err = conv
+            .forward(&Var::constant(Tensor::zeros(&[1, 1, 2, 5])))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                NnError::BadInput {
+                    module: "Conv1d",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            Conv1d::<f64>::with_options(3, 4, [3], ConvOptions::default().groups(2), &mut rng)
+                .is_err()
+        );
+        assert!(Conv1d::<f64>::new(3, 4, [0], &mut rng).is_err());
+        // Kernel larger than the padded input.
+        let err = conv
+            .forward(&Var::constant(Tensor::zeros(&[1, 2, 0])))
+            .unwrap_err();
+        assert!(matches!(err, NnError::Tensor(_)), "{err}");
+    }
+}

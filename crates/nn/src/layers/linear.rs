@@ -1,0 +1,120 @@
+//! `Linear`: `y = x Wᵀ + b`.
+
+use autograd::Var;
+use core_tensor::{Float, Rng};
+
+use crate::init::default_weight_and_bias;
+use crate::module::Module;
+use crate::{NnError, Result};
+
+/// A fully connected layer, `torch.nn.Linear(in_features, out_features,
+/// bias)`: `y = x Wᵀ + b` over the last axis of an input `(*, in_features)`.
+///
+/// `weight` has shape `(out_features, in_features)` and `bias`
+/// `(out_features)`; both start as PyTorch's defaults
+/// (`U(-1/sqrt(in), 1/sqrt(in))`).
+pub struct Linear<F: Float> {
+    in_features: usize,
+    out_features: usize,
+    weight: Var<F>,
+    bias: Option<Var<F>>,
+    training: bool,
+}
+
+impl<F: Float> Linear<F> {
+    /// A layer with PyTorch's default initialization drawn from `rng`.
+    ///
+    /// # Errors
+    /// [`NnError::InvalidConfig`] when a size is 0.
+    pub fn new(in_features: usize, out_features: usize, bias: bool, rng: &mut Rng) -> Result<Self> {
+        if in_features == 0 || out_features == 0 {
+            return Err(NnError::config(
+                "Linear",
+                "features",
+                format!(
+                    "in_features ({in_features}) and out_features ({out_features}) must be at least 1"
+                ),
+            ));
+        }
+        let (w, b) = default_weight_and_bias(
+            &[out_features, in_features],
+            bias.then_some(out_features),
+            in_features,
+            rng,
+        );
+        Ok(Self {
+            in_features,
+            out_features,
+            weight: Var::leaf(w),
+            bias: b.map(Var::leaf),
+            training: true,
+        })
+    }
+
+    /// The weight, `(out_features, in_features)`.
+    pub fn weight(&self) -> &Var<F> {
+        &self.weight
+    }
+
+    /// The bias, `(out_features)`, if the layer has one.
+    pub fn bias(&self) -> Option<&Var<F>> {
+        self.bias.as_ref()
+    }
+
+    /// `in_features`.
+    pub fn in_features(&self) -> usize {
+        self.in_features
+    }
+
+    /// `out_features`.
+    pub fn out_features(&self) -> usize {
+        self.out_features
+    }
+}
+
+impl<F: Float> Module<F> for Linear<F> {
+    fn type_name(&self) -> &'static str {
+        "Linear"
+    }
+
+    fn forward(&mut self, x: &Var<F>) -> Result<Var<F>> {
+        let shape = x.shape();
+        if shape.last() != Some(&self.in_features) {
+            return Err(NnError::input(
+                "Linear",
+                format!("(*, {}) with at least one axis", self.in_features),
+                &shape,
+            ));
+        }
+        // matmul needs rank >= 2: treat a vector as one row.
+        let x2 = if shape.len() == 1 {
+            x.reshape(&[1, self.in_features])?
+        } else {
+            x.clone()
+        };
+        let mut y = x2.matmul(&self.weight.transpose(0, 1)?)?;
+        if let Some(b) = &self.bias {
+            y = y.add(b)?;
+        }
+        if shape.len() == 1 {
+            y = y.reshape(&[self.out_features])?;
+        }
+        Ok(y)
+    }
+
+    fn is_training(&self) -> bool {
+        self.training
+    }
+
+    fn set_training_flag(&mut self, training: bool) {
+        self.training = training;
+    }
+
+    fn own_parameters(&self) -> Vec<(&'static str, Var<F>)> {
+        let mut v = vec![("weight", self.weight.clone())];
+        if let Some(b) = &self.bias {
+            v.push(("bias", b.clone()));
+        }
+        v
+    }
+}
