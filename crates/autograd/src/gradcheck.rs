@@ -76,7 +76,9 @@ pub struct GradcheckReport {
     pub max_abs_err: f64,
     /// Largest `|analytic - numeric| / max(|numeric|, tiny)`.
     pub max_rel_err: f64,
-    /// The element that was furthest outside (or closest to) the tolerance.
+    /// The element that used the largest share of its allowance
+    /// `atol + rtol·|numeric|`: the worst failure, or, when the check passed,
+    /// the element nearest to failing.
     pub worst: Option<Mismatch>,
     /// How many (projection, element) pairs were compared.
     pub compared: usize,
@@ -197,7 +199,7 @@ pub fn gradcheck(
 
     let mut rng = Rng::new(opts.seed);
     let mut report = GradcheckReport::new();
-    // How far the worst element so far is outside its allowance.
+    // The share of its allowance the worst element so far uses.
     let mut worst_excess = f64::NEG_INFINITY;
     let mut offset = 0;
     for (o, (out, shape)) in outputs.iter().zip(&out_shapes).enumerate() {
@@ -256,10 +258,16 @@ impl GradcheckReport {
         let allowed = atol + rtol * numeric.abs();
         // NaN anywhere fails (allclose without equal_nan).
         let ok = diff <= allowed;
+        // Rank elements by the share of their allowance they use, so that a
+        // passing report names the element nearest to failing.
         let excess = if diff.is_nan() {
             f64::INFINITY
+        } else if allowed > 0.0 {
+            diff / allowed
+        } else if diff > 0.0 {
+            f64::INFINITY
         } else {
-            diff - allowed
+            0.0
         };
         if self.worst.is_none() || excess > *worst_excess {
             self.worst = Some(Mismatch {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use autograd::{
-    AutogradError, Backward, BackwardCtx, BackwardOptions, Result, Var, enable_grad, grad, is_grad_enabled,
-    no_grad,
+    AutogradError, Backward, BackwardCtx, BackwardOptions, Result, Var, enable_grad, grad,
+    is_grad_enabled, no_grad,
 };
 use core_tensor::Tensor;
 use core_tensor::testing::assert_close;
@@ -37,7 +37,10 @@ impl Backward<f64> for Counted {
             .iter()
             .zip(&self.allowed)
             .map(|(&need, &allowed)| {
-                assert!(allowed || !need, "the engine asked for the gradient of an input that does not require grad");
+                assert!(
+                    allowed || !need,
+                    "the engine asked for the gradient of an input that does not require grad"
+                );
                 need.then(|| ctx.grad_output.mul_scalar(3.0))
             })
             .collect())
@@ -54,7 +57,14 @@ fn counted(inputs: &[Var<f64>], calls: &Arc<AtomicUsize>) -> Var<f64> {
     }
     let value = Tensor::from_vec(&inputs[0].shape(), v.iter().map(|a| 3.0 * a).collect()).unwrap();
     let allowed = inputs.iter().map(Var::requires_grad).collect();
-    Var::from_op(value, inputs.to_vec(), Counted { calls: calls.clone(), allowed })
+    Var::from_op(
+        value,
+        inputs.to_vec(),
+        Counted {
+            calls: calls.clone(),
+            allowed,
+        },
+    )
 }
 
 #[test]
@@ -71,7 +81,10 @@ fn leaf_grads_accumulate_until_zero_grad() {
     let x = leaf(&[1.0, 2.0]);
     for k in 1..=3 {
         x.mul_scalar(2.0).sum_all().backward().unwrap();
-        assert_eq!(x.grad().unwrap().as_slice(), &[2.0 * k as f64, 2.0 * k as f64]);
+        assert_eq!(
+            x.grad().unwrap().as_slice(),
+            &[2.0 * k as f64, 2.0 * k as f64]
+        );
     }
     x.zero_grad();
     assert!(x.grad().is_none());
@@ -85,11 +98,20 @@ fn each_grad_fn_runs_once_per_backward() {
     let calls = Arc::new(AtomicUsize::new(0));
     let x = leaf(&[1.0, 2.0]);
     let c = counted(&[x.clone()], &calls);
-    let y = c.exp().add(&c.mul(&c).unwrap()).unwrap().add(&c).unwrap().sum_all();
+    let y = c
+        .exp()
+        .add(&c.mul(&c).unwrap())
+        .unwrap()
+        .add(&c)
+        .unwrap()
+        .sum_all();
     y.backward().unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // dy/dx = 3 (exp(c) + 2c + 1), c = 3x
-    let want: Vec<f64> = [1.0f64, 2.0].iter().map(|&v| 3.0 * ((3.0 * v).exp() + 6.0 * v + 1.0)).collect();
+    let want: Vec<f64> = [1.0f64, 2.0]
+        .iter()
+        .map(|&v| 3.0 * ((3.0 * v).exp() + 6.0 * v + 1.0))
+        .collect();
     assert_close(x.grad().unwrap().as_slice(), &want, 1e-12, 0.0);
 }
 
@@ -110,11 +132,17 @@ fn branches_not_leading_to_requested_inputs_are_skipped() {
     let calls = Arc::new(AtomicUsize::new(0));
     let a = leaf(&[1.0]);
     let b = leaf(&[2.0]);
-    let y = a.mul_scalar(2.0).add(&counted(&[b.clone()], &calls)).unwrap();
+    let y = a
+        .mul_scalar(2.0)
+        .add(&counted(&[b.clone()], &calls))
+        .unwrap();
     let g = grad(&[y], &[a.clone()], &[ones(1)], false).unwrap();
     assert_eq!(g[0].as_ref().unwrap().value().as_slice(), &[2.0]);
     assert_eq!(calls.load(Ordering::SeqCst), 0);
-    assert!(a.grad().is_none() && b.grad().is_none(), "grad() must not touch .grad");
+    assert!(
+        a.grad().is_none() && b.grad().is_none(),
+        "grad() must not touch .grad"
+    );
 }
 
 #[test]
@@ -141,7 +169,9 @@ fn no_grad_nests_and_restores() {
     assert!(is_grad_enabled());
     // Grad mode is per thread.
     let _off = no_grad();
-    std::thread::spawn(|| assert!(is_grad_enabled())).join().unwrap();
+    std::thread::spawn(|| assert!(is_grad_enabled()))
+        .join()
+        .unwrap();
 }
 
 #[test]
@@ -162,7 +192,11 @@ fn second_backward_through_a_freed_graph_is_an_error() {
     y.backward().unwrap();
     let err = y.backward().unwrap_err();
     assert!(matches!(err, AutogradError::GraphFreed { .. }), "{err:?}");
-    assert!(err.to_string().contains("backward through the graph a second time"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("backward through the graph a second time"),
+        "{err}"
+    );
     assert!(err.to_string().contains("retain_graph = true"), "{err}");
 }
 
@@ -170,12 +204,20 @@ fn second_backward_through_a_freed_graph_is_an_error() {
 fn retain_graph_allows_a_second_pass_that_accumulates() {
     let x = leaf(&[0.5, 1.0]);
     let y = x.exp().mul_scalar(2.0).sum_all();
-    let keep = BackwardOptions { retain_graph: true, create_graph: false };
+    let keep = BackwardOptions {
+        retain_graph: true,
+        create_graph: false,
+    };
     y.backward_with(&Tensor::ones(&[]), keep).unwrap();
     let once = x.grad().unwrap().to_vec();
     y.backward_with(&Tensor::ones(&[]), keep).unwrap();
     let twice = x.grad().unwrap().to_vec();
-    assert_close(&twice, &once.iter().map(|g| 2.0 * g).collect::<Vec<_>>(), 1e-15, 0.0);
+    assert_close(
+        &twice,
+        &once.iter().map(|g| 2.0 * g).collect::<Vec<_>>(),
+        1e-15,
+        0.0,
+    );
     assert_close(&once, &[2.0 * 0.5f64.exp(), 2.0 * 1.0f64.exp()], 1e-15, 0.0);
     // The third pass, without retain_graph, still works and then frees.
     y.backward().unwrap();
@@ -192,12 +234,25 @@ fn backward_on_non_scalar_needs_a_gradient() {
         err.to_string(),
         "backward: grad can be implicitly created only for outputs with one element, got shape [2]; pass a gradient with backward_with"
     );
-    y.backward_with(&Tensor::from_vec(&[2], vec![1.0, -1.0]).unwrap(), BackwardOptions::default()).unwrap();
+    y.backward_with(
+        &Tensor::from_vec(&[2], vec![1.0, -1.0]).unwrap(),
+        BackwardOptions::default(),
+    )
+    .unwrap();
     assert_eq!(x.grad().unwrap().as_slice(), &[2.0, -2.0]);
-    let err = y.backward_with(&Tensor::ones(&[3]), BackwardOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("the output gradient must have the output's shape"), "{err}");
+    let err = y
+        .backward_with(&Tensor::ones(&[3]), BackwardOptions::default())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the output gradient must have the output's shape"),
+        "{err}"
+    );
     let c = Var::constant(Tensor::<f64>::ones(&[]));
-    assert_eq!(c.backward().unwrap_err().to_string(), "backward: the tensor does not require grad and has no grad_fn");
+    assert_eq!(
+        c.backward().unwrap_err().to_string(),
+        "backward: the tensor does not require grad and has no grad_fn"
+    );
 }
 
 #[test]
@@ -222,7 +277,10 @@ fn grad_checks_its_arguments() {
     let x = leaf(&[1.0, 2.0]);
     let y = x.mul_scalar(2.0);
     let err = grad(&[y.clone()], &[x.clone()], &[], false).unwrap_err();
-    assert_eq!(err.to_string(), "grad: backward returned 0 gradients for 1 inputs");
+    assert_eq!(
+        err.to_string(),
+        "grad: backward returned 0 gradients for 1 inputs"
+    );
     let err = grad(&[y], &[x], &[ones(3)], false).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -236,7 +294,9 @@ fn nth_derivative(f: impl Fn(&Var<f64>) -> Var<f64>, xs: &[f64], n: usize) -> Ve
     let x = leaf(xs);
     let mut y = f(&x);
     for _ in 0..n {
-        y = grad(&[y], &[x.clone()], &[ones(xs.len())], true).unwrap()[0].clone().unwrap();
+        y = grad(&[y], &[x.clone()], &[ones(xs.len())], true).unwrap()[0]
+            .clone()
+            .unwrap();
     }
     y.value().to_vec()
 }
@@ -250,7 +310,12 @@ fn higher_derivatives_of_known_functions() {
     assert_close(&nth_derivative(cube, &xs, 1), &d1, 1e-14, 0.0);
     assert_close(&nth_derivative(cube, &xs, 2), &d2, 1e-14, 0.0);
     assert_close(&nth_derivative(cube, &xs, 3), &[6.0; 3], 1e-14, 0.0);
-    assert_close(&nth_derivative(|x| x.pow(3.0), &xs, 3), &[6.0; 3], 1e-12, 0.0);
+    assert_close(
+        &nth_derivative(|x| x.pow(3.0), &xs, 3),
+        &[6.0; 3],
+        1e-12,
+        0.0,
+    );
 
     // (x e^x)^(n) = (x + n) e^x
     let xex = |x: &Var<f64>| x.exp().mul(x).unwrap();
@@ -263,7 +328,10 @@ fn higher_derivatives_of_known_functions() {
     let t: Vec<f64> = xs.iter().map(|x: &f64| x.tanh()).collect();
     let want1: Vec<f64> = t.iter().map(|t| 1.0 - t * t).collect();
     let want2: Vec<f64> = t.iter().map(|t| -2.0 * t * (1.0 - t * t)).collect();
-    let want3: Vec<f64> = t.iter().map(|t| -2.0 * (1.0 - t * t) * (1.0 - 3.0 * t * t)).collect();
+    let want3: Vec<f64> = t
+        .iter()
+        .map(|t| -2.0 * (1.0 - t * t) * (1.0 - 3.0 * t * t))
+        .collect();
     assert_close(&nth_derivative(|x| x.tanh(), &xs, 1), &want1, 1e-13, 1e-15);
     assert_close(&nth_derivative(|x| x.tanh(), &xs, 2), &want2, 1e-13, 1e-15);
     assert_close(&nth_derivative(|x| x.tanh(), &xs, 3), &want3, 1e-13, 1e-15);
@@ -271,7 +339,12 @@ fn higher_derivatives_of_known_functions() {
     // sigmoid'' = s(1-s)(1-2s)
     let s: Vec<f64> = xs.iter().map(|x| 1.0 / (1.0 + (-x).exp())).collect();
     let want: Vec<f64> = s.iter().map(|s| s * (1.0 - s) * (1.0 - 2.0 * s)).collect();
-    assert_close(&nth_derivative(|x| x.sigmoid(), &xs, 2), &want, 1e-13, 1e-15);
+    assert_close(
+        &nth_derivative(|x| x.sigmoid(), &xs, 2),
+        &want,
+        1e-13,
+        1e-15,
+    );
 }
 
 #[test]
@@ -280,12 +353,30 @@ fn create_graph_backward_leaves_differentiable_grads() {
     // sum(grad) again gives the second derivative.
     let x = leaf(&[0.5, 2.0]);
     let y = x.pow(3.0).sum_all();
-    y.backward_with(&Tensor::ones(&[]), BackwardOptions { retain_graph: false, create_graph: true }).unwrap();
+    y.backward_with(
+        &Tensor::ones(&[]),
+        BackwardOptions {
+            retain_graph: false,
+            create_graph: true,
+        },
+    )
+    .unwrap();
     let g = x.grad_var().unwrap();
     assert!(g.requires_grad());
     assert_close(g.value().as_slice(), &[0.75, 12.0], 1e-15, 0.0);
-    let h = grad(&[g.sum_all()], &[x.clone()], &[Var::constant(Tensor::ones(&[]))], false).unwrap();
-    assert_close(h[0].as_ref().unwrap().value().as_slice(), &[3.0, 12.0], 1e-15, 0.0);
+    let h = grad(
+        &[g.sum_all()],
+        &[x.clone()],
+        &[Var::constant(Tensor::ones(&[]))],
+        false,
+    )
+    .unwrap();
+    assert_close(
+        h[0].as_ref().unwrap().value().as_slice(),
+        &[3.0, 12.0],
+        1e-15,
+        0.0,
+    );
     // Without create_graph the stored grad is a constant.
     let z = leaf(&[1.0]);
     z.exp().sum_all().backward().unwrap();
@@ -303,7 +394,13 @@ fn deep_graphs_do_not_overflow_the_stack() {
         y = y.add_scalar(1e-3).mul_scalar(1.0);
     }
     y.sum_all()
-        .backward_with(&Tensor::ones(&[]), BackwardOptions { retain_graph: true, create_graph: false })
+        .backward_with(
+            &Tensor::ones(&[]),
+            BackwardOptions {
+                retain_graph: true,
+                create_graph: false,
+            },
+        )
         .unwrap();
     assert_eq!(x.grad().unwrap().as_slice(), &[1.0]);
     assert_close(y.value().as_slice(), &[1.0 + N as f64 * 1e-3], 1e-9, 0.0);
@@ -320,16 +417,23 @@ fn deep_graphs_do_not_overflow_the_stack() {
 fn set_value_updates_leaves_in_place() {
     let w = leaf(&[1.0, 2.0]);
     let id = w.id();
-    w.set_value(Tensor::from_vec(&[2], vec![3.0, 4.0]).unwrap()).unwrap();
+    w.set_value(Tensor::from_vec(&[2], vec![3.0, 4.0]).unwrap())
+        .unwrap();
     assert_eq!((w.id(), w.value().to_vec()), (id, vec![3.0, 4.0]));
     // New computations see the new value.
     w.mul(&w).unwrap().sum_all().backward().unwrap();
     assert_eq!(w.grad().unwrap().as_slice(), &[6.0, 8.0]);
     let err = w.set_value(Tensor::zeros(&[3])).unwrap_err();
-    assert_eq!(err.to_string(), "set_value: new shape [3] differs from the leaf's shape [2]");
+    assert_eq!(
+        err.to_string(),
+        "set_value: new shape [3] differs from the leaf's shape [2]"
+    );
     let y = w.mul_scalar(2.0);
     let err = y.set_value(Tensor::zeros(&[2])).unwrap_err();
-    assert_eq!(err.to_string(), "set_value: only leaves can be updated in place, this value comes from `mul_scalar`");
+    assert_eq!(
+        err.to_string(),
+        "set_value: only leaves can be updated in place, this value comes from `mul_scalar`"
+    );
     // Constants are leaves too and can be updated.
     let c = Var::constant(Tensor::<f64>::zeros(&[1]));
     c.set_value(Tensor::ones(&[1])).unwrap();
@@ -355,10 +459,16 @@ fn malformed_backward_results_are_typed_errors() {
     let x = leaf(&[1.0, 2.0]);
     let y = Var::from_op(x.value(), vec![x.clone()], Broken(0));
     let err = y.sum_all().backward().unwrap_err();
-    assert_eq!(err.to_string(), "broken: backward returned 0 gradients for 1 inputs");
+    assert_eq!(
+        err.to_string(),
+        "broken: backward returned 0 gradients for 1 inputs"
+    );
     let y = Var::from_op(x.value(), vec![x.clone()], Broken(1));
     let err = y.sum_all().backward().unwrap_err();
-    assert_eq!(err.to_string(), "broken: gradient for input 0 has shape [], expected [2]");
+    assert_eq!(
+        err.to_string(),
+        "broken: gradient for input 0 has shape [], expected [2]"
+    );
 }
 
 #[test]

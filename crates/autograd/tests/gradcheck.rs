@@ -15,7 +15,9 @@ impl Backward<f64> for WrongSquare {
     fn backward(&self, ctx: &BackwardCtx<'_, f64>) -> Result<Vec<Option<Var<f64>>>> {
         let x = &ctx.inputs[0];
         let bump = Var::constant(Tensor::from_vec(&x.shape(), vec![0.0, 0.0, 0.5, 0.0]).unwrap());
-        Ok(vec![Some(ctx.grad_output.mul(&x.mul_scalar(2.0).add(&bump)?)?)])
+        Ok(vec![Some(
+            ctx.grad_output.mul(&x.mul_scalar(2.0).add(&bump)?)?,
+        )])
     }
 }
 
@@ -32,7 +34,9 @@ impl Backward<f64> for WrongSecond {
     }
     fn backward(&self, ctx: &BackwardCtx<'_, f64>) -> Result<Vec<Option<Var<f64>>>> {
         let x = &ctx.inputs[0];
-        Ok(vec![Some(ctx.grad_output.mul(&x.mul(&x.detach())?.mul_scalar(3.0))?)])
+        Ok(vec![Some(
+            ctx.grad_output.mul(&x.mul(&x.detach())?.mul_scalar(3.0))?,
+        )])
     }
 }
 
@@ -76,7 +80,13 @@ fn the_correct_op_passes() {
 
 #[test]
 fn gradgradcheck_fails_for_a_wrong_second_derivative_with_a_correct_first() {
-    let f = single(|v: &[Var<f64>]| Ok(Var::from_op(v[0].value().map(|x| x * x * x), vec![v[0].clone()], WrongSecond)));
+    let f = single(|v: &[Var<f64>]| {
+        Ok(Var::from_op(
+            v[0].value().map(|x| x * x * x),
+            vec![v[0].clone()],
+            WrongSecond,
+        ))
+    });
     let first = gradcheck(&f, &[x4()], &GradcheckOptions::default()).unwrap();
     assert!(first.passed, "first order must pass: {first}");
     let second = gradgradcheck(&f, &[x4()], &GradcheckOptions::default()).unwrap();
@@ -87,7 +97,11 @@ fn gradgradcheck_fails_for_a_wrong_second_derivative_with_a_correct_first() {
     assert_eq!(worst.input, 0);
     // The correct function passes both.
     let g = single(|v: &[Var<f64>]| Ok(v[0].pow(3.0)));
-    assert!(gradgradcheck(&g, &[x4()], &GradcheckOptions::default()).unwrap().passed);
+    assert!(
+        gradgradcheck(&g, &[x4()], &GradcheckOptions::default())
+            .unwrap()
+            .passed
+    );
 }
 
 #[test]
@@ -102,11 +116,24 @@ fn gradgradcheck_sees_nonzero_second_derivatives() {
         }
         fn backward(&self, ctx: &BackwardCtx<'_, f64>) -> Result<Vec<Option<Var<f64>>>> {
             // Right values of 2x, but computed from a detached x.
-            Ok(vec![Some(ctx.grad_output.mul(&ctx.inputs[0].detach().mul_scalar(2.0))?)])
+            Ok(vec![Some(
+                ctx.grad_output
+                    .mul(&ctx.inputs[0].detach().mul_scalar(2.0))?,
+            )])
         }
     }
-    let f = single(|v: &[Var<f64>]| Ok(Var::from_op(v[0].value().map(|x| x * x), vec![v[0].clone()], ConstGrad)));
-    assert!(gradcheck(&f, &[x4()], &GradcheckOptions::default()).unwrap().passed);
+    let f = single(|v: &[Var<f64>]| {
+        Ok(Var::from_op(
+            v[0].value().map(|x| x * x),
+            vec![v[0].clone()],
+            ConstGrad,
+        ))
+    });
+    assert!(
+        gradcheck(&f, &[x4()], &GradcheckOptions::default())
+            .unwrap()
+            .passed
+    );
     let report = gradgradcheck(&f, &[x4()], &GradcheckOptions::default()).unwrap();
     assert!(!report.passed, "{report}");
 }
@@ -130,10 +157,23 @@ fn tolerance_is_allclose_relative_to_numeric() {
             Ok(vec![Some(ctx.grad_output.mul_scalar(1000.5))])
         }
     }
-    let f = single(|v: &[Var<f64>]| Ok(Var::from_op(v[0].value().map(|x| 1000.0 * x), vec![v[0].clone()], Off)));
+    let f = single(|v: &[Var<f64>]| {
+        Ok(Var::from_op(
+            v[0].value().map(|x| 1000.0 * x),
+            vec![v[0].clone()],
+            Off,
+        ))
+    });
     let x = Tensor::from_vec(&[1], vec![0.25]).unwrap();
-    assert!(gradcheck(&f, &[x.clone()], &GradcheckOptions::default()).unwrap().passed);
-    let strict = GradcheckOptions { rtol: 1e-4, ..GradcheckOptions::default() };
+    assert!(
+        gradcheck(&f, &[x.clone()], &GradcheckOptions::default())
+            .unwrap()
+            .passed
+    );
+    let strict = GradcheckOptions {
+        rtol: 1e-4,
+        ..GradcheckOptions::default()
+    };
     assert!(!gradcheck(&f, &[x], &strict).unwrap().passed);
 }
 
@@ -146,10 +186,23 @@ fn large_outputs_use_random_projections() {
     assert!(report.passed, "{report}");
     assert_eq!(report.compared, 4 * 100);
     // And they still catch a wrong backward.
-    let g = single(|v: &[Var<f64>]| Ok(v[0].tanh().add_scalar(0.0).mul(&v[0].detach().mul_scalar(0.0).add_scalar(1.0))?));
-    assert!(gradcheck(&g, &[x.clone()], &GradcheckOptions::default()).unwrap().passed);
+    let g = single(|v: &[Var<f64>]| {
+        Ok(v[0]
+            .tanh()
+            .add_scalar(0.0)
+            .mul(&v[0].detach().mul_scalar(0.0).add_scalar(1.0))?)
+    });
+    assert!(
+        gradcheck(&g, &[x.clone()], &GradcheckOptions::default())
+            .unwrap()
+            .passed
+    );
     let wrong = single(|v: &[Var<f64>]| Ok(v[0].detach().tanh().add(&v[0].mul_scalar(1e-2))?));
-    assert!(!gradcheck(&wrong, &[x], &GradcheckOptions::default()).unwrap().passed);
+    assert!(
+        !gradcheck(&wrong, &[x], &GradcheckOptions::default())
+            .unwrap()
+            .passed
+    );
 }
 
 #[test]
@@ -162,22 +215,40 @@ fn several_inputs_and_outputs() {
     assert!(report.passed, "{report}");
     // 2 outputs of a*b + 1 of the sum, each against 2 + 2 input elements.
     assert_eq!(report.compared, 3 * 4);
-    assert!(gradgradcheck(&f, &[a, b], &GradcheckOptions::default()).unwrap().passed);
+    assert!(
+        gradgradcheck(&f, &[a, b], &GradcheckOptions::default())
+            .unwrap()
+            .passed
+    );
 }
 
 #[test]
 fn bad_calls_are_errors() {
     let f = single(|v: &[Var<f64>]| Ok(v[0].clone()));
     let err = gradcheck(&f, &[], &GradcheckOptions::default()).unwrap_err();
-    assert_eq!(err.to_string(), "gradcheck: invalid inputs: gradcheck expects at least one input to differentiate");
+    assert_eq!(
+        err.to_string(),
+        "gradcheck: invalid inputs: gradcheck expects at least one input to differentiate"
+    );
     // A function whose output shape depends on the input values.
     let g = single(|v: &[Var<f64>]| {
-        let n = if v[0].value().as_slice()[0] > 0.0 { 1 } else { 2 };
+        let n = if v[0].value().as_slice()[0] > 0.0 {
+            1
+        } else {
+            2
+        };
         v[0].narrow(0, 0, n)
     });
-    let err = gradcheck(&g, &[Tensor::from_vec(&[2], vec![0.0, 1.0]).unwrap()], &GradcheckOptions::default())
-        .unwrap_err();
-    assert!(err.to_string().contains("returned outputs of shapes"), "{err}");
+    let err = gradcheck(
+        &g,
+        &[Tensor::from_vec(&[2], vec![0.0, 1.0]).unwrap()],
+        &GradcheckOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("returned outputs of shapes"),
+        "{err}"
+    );
 }
 
 #[test]

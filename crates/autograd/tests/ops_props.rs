@@ -16,7 +16,11 @@ fn values(shape: &[usize], seed: u64, low: f64, high: f64) -> Tensor<f64> {
     Tensor::from_vec(shape, Rng::new(seed).uniform_vec(n, low, high)).unwrap()
 }
 
-fn check(f: impl Fn(&[Var<f64>]) -> Result<Var<f64>> + Send + Sync, inputs: &[Tensor<f64>], second: bool) {
+fn check(
+    f: impl Fn(&[Var<f64>]) -> Result<Var<f64>> + Send + Sync,
+    inputs: &[Tensor<f64>],
+    second: bool,
+) {
     let f = single(f);
     let opts = GradcheckOptions::default();
     let r = gradcheck(&f, inputs, &opts).unwrap();
@@ -35,7 +39,10 @@ fn broadcast_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
         let n = dims.len();
         (Just(dims), 0..=n).prop_map(|(dims, drop)| {
             let full: Vec<usize> = dims.iter().map(|d| d.0).collect();
-            let partner: Vec<usize> = dims[drop..].iter().map(|&(d, keep)| if keep { d } else { 1 }).collect();
+            let partner: Vec<usize> = dims[drop..]
+                .iter()
+                .map(|&(d, keep)| if keep { d } else { 1 })
+                .collect();
             (full, partner)
         })
     })
