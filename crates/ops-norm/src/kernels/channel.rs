@@ -1,0 +1,358 @@
+//! Per-channel kernels of an `N, C, S` buffer (`S` = product of the spatial
+//! axes): batch norm forward and backward in training (batch statistics)
+//! and in eval (running statistics).
+//!
+//! Large planes (`S ≥ 16`) are processed plane by plane, a plane's
+//! coefficients being scalars and its loop contiguous; small planes (batch
+//! norm 1-d, `S = 1`) sample by sample over a row of `C·S` values with the
+//! per-channel coefficients expanded along the row, so the inner loops stay
+//! contiguous and vectorize in both cases. Work is split over planes (hence
+//! over channels and batch chunks alike) or over batch chunks.
+
+use core_tensor::{Float, Par, TensorError};
+
+use super::{Moments, sum_g_and_g_dev, units_per_task};
+use crate::NormError;
+
+/// Planes at least this long are processed one at a time.
+const PLANE_MIN: usize = 16;
+
+/// The `N, C, S` view of an input of shape `N, C, *spatial`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChannelLayout {
+    /// Batch size.
+    pub n: usize,
+    /// Channels.
+    pub c: usize,
+    /// Product of the spatial axes (1 for an `N, C` input).
+    pub s: usize,
+}
+
+impl ChannelLayout {
+    /// The layout of a shape of rank at least 2.
+    ///
+    /// # Errors
+    /// [`NormError::WrongRank`] for rank < 2, [`NormError::Tensor`] when the
+    /// element count overflows.
+    pub fn of_shape(op: &'static str, shape: &[usize]) -> Result<Self, NormError> {
+        if shape.len() < 2 {
+            return Err(NormError::WrongRank { op, min: 2, layout: "N, C, *", shape: shape.to_vec() });
+        }
+        let overflow = || NormError::Tensor(TensorError::SizeOverflow { op, shape: shape.to_vec() });
+        let s = shape[2..].iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(overflow)?;
+        let layout = ChannelLayout { n: shape[0], c: shape[1], s };
+        layout.checked_numel().ok_or_else(overflow)?;
+        Ok(layout)
+    }
+
+    /// `N·C·S`, or `None` on overflow.
+    pub fn checked_numel(&self) -> Option<usize> {
+        self.n.checked_mul(self.c)?.checked_mul(self.s)
+    }
+
+    /// `N·C·S` (a layout built by [`ChannelLayout::of_shape`] cannot overflow).
+    pub fn numel(&self) -> usize {
+        self.n * self.c * self.s
+    }
+
+    /// The number of values each channel's statistics are taken over, `N·S`.
+    pub fn per_channel(&self) -> usize {
+        self.n * self.s
+    }
+
+    fn check(&self, op: &'static str, name: &'static str, got: usize, per_channel: bool) -> Result<(), NormError> {
+        let (expected, shape) = if per_channel {
+            (self.c, vec![self.c])
+        } else {
+            (self.numel(), vec![self.n, self.c, self.s])
+        };
+        if got != expected {
+            let _ = name;
+            return Err(NormError::Tensor(TensorError::LengthMismatch { op, shape, expected, got }));
+        }
+        Ok(())
+    }
+}
+
+/// Per-channel moments (count `N·S`, mean, `M2`) of `x`: two-pass within
+/// each plane, planes merged with Chan's formula; for small planes a global
+/// two-pass over whole samples.
+///
+/// # Errors
+/// [`NormError::Tensor`] when `x.len()` is not `N·C·S`.
+pub fn channel_moments<F: Float>(x: &[F], layout: ChannelLayout, par: Par) -> Result<Vec<Moments>, NormError> {
+    layout.check("batch_norm", "x", x.len(), false)?;
+    let ChannelLayout { n, c, s } = layout;
+    if x.is_empty() {
+        return Ok(vec![Moments::EMPTY; c]);
+    }
+    let par = par.for_work(x.len());
+    if s >= PLANE_MIN {
+        let planes = par.map_range(n * c, |p| Moments::of(&x[p * s..(p + 1) * s]));
+        return Ok((0..c)
+            .map(|ch| (0..n).fold(Moments::EMPTY, |acc, i| acc.merge(planes[i * c + ch])))
+            .collect());
+    }
+    // Small planes: sums over whole samples into per-position accumulators.
+    let row = c * s;
+    let rows_per_task = units_per_task(row);
+    let tasks = n.div_ceil(rows_per_task);
+    let partial = |f: &(dyn Fn(usize, F) -> f64 + Sync)| -> Vec<f64> {
+        let parts = par.map_range(tasks, |t| {
+            let mut acc = vec![0.0f64; row];
+            let end = ((t + 1) * rows_per_task).min(n);
+            for r in t * rows_per_task..end {
+                for (j, (a, &v)) in acc.iter_mut().zip(&x[r * row..(r + 1) * row]).enumerate() {
+                    *a += f(j, v);
+                }
+            }
+            acc
+        });
+        let mut per_channel = vec![0.0f64; c];
+        for part in &parts {
+            for (j, v) in part.iter().enumerate() {
+                per_channel[j / s] += v;
+            }
+        }
+        per_channel
+    };
+    let count = n * s;
+    let sums = partial(&|_, v| v.widen());
+    let means: Vec<f64> = sums.iter().map(|&t| t / count as f64).collect();
+    let m2 = partial(&|j, v| {
+        let d = v.widen() - means[j / s];
+        d * d
+    });
+    Ok(means.iter().zip(&m2).map(|(&mean, &m2)| Moments { count, mean, m2 }).collect())
+}
+
+/// Applies per-channel coefficients `k[c]` elementwise: `out[i] =
+/// body(k[c(i)], inputs[..][i])`.
+fn channel_zip<F: Float, const K: usize, const M: usize>(
+    par: Par,
+    layout: ChannelLayout,
+    coeffs: &[[F; K]],
+    inputs: [&[F]; M],
+    body: impl Fn(&[F; K], [F; M]) -> F + Sync + Send,
+) -> Vec<F> {
+    let ChannelLayout { c, s, .. } = layout;
+    let len = layout.numel();
+    let mut out = vec![F::zero(); len];
+    if len == 0 {
+        return out;
+    }
+    let par = par.for_work(len);
+    if s >= PLANE_MIN {
+        let planes_per_task = units_per_task(s);
+        par.for_each_chunk_mut(&mut out, planes_per_task * s, |t, chunk| {
+            for (p, o) in chunk.chunks_mut(s).enumerate() {
+                let plane = t * planes_per_task + p;
+                let k = &coeffs[plane % c];
+                let off = plane * s;
+                let ins: [&[F]; M] = inputs.map(|v| &v[off..off + s]);
+                for (e, oe) in o.iter_mut().enumerate() {
+                    *oe = body(k, ins.map(|v| v[e]));
+                }
+            }
+        });
+    } else {
+        let row = c * s;
+        let expanded: Vec<[F; K]> = (0..row).map(|j| coeffs[j / s]).collect();
+        let rows_per_task = units_per_task(row);
+        par.for_each_chunk_mut(&mut out, rows_per_task * row, |t, chunk| {
+            for (r, o) in chunk.chunks_mut(row).enumerate() {
+                let off = (t * rows_per_task + r) * row;
+                let ins: [&[F]; M] = inputs.map(|v| &v[off..off + row]);
+                for (e, (oe, k)) in o.iter_mut().zip(&expanded).enumerate() {
+                    *oe = body(k, ins.map(|v| v[e]));
+                }
+            }
+        });
+    }
+    out
+}
+
+/// Batch-norm forward with given statistics:
+/// `y = (x − mean[c]) · invstd[c] · weight[c] + bias[c]`
+/// (weight 1 and bias 0 when absent). In training `mean`/`invstd` are the
+/// batch mean and `1/sqrt(var_biased + eps)`; in eval they come from the
+/// running statistics.
+///
+/// # Errors
+/// [`NormError::Tensor`] when a slice length does not match `layout`.
+pub fn channel_forward<F: Float>(
+    x: &[F],
+    layout: ChannelLayout,
+    mean: &[f64],
+    invstd: &[f64],
+    weight: Option<&[F]>,
+    bias: Option<&[F]>,
+    par: Par,
+) -> Result<Vec<F>, NormError> {
+    let op = "batch_norm";
+    layout.check(op, "x", x.len(), false)?;
+    layout.check(op, "mean", mean.len(), true)?;
+    layout.check(op, "invstd", invstd.len(), true)?;
+    for w in [weight, bias].into_iter().flatten() {
+        layout.check(op, "weight", w.len(), true)?;
+    }
+    let coeffs: Vec<[F; 3]> = (0..layout.c)
+        .map(|ch| {
+            let w = weight.map_or(1.0, |w| w[ch].widen());
+            let b = bias.map_or(0.0, |b| b[ch].widen());
+            [F::cast(mean[ch]), F::cast(invstd[ch] * w), F::cast(b)]
+        })
+        .collect();
+    Ok(channel_zip(par, layout, &coeffs, [x], |k, [x]| (x - k[0]) * k[1] + k[2]))
+}
+
+/// Per-channel `(Σ dy, Σ dy·(x − mean))` in `f64`, one pass over both.
+///
+/// # Errors
+/// [`NormError::Tensor`] when a slice length does not match `layout`.
+pub fn channel_grad_sums<F: Float>(
+    x: &[F],
+    dy: &[F],
+    layout: ChannelLayout,
+    mean: &[f64],
+    par: Par,
+) -> Result<Vec<(f64, f64)>, NormError> {
+    let op = "batch_norm_backward";
+    layout.check(op, "x", x.len(), false)?;
+    layout.check(op, "grad_output", dy.len(), false)?;
+    layout.check(op, "mean", mean.len(), true)?;
+    let ChannelLayout { n, c, s } = layout;
+    if x.is_empty() {
+        return Ok(vec![(0.0, 0.0); c]);
+    }
+    let par = par.for_work(2 * x.len());
+    if s >= PLANE_MIN {
+        let planes = par.map_range(n * c, |p| {
+            let r = p * s..(p + 1) * s;
+            sum_g_and_g_dev(&x[r.clone()], &dy[r], mean[p % c])
+        });
+        return Ok((0..c)
+            .map(|ch| (0..n).fold((0.0, 0.0), |(a, b), i| (a + planes[i * c + ch].0, b + planes[i * c + ch].1)))
+            .collect());
+    }
+    let row = c * s;
+    let rows_per_task = units_per_task(row);
+    let tasks = n.div_ceil(rows_per_task);
+    let expanded: Vec<f64> = (0..row).map(|j| mean[j / s]).collect();
+    let parts = par.map_range(tasks, |t| {
+        let mut a = vec![0.0f64; row];
+        let mut b = vec![0.0f64; row];
+        let end = ((t + 1) * rows_per_task).min(n);
+        for r in t * rows_per_task..end {
+            let xs = &x[r * row..(r + 1) * row];
+            let gs = &dy[r * row..(r + 1) * row];
+            for j in 0..row {
+                let g = gs[j].widen();
+                a[j] += g;
+                b[j] += g * (xs[j].widen() - expanded[j]);
+            }
+        }
+        (a, b)
+    });
+    let mut out = vec![(0.0f64, 0.0f64); c];
+    for (a, b) in &parts {
+        for j in 0..row {
+            out[j / s].0 += a[j];
+            out[j / s].1 += b[j];
+        }
+    }
+    Ok(out)
+}
+
+/// Gradients of a batch-norm call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChannelGrads<F> {
+    /// Gradient of the input, shaped like it.
+    pub dx: Vec<F>,
+    /// Gradient of `weight`: `Σ dy · x̂` per channel.
+    pub dweight: Vec<F>,
+    /// Gradient of `bias`: `Σ dy` per channel.
+    pub dbias: Vec<F>,
+}
+
+/// Batch-norm backward in training (batch statistics), the fused formula
+///
+/// `dx = (n·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂)) / (n·sqrt(var + eps))`, `dx̂ = γ·dy`,
+/// `dγ = Σ x̂·dy`, `dβ = Σ dy` (sums per channel over `N·S` values):
+/// one pass for the two sums, a second for `dx`.
+///
+/// `mean` and `invstd` are the values of the forward pass.
+///
+/// # Errors
+/// [`NormError::Tensor`] when a slice length does not match `layout`.
+pub fn batch_norm_backward_train<F: Float>(
+    x: &[F],
+    dy: &[F],
+    layout: ChannelLayout,
+    mean: &[f64],
+    invstd: &[f64],
+    weight: Option<&[F]>,
+    par: Par,
+) -> Result<ChannelGrads<F>, NormError> {
+    layout.check("batch_norm_backward", "invstd", invstd.len(), true)?;
+    if let Some(w) = weight {
+        layout.check("batch_norm_backward", "weight", w.len(), true)?;
+    }
+    let sums = channel_grad_sums(x, dy, layout, mean, par)?;
+    let count = layout.per_channel() as f64;
+    let coeffs: Vec<[F; 4]> = (0..layout.c)
+        .map(|ch| {
+            let w = weight.map_or(1.0, |w| w[ch].widen());
+            let (sdy, sdyx) = sums[ch];
+            let k_dy = w * invstd[ch];
+            let mean_dy_xhat = sdyx * invstd[ch] / count;
+            [F::cast(mean[ch]), F::cast(k_dy), F::cast(k_dy * invstd[ch] * mean_dy_xhat), F::cast(k_dy * sdy / count)]
+        })
+        .collect();
+    let dx = channel_zip(par, layout, &coeffs, [x, dy], |k, [x, g]| k[1] * g - k[2] * (x - k[0]) - k[3]);
+    Ok(ChannelGrads {
+        dx,
+        dweight: sums.iter().zip(invstd).map(|(&(_, b), &is)| F::cast(b * is)).collect(),
+        dbias: sums.iter().map(|&(a, _)| F::cast(a)).collect(),
+    })
+}
+
+/// Batch-norm backward in eval (fixed running statistics): the affine map
+/// `dx = dy · γ · invstd`, `dγ = Σ dy·(x − mean)·invstd`, `dβ = Σ dy`.
+/// The per-channel sums are only computed when `param_grads` is true
+/// (otherwise `dweight`/`dbias` are empty).
+///
+/// # Errors
+/// [`NormError::Tensor`] when a slice length does not match `layout`.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_backward_eval<F: Float>(
+    x: &[F],
+    dy: &[F],
+    layout: ChannelLayout,
+    mean: &[f64],
+    invstd: &[f64],
+    weight: Option<&[F]>,
+    param_grads: bool,
+    par: Par,
+) -> Result<ChannelGrads<F>, NormError> {
+    let op = "batch_norm_backward";
+    layout.check(op, "grad_output", dy.len(), false)?;
+    layout.check(op, "invstd", invstd.len(), true)?;
+    if let Some(w) = weight {
+        layout.check(op, "weight", w.len(), true)?;
+    }
+    let coeffs: Vec<[F; 1]> = (0..layout.c)
+        .map(|ch| [F::cast(weight.map_or(1.0, |w| w[ch].widen()) * invstd[ch])])
+        .collect();
+    let dx = channel_zip(par, layout, &coeffs, [dy], |k, [g]| k[0] * g);
+    let (dweight, dbias) = if param_grads {
+        let sums = channel_grad_sums(x, dy, layout, mean, par)?;
+        (
+            sums.iter().zip(invstd).map(|(&(_, b), &is)| F::cast(b * is)).collect(),
+            sums.iter().map(|&(a, _)| F::cast(a)).collect(),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok(ChannelGrads { dx, dweight, dbias })
+}
