@@ -220,11 +220,44 @@ fn errors_count_as_failures_and_the_op_filter_selects() {
     assert_eq!((s.records.len(), s.passed()), (1, 1));
 }
 
+/// Each crate's own registered cases, by crate name.
+fn per_crate(seed: u64, per_op: usize) -> Vec<(&'static str, Vec<GradcheckCase>)> {
+    vec![
+        ("autograd", autograd::samples::gradcheck_cases(seed, per_op)),
+        ("ops-pool", ops_pool::gradcheck_cases(seed, per_op)),
+        ("ops-norm", ops_norm::gradcheck_cases(seed, per_op)),
+        ("nn", nn::gradcheck_cases(seed, per_op)),
+    ]
+}
+
+/// Crates expected to register gradcheck cases; add a crate here once its
+/// `gradcheck_cases` is filled, so that losing its cases fails this test.
+const REGISTERING: &[&str] = &["autograd", "ops-pool"];
+
 #[test]
 fn every_registered_case_passes() {
-    let cases = registered_cases(1, 1);
-    let n = cases.len();
-    let s = run(cases, &AuditOptions::default());
-    assert_eq!(s.records.len(), n);
-    assert_eq!(s.failed(), 0, "{}", s.report());
+    for (seed, per_op) in [(0, 3), (1, 1)] {
+        let crates = per_crate(seed, per_op);
+        for (name, cases) in &crates {
+            if REGISTERING.contains(name) {
+                assert!(!cases.is_empty(), "{name} registers no gradcheck cases");
+            }
+        }
+        let expected: usize = crates.iter().map(|(_, c)| c.len()).sum();
+        let cases = registered_cases(seed, per_op);
+        assert_eq!(
+            cases.len(),
+            expected,
+            "registered_cases gathers every crate's cases"
+        );
+        let s = run(cases, &AuditOptions::default());
+        assert_eq!(s.records.len(), expected);
+        assert_eq!(s.failed(), 0, "seed {seed}: {}", s.report());
+        assert!(
+            s.records
+                .iter()
+                .any(|r| r.outcome.as_ref().is_ok_and(|o| o.second.is_some())),
+            "some registered ops are checked to second order"
+        );
+    }
 }

@@ -89,6 +89,11 @@ impl CopyBaseline {
             .zip(self.src.par_chunks(chunk))
             .for_each(|(d, s)| d.copy_from_slice(s));
     }
+
+    /// Whether the destination holds the source's bytes (true after [`run`](Self::run)).
+    pub fn is_copied(&self) -> bool {
+        self.src == self.dst
+    }
 }
 
 /// One measured case.

@@ -1,0 +1,118 @@
+//! The benchmark harness's arithmetic and table (no timing assertions: speed
+//! goals live in `cargo xtask bench`, never in tests).
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use xtask::bench::BenchCase;
+use xtask::bench::harness::{BenchOptions, BenchRow, Timing, format_row, header, run_cases, time};
+
+#[test]
+fn time_runs_warmup_plus_iters_and_orders_median_and_min() {
+    let calls = Cell::new(0);
+    let t = time(
+        || calls.set(calls.get() + 1),
+        BenchOptions {
+            warmup: 3,
+            iters: 5,
+        },
+    );
+    assert_eq!(calls.get(), 8);
+    assert!(t.min_ms >= 0.0 && t.min_ms <= t.median_ms, "{t:?}");
+    let calls = Cell::new(0);
+    time(
+        || calls.set(calls.get() + 1),
+        BenchOptions {
+            warmup: 0,
+            iters: 0,
+        },
+    );
+    assert_eq!(calls.get(), 1, "at least one timed iteration");
+}
+
+#[test]
+fn rows_derive_bandwidth_ratio_target_and_speedup() {
+    let row = BenchRow {
+        id: "P1 fwd",
+        description: "max_pool2d k=2 s=2 (32,64,56,56) f32".into(),
+        kernel: Timing {
+            median_ms: 4.0,
+            min_ms: 3.5,
+        },
+        copy: Timing {
+            median_ms: 2.0,
+            min_ms: 1.9,
+        },
+        ideal_bytes: 80_000_000,
+        target_copy_ratio: 1.5,
+        pytorch_ms: Some(6.0),
+    };
+    assert_eq!(row.gb_per_s(), 20.0);
+    assert_eq!(row.ratio(), 2.0);
+    assert!(!row.meets_target());
+    assert_eq!(row.speedup_vs_pytorch(), Some(1.5));
+    let line = format_row(&row);
+    assert!(line.starts_with("P1 fwd"), "{line}");
+    for part in [
+        "4.000",
+        "3.500",
+        "20.00",
+        "2.000",
+        "2.00",
+        "1.50",
+        "FAIL",
+        "6.00",
+        "1.50x",
+        "max_pool2d k=2",
+    ] {
+        assert!(line.contains(part), "`{part}` in {line}");
+    }
+    let ok = BenchRow {
+        target_copy_ratio: 2.0,
+        pytorch_ms: None,
+        ..row
+    };
+    assert!(ok.meets_target());
+    let line = format_row(&ok);
+    assert!(line.contains("pass") && !line.contains("FAIL"), "{line}");
+    assert_eq!(header().split_whitespace().next(), Some("id"));
+}
+
+#[test]
+fn run_cases_runs_each_case_and_reports_progress() {
+    let runs = Rc::new(Cell::new(0));
+    let counter = Rc::clone(&runs);
+    let data: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+    let case = BenchCase {
+        id: "T1",
+        description: "sum of 1000 f32".into(),
+        ideal_bytes: 4000,
+        input_bytes: 4000,
+        target_copy_ratio: 1e9,
+        pytorch_ms: None,
+        run: Box::new(move || {
+            counter.set(counter.get() + 1);
+            std::hint::black_box(data.iter().sum::<f32>());
+        }),
+    };
+    let mut seen = Vec::new();
+    let rows = run_cases(
+        vec![case],
+        BenchOptions {
+            warmup: 1,
+            iters: 4,
+        },
+        |r| seen.push(r.id),
+    );
+    assert_eq!(runs.get(), 5);
+    assert_eq!(seen, vec!["T1"]);
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].copy.median_ms > 0.0 && rows[0].meets_target());
+}
+
+#[test]
+fn the_copy_baseline_really_copies() {
+    let mut copy = xtask::bench::harness::CopyBaseline::new(300_000);
+    copy.run();
+    assert!(copy.is_copied());
+}
