@@ -27,6 +27,12 @@ pub enum NnError {
     /// An error of `core-tensor` (shapes, lengths, window geometry).
     #[error(transparent)]
     Tensor(#[from] TensorError),
+    /// An error of a pooling op (`ops-pool`).
+    #[error(transparent)]
+    Pool(#[from] ops_pool::PoolError),
+    /// An error of a normalization op (`ops-norm`).
+    #[error(transparent)]
+    Norm(#[from] ops_norm::NormError),
     /// The input of a layer has the wrong rank or size.
     #[error("{module}: expected input {expected}, got shape {got:?}")]
     BadInput {

@@ -2,7 +2,7 @@
 //! with PyTorch's dotted names, and state dicts.
 
 use autograd::Var;
-use core_tensor::{Float, Tensor};
+use core_tensor::Float;
 
 use crate::state_dict::{LoadReport, StateDict, StateTensor, load_into};
 use crate::{NnError, Result};
@@ -196,36 +196,4 @@ fn collect_state<F: Float, M: Module<F> + ?Sized>(m: &M, prefix: &str, sd: &mut 
     for (name, child) in m.children() {
         collect_state(child, &format!("{prefix}{name}."), sd);
     }
-}
-
-/// Checks that `x` has one of the `ranks` and, when `channels` is given,
-/// that axis 1 (or axis 0 for unbatched ranks `< batched_rank`) has that
-/// size. Returns the rank.
-pub(crate) fn check_input<F: Float>(
-    module: &'static str,
-    x: &Tensor<F>,
-    ranks: &[usize],
-    channel_axis_rank: Option<(usize, usize)>,
-) -> Result<usize> {
-    let shape = x.shape();
-    let rank = shape.len();
-    if !ranks.contains(&rank) {
-        let list: Vec<String> = ranks.iter().map(|r| r.to_string()).collect();
-        return Err(NnError::input(
-            module,
-            format!("of rank {}", list.join(" or ")),
-            shape,
-        ));
-    }
-    if let Some((channels, batched_rank)) = channel_axis_rank {
-        let axis = if rank == batched_rank { 1 } else { 0 };
-        if shape[axis] != channels {
-            return Err(NnError::input(
-                module,
-                format!("with {channels} channels on axis {axis}"),
-                shape,
-            ));
-        }
-    }
-    Ok(rank)
 }

@@ -7,9 +7,21 @@ mod dropout;
 mod flatten;
 pub(crate) mod im2col;
 mod linear;
+mod norm;
+mod pool;
 
 pub use activation::{ReLU, Sigmoid, Tanh};
 pub use conv::{Conv1d, Conv2d, ConvNd, ConvOptions, conv_nd};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use linear::Linear;
+pub use norm::{
+    BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm, InstanceNorm1d,
+    InstanceNorm2d, InstanceNorm3d, LayerNorm, NormOptions, RMSNorm,
+};
+pub use pool::{
+    AdaptiveAvgPool, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool,
+    AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool, AvgPool1d, AvgPool2d,
+    AvgPool3d, LPPool1d, LPPool2d, LPPool3d, LpPool, MaxPool, MaxPool1d, MaxPool2d, MaxPool3d,
+    MaxUnpool, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d,
+};
