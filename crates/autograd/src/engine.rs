@@ -201,10 +201,13 @@ fn accumulate<F: Float>(grads: &mut HashMap<usize, Var<F>>, id: usize, g: Var<F>
     Ok(())
 }
 
+/// Nodes with their inputs, inputs before consumers.
+type Order<F> = Vec<(Var<F>, Vec<Var<F>>)>;
+
 /// Post-order (inputs before consumers) of every node reachable from the
 /// roots through values that require grad, with each node's inputs. An
 /// explicit stack keeps deep graphs (long training loops) off the call stack.
-fn topological_order<F: Float>(roots: &[Var<F>]) -> Result<Vec<(Var<F>, Vec<Var<F>>)>> {
+fn topological_order<F: Float>(roots: &[Var<F>]) -> Result<Order<F>> {
     let mut order = Vec::new();
     let mut visited: HashSet<usize> = HashSet::new();
     let mut stack: Vec<(Var<F>, Vec<Var<F>>, usize)> = Vec::new();

@@ -225,10 +225,10 @@ pub fn gradcheck(
                 vec![None; leaves.len()]
             };
             let atol = opts.atol * v.iter().map(|x| x.abs()).sum::<f64>();
-            for (i, input) in inputs.iter().enumerate() {
+            for (i, columns) in numeric.iter().enumerate() {
                 let a = analytic[i].as_ref().map(Var::value);
-                for j in 0..input.len() {
-                    let col = &numeric[i][j][offset..offset + len];
+                for (j, column) in columns.iter().enumerate() {
+                    let col = &column[offset..offset + len];
                     let n: f64 = v.iter().zip(col).map(|(a, b)| a * b).sum();
                     let an = a.as_ref().map_or(0.0, |t| t.as_slice()[j]);
                     report.record(i, j, o, an, n, atol, opts.rtol, &mut worst_excess);
@@ -416,6 +416,10 @@ pub fn gradgradcheck(
     gradcheck(&first, &all_inputs, opts)
 }
 
+/// The function of a registered case: [`CheckedFn`] that can be shared
+/// across threads.
+pub type CaseFn = dyn Fn(&[Var<f64>]) -> Result<Vec<Var<f64>>> + Send + Sync;
+
 /// A registered sample for `cargo xtask gradcheck`: a function, inputs
 /// placed away from non-differentiable points, and the orders to check.
 pub struct GradcheckCase {
@@ -426,7 +430,7 @@ pub struct GradcheckCase {
     /// The inputs (all differentiated).
     pub inputs: Vec<Tensor<f64>>,
     /// The function under test.
-    pub func: Box<dyn Fn(&[Var<f64>]) -> Result<Vec<Var<f64>>> + Send + Sync>,
+    pub func: Box<CaseFn>,
     /// Whether to run `gradgradcheck` too.
     pub second_order: bool,
     /// Tolerances and step.

@@ -277,7 +277,7 @@ impl<F: Float> Var<F> {
             });
         }
         run_backward(
-            &[self.clone()],
+            std::slice::from_ref(self),
             &[Var::constant(grad_output.clone())],
             None,
             options,

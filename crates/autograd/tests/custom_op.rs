@@ -1,6 +1,8 @@
 //! The user-defined op of `examples/src/bin/custom_op.rs` (softplus with a
 //! fused, differentiable backward), checked in CI: the same source file is
 //! compiled here as a module.
+// `&[x.clone()]` reads better than `std::slice::from_ref(&x)` in tests.
+#![allow(clippy::cloned_ref_to_slice_refs)]
 
 #[path = "../../../examples/src/bin/custom_op.rs"]
 #[allow(dead_code)]

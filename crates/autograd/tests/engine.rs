@@ -1,5 +1,7 @@
 //! Engine semantics: accumulation, call counts, needs_grad, grad modes,
 //! detach, freed graphs, `grad()`, higher orders, deep graphs, set_value.
+// `&[x.clone()]` reads better than `std::slice::from_ref(&x)` in tests.
+#![allow(clippy::cloned_ref_to_slice_refs)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

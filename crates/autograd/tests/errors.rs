@@ -1,5 +1,7 @@
 //! Every bad argument to a basic op is a typed error with a message saying
 //! what was wrong and what is allowed.
+// `&[x.clone()]` reads better than `std::slice::from_ref(&x)` in tests.
+#![allow(clippy::cloned_ref_to_slice_refs)]
 
 use autograd::{AutogradError, Var};
 use core_tensor::{Tensor, TensorError};

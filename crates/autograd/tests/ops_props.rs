@@ -3,6 +3,8 @@
 //! ranges, pads, concat), gradgradcheck for a representative subset, and
 //! invariants (adjointness of broadcast/sum_to, f32 vs f64 agreement,
 //! matmul against a naive product, softmax normalization).
+// `&[x.clone()]` reads better than `std::slice::from_ref(&x)` in tests.
+#![allow(clippy::cloned_ref_to_slice_refs)]
 
 use autograd::gradcheck::single;
 use autograd::samples::gradcheck_cases;

@@ -246,10 +246,9 @@ pub fn window_view<'a, T>(
     // logical order.
     let mut offset = 0isize;
     let mut flipped = Vec::new();
-    for i in 0..x.ndim() {
-        let s = x.strides()[i];
+    for (i, (&s, &top)) in x.strides().iter().zip(&max_index).enumerate() {
         if s < 0 {
-            offset += s * max_index[i] as isize;
+            offset += s * top as isize;
             flipped.push(i);
             if i >= lead {
                 flipped.push(i + d);

@@ -173,8 +173,8 @@ proptest! {
         prop_assert_eq!(Tensor::from_array(t.clone().into_array()), t.clone());
         let f = Tensor::from_fn(&shape, |idx| data[ravel_index(idx, &shape).unwrap()]).unwrap();
         prop_assert_eq!(&f, &t);
-        for flat_i in 0..n {
-            prop_assert_eq!(t.view()[IxDyn(&unravel_index(flat_i, &shape))], data[flat_i]);
+        for (flat_i, &want) in data.iter().enumerate() {
+            prop_assert_eq!(t.view()[IxDyn(&unravel_index(flat_i, &shape))], want);
         }
         let narrow = t.cast::<f32>();
         assert_close(narrow.as_slice(), t.as_slice(), f32::EPSILON as f64, 0.0);
