@@ -39,7 +39,25 @@ const ALL_OPS: &[&str] = &[
 /// are expected to support. Keep it equal to what they support: add an op
 /// here when its adapter lands. Once it lists every op in [`ALL_OPS`], the
 /// tests below assert that every case of both suites passes.
-const EXPECTED_SUPPORTED: &[&str] = &[];
+const EXPECTED_SUPPORTED: &[&str] = &[
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "lp_pool1d",
+    "lp_pool2d",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
+];
 
 /// Case counts per suite (conformance/README.md).
 const TORCH_CASES: usize = 479;
