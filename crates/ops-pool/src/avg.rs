@@ -68,7 +68,7 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
                     row_divisors(g, div, od, oh, &mut d);
                     let row = (od * ah.out + oh) * aw.out;
                     for (yv, dv) in yp[row..row + aw.out].iter_mut().zip(&d) {
-                        *yv = *yv / *dv;
+                        *yv /= *dv;
                     }
                 }
             }

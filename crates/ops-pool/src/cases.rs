@@ -240,3 +240,33 @@ fn make_case(op: &'static str, rng: &mut Rng) -> Option<GradcheckCase> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_op_gets_cases_that_check_both_orders() {
+        let cases = gradcheck_cases(7, 2);
+        assert_eq!(cases.len(), 2 * OPS.len());
+        for c in &cases {
+            let out = c.run().unwrap();
+            assert!(
+                out.passed(),
+                "{} {}: {} {:?}",
+                c.op,
+                c.label,
+                out.first,
+                out.second
+            );
+            assert!(out.first.compared > 0, "{} {}", c.op, c.label);
+            assert!(
+                out.second
+                    .as_ref()
+                    .is_some_and(|r| r.compared > out.first.compared),
+                "{}",
+                c.op
+            );
+        }
+    }
+}

@@ -152,7 +152,16 @@ pub enum PoolError {
         /// The shape given.
         got: Vec<usize>,
     },
-    /// An error of the window geometry (output size, overflow).
+    /// An error of the window geometry (output size too small, size overflow),
+    /// reported by `core-tensor` for `op`.
+    #[error("{source}")]
+    Window {
+        /// The op.
+        op: &'static str,
+        /// The geometry error (its message names the op too).
+        source: TensorError,
+    },
+    /// An error building a tensor.
     #[error(transparent)]
     Tensor(#[from] TensorError),
     /// An error of the autograd layer while recording the op.
@@ -182,6 +191,11 @@ impl From<PoolError> for AutogradError {
 }
 
 impl PoolError {
+    /// Wraps a `core-tensor` window-geometry error of `op`.
+    pub fn window(op: &'static str, source: TensorError) -> Self {
+        PoolError::Window { op, source }
+    }
+
     /// The name of the op that failed (`"pool"` for wrapped lower-level errors).
     pub fn op_name(&self) -> &'static str {
         match self {
@@ -195,7 +209,8 @@ impl PoolError {
             | PoolError::EmptyWindow { op, .. }
             | PoolError::WindowTooLarge { op, .. }
             | PoolError::IndexOutOfRange { op, .. }
-            | PoolError::ShapeMismatch { op, .. } => op,
+            | PoolError::ShapeMismatch { op, .. }
+            | PoolError::Window { op, .. } => op,
             PoolError::Tensor(_) | PoolError::Autograd(_) => "pool",
         }
     }

@@ -111,6 +111,36 @@ pub(crate) fn split_input(
     Ok((lead.to_vec(), spatial.to_vec()))
 }
 
+/// An empty table with room for `n` entries, or an error if that cannot be allocated.
+fn table<T>(op: &'static str, axis: usize, n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| PoolError::InvalidParam {
+            op,
+            param: "output size",
+            axis,
+            value: n.to_string(),
+            allowed: "the window tables of this many outputs cannot be allocated".into(),
+        })?;
+    Ok(v)
+}
+
+/// Checks that a tensor of `shape` can exist: its element count and its
+/// size in bytes (as `f64`) fit in `isize`.
+pub(crate) fn check_alloc(op: &'static str, shape: &[usize]) -> Result<()> {
+    let n = core_tensor::shape::checked_numel(op, shape).map_err(|e| PoolError::window(op, e))?;
+    if n.checked_mul(8).is_none_or(|b| b > isize::MAX as usize) {
+        return Err(PoolError::window(
+            op,
+            core_tensor::TensorError::SizeOverflow {
+                op,
+                shape: shape.to_vec(),
+            },
+        ));
+    }
+    Ok(())
+}
+
 /// Window parameters already broadcast to one entry per axis.
 #[derive(Clone, Debug)]
 pub(crate) struct WindowSpec {
@@ -172,6 +202,23 @@ impl Geometry {
     ) -> Result<Self> {
         let dims = spec.kernel.len();
         let (lead, spatial) = split_input(op, shape, dims)?;
+        // Output sizes first, so that nothing is allocated for an output that cannot exist.
+        let mut out_shape = lead.clone();
+        for (i, &len) in spatial.iter().enumerate() {
+            let [pb, pa] = spec.padding[i];
+            let wa = WindowAxis {
+                kernel: spec.kernel[i],
+                stride: spec.stride[i],
+                dilation: spec.dilation[i],
+                pad_before: pb,
+                pad_after: pa,
+            };
+            out_shape.push(
+                wa.output_len(op, i, len, spec.ceil_mode)
+                    .map_err(|e| PoolError::window(op, e))?,
+            );
+        }
+        check_alloc(op, &out_shape)?;
         let mut axes = [AxisPlan::unit(), AxisPlan::unit(), AxisPlan::unit()];
         for i in 0..dims {
             let k = spec.kernel[i];
@@ -195,7 +242,9 @@ impl Geometry {
                 pad_after: pa,
             };
             let len = spatial[i];
-            let out = wa.output_len(op, i, len, spec.ceil_mode)?;
+            let out = wa
+                .output_len(op, i, len, spec.ceil_mode)
+                .map_err(|e| PoolError::window(op, e))?;
             // Every window start and end is within (-eff, len + pa + stride), so isize arithmetic
             // cannot overflow once the output length fits.
             let lim = (len as u128) + (pa as u128) + (spec.stride[i] as u128) + (eff as u128);
@@ -212,10 +261,10 @@ impl Geometry {
             let mut plan = AxisPlan {
                 len,
                 out,
-                start: Vec::with_capacity(out),
-                lo: Vec::with_capacity(out),
-                hi: Vec::with_capacity(out),
-                padded_count: Vec::with_capacity(out),
+                start: table(op, i, out)?,
+                lo: table(op, i, out)?,
+                hi: table(op, i, out)?,
+                padded_count: table(op, i, out)?,
                 dil: spec.dilation[i],
                 ext: k,
                 stride: Some(spec.stride[i]),
@@ -270,7 +319,7 @@ impl Geometry {
         let (lead, spatial) = split_input(op, shape, dims)?;
         let mut out_shape = lead.clone();
         out_shape.extend(spatial.iter().zip(output).map(|(&l, o)| o.unwrap_or(l)));
-        core_tensor::shape::checked_numel(op, &out_shape)?;
+        check_alloc(op, &out_shape)?;
         let mut axes = [AxisPlan::unit(), AxisPlan::unit(), AxisPlan::unit()];
         for i in 0..dims {
             let len = spatial[i];
@@ -288,24 +337,15 @@ impl Geometry {
             let mut plan = AxisPlan {
                 len,
                 out,
-                start: Vec::new(),
-                lo: Vec::new(),
-                hi: Vec::new(),
-                padded_count: Vec::new(),
+                start: table(op, i, out)?,
+                lo: table(op, i, out)?,
+                hi: table(op, i, out)?,
+                padded_count: table(op, i, out)?,
                 dil: 1,
                 ext: 0,
                 stride: None,
                 full: (0, 0),
             };
-            plan.start
-                .try_reserve(out)
-                .map_err(|_| PoolError::InvalidParam {
-                    op,
-                    param: "output_size",
-                    axis: i,
-                    value: out.to_string(),
-                    allowed: "it is too large to allocate".into(),
-                })?;
             for o in 0..n {
                 let a = (o * l / n) as usize;
                 let b = ((o + 1) * l).div_ceil(n) as usize;
@@ -335,7 +375,6 @@ impl Geometry {
             axes,
         };
         // Sizes must fit: the input was allocated, the output must be allocatable too.
-        core_tensor::shape::checked_numel(op, &g.output_shape())?;
         let vol = g
             .axes
             .iter()

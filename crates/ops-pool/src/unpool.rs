@@ -96,7 +96,7 @@ impl UnpoolGeometry {
         }
         let mut full = lead.clone();
         full.extend(&output);
-        core_tensor::shape::checked_numel(op, &full)?;
+        crate::geometry::check_alloc(op, &full)?;
         Ok(Self {
             planes: lead.iter().product(),
             lead,

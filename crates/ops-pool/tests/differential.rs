@@ -1,0 +1,176 @@
+//! Differential tests: the fast kernels against the naive loops of
+//! `common`, and `Par::Seq` against `Par::Rayon` (bitwise), over random
+//! shapes and parameters within the validity rules.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Win, assert_close, naive_adaptive, naive_avg, naive_max};
+use core_tensor::{Par, Rng};
+use ops_pool::*;
+use proptest::prelude::*;
+
+/// Per-axis (kernel, stride, dilation, pad_before, pad_after, len).
+fn axes() -> impl Strategy<Value = Vec<(usize, usize, usize, usize, usize, usize)>> {
+    proptest::collection::vec(
+        (
+            1usize..=3,
+            1usize..=3,
+            1usize..=2,
+            0usize..5,
+            0usize..5,
+            1usize..8,
+        ),
+        3,
+    )
+}
+
+fn win(
+    ax: &[(usize, usize, usize, usize, usize, usize)],
+    dims: usize,
+    ceil: bool,
+    dilate: bool,
+) -> (Win, Vec<usize>) {
+    let mut w = Win {
+        k: vec![],
+        s: vec![],
+        d: vec![],
+        pad: vec![],
+        ceil,
+    };
+    let mut sp = vec![];
+    for &(k, s, d, pb, pa, len) in &ax[..dims] {
+        let d = if dilate { d } else { 1 };
+        let eff = d * (k - 1) + 1;
+        w.k.push(k);
+        w.s.push(s);
+        w.d.push(d);
+        w.pad.push([pb % eff, pa % eff]);
+        sp.push(len);
+    }
+    (w, sp)
+}
+
+/// Inputs with ties (small integers), and a few NaN and -inf when `specials`.
+fn input(seed: u64, n: usize, specials: bool) -> Vec<f64> {
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|_| match rng.below(if specials { 20 } else { 1000 }) {
+            0 if specials => f64::NAN,
+            1 if specials => f64::NEG_INFINITY,
+            _ => rng.below(7) as f64 - 3.0,
+        })
+        .collect()
+}
+
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.to_bits() == y.to_bits() || x.is_nan() && y.is_nan())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn max_pool_matches_naive(dims in 1usize..=3, planes in 1usize..4, ax in axes(), ceil in any::<bool>(), seed in any::<u64>()) {
+        let (w, sp) = win(&ax, dims, ceil, true);
+        let mut shape = vec![planes];
+        shape.extend(&sp);
+        let x = input(seed, shape.iter().product(), true);
+        let p = MaxPoolParams::new(&w.k).stride(&w.s).dilation(&w.d).padding_mode(Padding::Explicit(w.pad.clone())).ceil_mode(ceil);
+        let naive = naive_max(&x, planes, &sp, &w);
+        let geom = p.geometry(&shape);
+        prop_assert_eq!(geom.is_ok(), naive.is_some(), "{:?}", geom);
+        if let (Ok(g), Some((want, want_idx, outs))) = (geom, naive) {
+            let g = Arc::new(g);
+            let mut out_shape = vec![planes];
+            out_shape.extend(&outs);
+            prop_assert_eq!(g.output_shape(), out_shape);
+            let (y, am) = max::forward(&x, &g, Par::Seq);
+            prop_assert!(same_bits(&y, &want), "{:?} vs {:?}", y, want);
+            prop_assert_eq!(am.to_indices(), want_idx);
+            let (yr, amr) = max::forward(&x, &g, Par::Rayon);
+            prop_assert!(same_bits(&y, &yr));
+            prop_assert_eq!(am, amr);
+        }
+    }
+
+    #[test]
+    fn avg_and_lp_pool_match_naive(
+        dims in 1usize..=3, planes in 1usize..4, ax in axes(), ceil in any::<bool>(), cip in any::<bool>(),
+        div in prop_oneof![Just(None), (-3i64..5).prop_filter("non-zero", |d| *d != 0).prop_map(Some)],
+        norm in prop_oneof![Just(1.0), Just(2.0), Just(3.0), Just(1.5)], seed in any::<u64>()
+    ) {
+        let (w, sp) = win(&ax, dims, ceil, false);
+        let mut shape = vec![planes];
+        shape.extend(&sp);
+        let x = input(seed, shape.iter().product(), false);
+        let p = AvgPoolParams::new(&w.k).stride(&w.s).padding_mode(Padding::Explicit(w.pad.clone()))
+            .ceil_mode(ceil).count_include_pad(cip).divisor_override(div);
+        let naive = naive_avg(&x, planes, &sp, &w, cip, div, None);
+        let geom = p.geometry(&shape);
+        prop_assert_eq!(geom.is_ok(), naive.is_some());
+        if let (Ok(g), Some((want, _))) = (geom, naive) {
+            let d = p.divisor().unwrap();
+            let y = avg::forward(&x, &g, d, Par::Seq);
+            assert_close(&y, &want, 1e-13, 1e-13);
+            prop_assert!(same_bits(&y, &avg::forward(&x, &g, d, Par::Rayon)));
+            let lp = LpPoolParams::new(norm, &w.k).stride(&w.s).padding_mode(Padding::Explicit(w.pad.clone())).ceil_mode(ceil);
+            let gl = lp.geometry(&shape).unwrap();
+            let (want_lp, _) = naive_avg(&x, planes, &sp, &w, cip, None, Some(norm)).unwrap();
+            assert_close(&lp::forward(&x, &gl, norm, Par::Seq), &want_lp, 1e-12, 1e-12);
+        }
+    }
+
+    #[test]
+    fn adaptive_pools_match_naive(dims in 1usize..=3, planes in 1usize..4, lens in proptest::collection::vec((1usize..9, 1usize..11), 3), seed in any::<u64>()) {
+        let sp: Vec<usize> = lens[..dims].iter().map(|l| l.0).collect();
+        let out: Vec<usize> = lens[..dims].iter().map(|l| l.1).collect();
+        let mut shape = vec![planes];
+        shape.extend(&sp);
+        let x = input(seed, shape.iter().product(), true);
+        let req: Vec<Option<usize>> = out.iter().map(|&o| Some(o)).collect();
+        let g = Arc::new(Geometry::adaptive_for("adaptive", &shape, &req).unwrap());
+        let (want, want_idx) = naive_adaptive(&x, planes, &sp, &out, true);
+        let (y, am) = max::forward(&x, &g, Par::Seq);
+        prop_assert!(same_bits(&y, &want));
+        prop_assert_eq!(am.to_indices(), want_idx);
+        let xf = input(seed, shape.iter().product(), false);
+        let (want_avg, _) = naive_adaptive(&xf, planes, &sp, &out, false);
+        assert_close(&avg::forward(&xf, &g, Divisor::InBounds, Par::Seq), &want_avg, 1e-13, 1e-13);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    /// Large enough for rayon to split the planes: sequential and parallel
+    /// runs of every kernel, forward and backward, are bitwise equal.
+    #[test]
+    fn seq_and_rayon_are_bitwise_equal(k in 1usize..=3, s in 1usize..=2, pad in 0usize..2, ceil in any::<bool>(), seed in any::<u64>()) {
+        let shape = [4usize, 16, 23, 21];
+        let n: usize = shape.iter().product();
+        let mut rng = Rng::new(seed);
+        let x = rng.uniform_vec(n, -1.0, 1.0);
+        let pad = pad.min(k - 1);
+        let mp = MaxPoolParams::new(&[k, k]).stride(&[s]).padding(&[pad]).ceil_mode(ceil);
+        let g = Arc::new(mp.geometry(&shape).unwrap());
+        let (y, am) = max::forward(&x, &g, Par::Seq);
+        let (yr, amr) = max::forward(&x, &g, Par::Rayon);
+        prop_assert!(same_bits(&y, &yr) && am == amr);
+        let dy = rng.uniform_vec(y.len(), -1.0, 1.0);
+        prop_assert!(same_bits(&max::backward(&dy, &am, Par::Seq), &max::backward(&dy, &am, Par::Rayon)));
+        prop_assert!(same_bits(&max::gather(&x, &am, Par::Seq), &max::gather(&x, &am, Par::Rayon)));
+        let ap = AvgPoolParams::new(&[k, k]).stride(&[s]).padding(&[pad]).ceil_mode(ceil);
+        let ga = ap.geometry(&shape).unwrap();
+        let d = ap.divisor().unwrap();
+        prop_assert!(same_bits(&avg::forward(&x, &ga, d, Par::Seq), &avg::forward(&x, &ga, d, Par::Rayon)));
+        prop_assert!(same_bits(&avg::backward(&dy, &ga, d, Par::Seq), &avg::backward(&dy, &ga, d, Par::Rayon)));
+        let yl = lp::forward(&x, &ga, 2.5, Par::Seq);
+        prop_assert!(same_bits(&yl, &lp::forward(&x, &ga, 2.5, Par::Rayon)));
+        prop_assert!(same_bits(&lp::backward(&x, &yl, &dy, &ga, 2.5, Par::Seq), &lp::backward(&x, &yl, &dy, &ga, 2.5, Par::Rayon)));
+    }
+}

@@ -1,0 +1,118 @@
+//! A quick timing of the cases P1..P5 against a 2-thread copy of
+//! the input, in the same process (medians of repeated runs). Ignored by
+//! default: speed goals live in benchmarks, not in timed tests. Run with
+//! `cargo test -p ops-pool --release --test timing -- --ignored --nocapture`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use core_tensor::{Par, Rng};
+use ops_pool::{AvgPoolParams, Divisor, Geometry, MaxPoolParams, avg, max};
+use rayon::prelude::*;
+
+fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[reps / 2]
+}
+
+fn input(n: usize) -> Vec<f32> {
+    let mut rng = Rng::new(1);
+    (0..n).map(|_| rng.uniform() as f32).collect()
+}
+
+fn copy_ms(x: &[f32], reps: usize) -> f64 {
+    let mut dst = vec![0f32; x.len()];
+    median_ms(reps, || {
+        dst.par_chunks_mut(1 << 16)
+            .zip(x.par_chunks(1 << 16))
+            .for_each(|(d, s)| d.copy_from_slice(s));
+        std::hint::black_box(&dst);
+    })
+}
+
+fn report(id: &str, ms: f64, copy: f64, torch: f64) {
+    println!(
+        "{id:10} {ms:8.3} ms  copy {copy:7.3} ms  ratio {:5.2}  (PyTorch quoted {torch} ms)",
+        ms / copy
+    );
+}
+
+#[test]
+#[ignore]
+fn time_p1_to_p5() {
+    let reps = 21;
+    for (id, shape, p, torch) in [
+        (
+            "P1",
+            vec![32usize, 64, 56, 56],
+            MaxPoolParams::new(&[2, 2]),
+            (17.4, 20.2),
+        ),
+        (
+            "P2",
+            vec![32, 64, 112, 112],
+            MaxPoolParams::new(&[3, 3]).stride(&[2]).padding(&[1]),
+            (117.0, 149.0),
+        ),
+        (
+            "P5",
+            vec![64, 256, 1024],
+            MaxPoolParams::new(&[3]).stride(&[2]).padding(&[1]),
+            (13.3, 106.0),
+        ),
+    ] {
+        let x = input(shape.iter().product());
+        let g = Arc::new(p.geometry(&shape).unwrap());
+        let dy = vec![1f32; g.planes() * g.plane_out()];
+        let c = copy_ms(&x, reps);
+        let f = median_ms(reps, || {
+            std::hint::black_box(max::forward(&x, &g, Par::Rayon));
+        });
+        report(&format!("{id} fwd"), f, c, torch.0);
+        let fb = median_ms(reps, || {
+            let (y, am) = max::forward(&x, &g, Par::Rayon);
+            std::hint::black_box(y);
+            std::hint::black_box(max::backward(&dy, &am, Par::Rayon));
+        });
+        report(&format!("{id} fwd+bwd"), fb, c, torch.1);
+    }
+    let s3 = [32usize, 64, 56, 56];
+    let s4 = [32usize, 512, 7, 7];
+    for (id, shape, g, div, torch) in [
+        (
+            "P3",
+            s3.to_vec(),
+            AvgPoolParams::new(&[2, 2]).geometry(&s3).unwrap(),
+            Divisor::IncludePad,
+            (6.0, 12.2),
+        ),
+        (
+            "P4",
+            s4.to_vec(),
+            Geometry::adaptive_for("p4", &s4, &[Some(1), Some(1)]).unwrap(),
+            Divisor::InBounds,
+            (0.060, 0.28),
+        ),
+    ] {
+        let x = input(shape.iter().product());
+        let dy = vec![1f32; g.planes() * g.plane_out()];
+        let c = copy_ms(&x, reps);
+        let f = median_ms(reps, || {
+            std::hint::black_box(avg::forward(&x, &g, div, Par::Rayon));
+        });
+        report(&format!("{id} fwd"), f, c, torch.0);
+        let fb = median_ms(reps, || {
+            std::hint::black_box(avg::forward(&x, &g, div, Par::Rayon));
+            std::hint::black_box(avg::backward(&dy, &g, div, Par::Rayon));
+        });
+        report(&format!("{id} fwd+bwd"), fb, c, torch.1);
+    }
+}
