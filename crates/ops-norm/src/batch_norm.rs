@@ -29,7 +29,11 @@ pub struct BatchNormConfig {
 
 impl Default for BatchNormConfig {
     fn default() -> Self {
-        Self { training: true, momentum: Some(0.1), eps: 1e-5 }
+        Self {
+            training: true,
+            momentum: Some(0.1),
+            eps: 1e-5,
+        }
     }
 }
 
@@ -41,7 +45,10 @@ impl BatchNormConfig {
 
     /// Eval mode with PyTorch's default momentum and eps.
     pub fn eval() -> Self {
-        Self { training: false, ..Self::default() }
+        Self {
+            training: false,
+            ..Self::default()
+        }
     }
 }
 
@@ -106,19 +113,39 @@ pub fn batch_norm<F: Float>(
     }
     if let Some(m) = config.momentum {
         if m.is_nan() {
-            return Err(NormError::InvalidMomentum { op: OP, momentum: m });
+            return Err(NormError::InvalidMomentum {
+                op: OP,
+                momentum: m,
+            });
         }
     }
     let use_batch = config.training || running.is_none();
     let eps = config.eps;
-    if use_batch && !(eps > 0.0) {
-        return Err(NormError::InvalidEps { op: OP, eps, allowed: "positive when batch statistics are used (training)" });
+    if use_batch && eps.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        return Err(NormError::InvalidEps {
+            op: OP,
+            eps,
+            allowed: "positive when batch statistics are used (training)",
+        });
     }
-    if !use_batch && !(eps >= 0.0) {
-        return Err(NormError::InvalidEps { op: OP, eps, allowed: "non-negative in evaluation" });
+    if !use_batch
+        && !matches!(
+            eps.partial_cmp(&0.0),
+            Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+        )
+    {
+        return Err(NormError::InvalidEps {
+            op: OP,
+            eps,
+            allowed: "non-negative in evaluation",
+        });
     }
     if use_batch && layout.per_channel() == 1 {
-        return Err(NormError::TooFewValues { op: OP, unit: "channel", shape });
+        return Err(NormError::TooFewValues {
+            op: OP,
+            unit: "channel",
+            shape,
+        });
     }
     let xv = x.value();
     let (mean, invstd, source) = if use_batch {
@@ -126,7 +153,9 @@ pub fn batch_norm<F: Float>(
         if config.training {
             if let Some(r) = running {
                 r.count_batch(OP)?;
-                let factor = config.momentum.unwrap_or(1.0 / r.num_batches_tracked as f64);
+                let factor = config
+                    .momentum
+                    .unwrap_or(1.0 / r.num_batches_tracked as f64);
                 if layout.per_channel() > 0 {
                     let means: Vec<f64> = moments.iter().map(|m| m.mean).collect();
                     let vars: Vec<f64> = moments.iter().map(|m| m.var_unbiased()).collect();
@@ -135,13 +164,34 @@ pub fn batch_norm<F: Float>(
             }
         }
         let mean = moments.iter().map(|m| m.mean).collect();
-        let invstd = moments.iter().map(|m| 1.0 / (m.var_biased() + eps).sqrt()).collect();
+        let invstd = moments
+            .iter()
+            .map(|m| 1.0 / (m.var_biased() + eps).sqrt())
+            .collect();
         (mean, invstd, StatsSource::Batch)
     } else {
-        let r = running.ok_or(NormError::MissingRunningStats { op: OP, reason: "eval needs running statistics" })?;
+        let r = running.ok_or(NormError::MissingRunningStats {
+            op: OP,
+            reason: "eval needs running statistics",
+        })?;
         let mean = r.mean.as_slice().iter().map(|v| v.widen()).collect();
-        let invstd = r.var.as_slice().iter().map(|v| 1.0 / (v.widen() + eps).sqrt()).collect();
+        let invstd = r
+            .var
+            .as_slice()
+            .iter()
+            .map(|v| 1.0 / (v.widen() + eps).sqrt())
+            .collect();
         (mean, invstd, StatsSource::Fixed)
     };
-    channel_op(ChannelCall { name: OP, x, weight, bias, layout, mean, invstd, source, eps })
+    channel_op(ChannelCall {
+        name: OP,
+        x,
+        weight,
+        bias,
+        layout,
+        mean,
+        invstd,
+        source,
+        eps,
+    })
 }

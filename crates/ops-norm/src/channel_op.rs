@@ -6,9 +6,11 @@ use std::sync::Arc;
 use autograd::{Backward, BackwardCtx, Result as AResult, Tensor, Var};
 use core_tensor::{Float, Par};
 
-use crate::kernels::channel::{ChannelLayout, batch_norm_backward_eval, batch_norm_backward_train, channel_forward};
-use crate::second_order::{Composite, finish};
 use crate::NormError;
+use crate::kernels::channel::{
+    ChannelLayout, batch_norm_backward_eval, batch_norm_backward_train, channel_forward,
+};
+use crate::second_order::{Composite, finish};
 
 /// Where the normalizing statistics came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +58,17 @@ pub(crate) struct ChannelCall<'a, F: Float> {
 
 /// Runs the forward kernel and records the op.
 pub(crate) fn channel_op<F: Float>(call: ChannelCall<'_, F>) -> Result<Var<F>, NormError> {
-    let ChannelCall { name, x, weight, bias, layout, mean, invstd, source, eps } = call;
+    let ChannelCall {
+        name,
+        x,
+        weight,
+        bias,
+        layout,
+        mean,
+        invstd,
+        source,
+        eps,
+    } = call;
     let xv = x.value();
     let wv = weight.map(Var::value);
     let bv = bias.map(Var::value);
@@ -73,8 +85,27 @@ pub(crate) fn channel_op<F: Float>(call: ChannelCall<'_, F>) -> Result<Var<F>, N
     let mut inputs = vec![x.clone()];
     inputs.extend(weight.cloned());
     inputs.extend(bias.cloned());
-    let composite = channel_composite::<F>(xv.ndim(), layout.c, source, eps, &mean, &invstd, weight.is_some(), bias.is_some());
-    let backward = ChannelBackward { name, x: xv, weight: wv, layout, mean, invstd, source, has_bias: bias.is_some(), composite };
+    let composite = channel_composite::<F>(
+        xv.ndim(),
+        layout.c,
+        source,
+        eps,
+        &mean,
+        &invstd,
+        weight.is_some(),
+        bias.is_some(),
+    );
+    let backward = ChannelBackward {
+        name,
+        x: xv,
+        weight: wv,
+        layout,
+        mean,
+        invstd,
+        source,
+        has_bias: bias.is_some(),
+        composite,
+    };
     Ok(Var::from_op(y, inputs, backward))
 }
 
@@ -174,14 +205,26 @@ impl<F: Float> Backward<F> for ChannelBackward<F> {
         }
         .map_err(|e| autograd::AutogradError::op(self.name, e))?;
         let c = self.layout.c;
-        let mut fused = vec![ctx.needs_grad[0].then(|| Tensor::from_vec(self.x.shape(), grads.dx)).transpose()?];
+        let mut fused = vec![
+            ctx.needs_grad[0]
+                .then(|| Tensor::from_vec(self.x.shape(), grads.dx))
+                .transpose()?,
+        ];
         let mut k = 1;
         if self.weight.is_some() {
-            fused.push(ctx.needs_grad[k].then(|| Tensor::from_vec(&[c], grads.dweight.clone())).transpose()?);
+            fused.push(
+                ctx.needs_grad[k]
+                    .then(|| Tensor::from_vec(&[c], grads.dweight.clone()))
+                    .transpose()?,
+            );
             k += 1;
         }
         if self.has_bias {
-            fused.push(ctx.needs_grad[k].then(|| Tensor::from_vec(&[c], grads.dbias)).transpose()?);
+            fused.push(
+                ctx.needs_grad[k]
+                    .then(|| Tensor::from_vec(&[c], grads.dbias))
+                    .transpose()?,
+            );
         }
         Ok(finish(ctx, self.name, fused, &self.composite))
     }

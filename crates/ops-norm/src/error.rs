@@ -22,7 +22,9 @@ pub enum NormError {
         shape: Vec<usize>,
     },
     /// A per-channel (or per-element) tensor has the wrong shape.
-    #[error("{op}: {what} should have shape {expected:?} to match the input of shape {input:?}, but got shape {got:?}")]
+    #[error(
+        "{op}: {what} should have shape {expected:?} to match the input of shape {input:?}, but got shape {got:?}"
+    )]
     ParamShape {
         /// The op.
         op: &'static str,
@@ -104,7 +106,9 @@ pub enum NormError {
         shape: Vec<usize>,
     },
     /// `num_batches_tracked` would overflow or is negative.
-    #[error("{op}: num_batches_tracked = {count} cannot be incremented (it must be in 0..i64::MAX)")]
+    #[error(
+        "{op}: num_batches_tracked = {count} cannot be incremented (it must be in 0..i64::MAX)"
+    )]
     Counter {
         /// The op.
         op: &'static str,

@@ -3,11 +3,11 @@
 use autograd::Var;
 use core_tensor::Float;
 
+use crate::NormError;
 use crate::channel_op::{channel_bshape, check_param};
 use crate::kernels::channel::ChannelLayout;
 use crate::kernels::row::RowLayout;
 use crate::row_op::{RowCall, row_op};
-use crate::NormError;
 
 const OP: &str = "group_norm";
 
@@ -44,18 +44,32 @@ pub fn group_norm<F: Float>(
     let shape = x.shape();
     let ChannelLayout { n, c, s } = ChannelLayout::of_shape(OP, &shape)?;
     if num_groups == 0 || c % num_groups != 0 {
-        return Err(NormError::InvalidGroups { op: OP, num_groups, channels: c, shape });
+        return Err(NormError::InvalidGroups {
+            op: OP,
+            num_groups,
+            channels: c,
+            shape,
+        });
     }
     check_param(OP, "weight", weight, &[c], &shape)?;
     check_param(OP, "bias", bias, &[c], &shape)?;
     let per_group = c / num_groups;
     if n * per_group * s == 1 {
-        return Err(NormError::TooFewValues { op: OP, unit: "group", shape });
+        return Err(NormError::TooFewValues {
+            op: OP,
+            unit: "group",
+            shape,
+        });
     }
     if x.is_empty() {
         return Ok(x.mul_scalar(0.0));
     }
-    let layout = RowLayout { rows: n * num_groups, len: per_group * s, period: num_groups, group: s };
+    let layout = RowLayout {
+        rows: n * num_groups,
+        len: per_group * s,
+        period: num_groups,
+        group: s,
+    };
     let call = RowCall {
         name: OP,
         x,

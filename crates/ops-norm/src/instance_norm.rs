@@ -30,7 +30,11 @@ pub struct InstanceNormConfig {
 
 impl Default for InstanceNormConfig {
     fn default() -> Self {
-        Self { use_input_stats: true, momentum: 0.1, eps: 1e-5 }
+        Self {
+            use_input_stats: true,
+            momentum: 0.1,
+            eps: 1e-5,
+        }
     }
 }
 
@@ -80,7 +84,10 @@ pub fn instance_norm<F: Float>(
         r.check(OP, c, &shape)?;
     }
     if config.momentum.is_nan() {
-        return Err(NormError::InvalidMomentum { op: OP, momentum: config.momentum });
+        return Err(NormError::InvalidMomentum {
+            op: OP,
+            momentum: config.momentum,
+        });
     }
     let eps = config.eps;
     if !config.use_input_stats {
@@ -90,17 +97,41 @@ pub fn instance_norm<F: Float>(
                      pass them or use the input statistics",
         })?;
         let mean = r.mean.as_slice().iter().map(|v| v.widen()).collect();
-        let invstd = r.var.as_slice().iter().map(|v| 1.0 / (v.widen() + eps).sqrt()).collect();
-        let call = ChannelCall { name: OP, x, weight, bias, layout, mean, invstd, source: StatsSource::Fixed, eps };
+        let invstd = r
+            .var
+            .as_slice()
+            .iter()
+            .map(|v| 1.0 / (v.widen() + eps).sqrt())
+            .collect();
+        let call = ChannelCall {
+            name: OP,
+            x,
+            weight,
+            bias,
+            layout,
+            mean,
+            invstd,
+            source: StatsSource::Fixed,
+            eps,
+        };
         return channel_op(call);
     }
     if s == 1 {
-        return Err(NormError::TooFewValues { op: OP, unit: "spatial element", shape });
+        return Err(NormError::TooFewValues {
+            op: OP,
+            unit: "spatial element",
+            shape,
+        });
     }
     if x.is_empty() {
         return Ok(x.mul_scalar(0.0));
     }
-    let row_layout = RowLayout { rows: n * c, len: s, period: c, group: s };
+    let row_layout = RowLayout {
+        rows: n * c,
+        len: s,
+        period: c,
+        group: s,
+    };
     let call = RowCall {
         name: OP,
         x,
@@ -115,9 +146,15 @@ pub fn instance_norm<F: Float>(
     if let Some(r) = running {
         let unbias = s as f64 / (s as f64 - 1.0);
         let avg = |v: &[f64], k: f64| -> Vec<f64> {
-            (0..c).map(|ch| (0..n).map(|i| v[i * c + ch] * k).sum::<f64>() / n as f64).collect()
+            (0..c)
+                .map(|ch| (0..n).map(|i| v[i * c + ch] * k).sum::<f64>() / n as f64)
+                .collect()
         };
-        r.blend(config.momentum, &avg(&stats.mean, 1.0), &avg(&stats.var, unbias))?;
+        r.blend(
+            config.momentum,
+            &avg(&stats.mean, 1.0),
+            &avg(&stats.var, unbias),
+        )?;
     }
     Ok(y)
 }

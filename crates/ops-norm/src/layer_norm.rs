@@ -3,26 +3,44 @@
 use autograd::Var;
 use core_tensor::{Float, TensorError};
 
+use crate::NormError;
 use crate::channel_op::check_param;
 use crate::kernels::row::RowLayout;
 use crate::row_op::{RowCall, row_op};
-use crate::NormError;
 
 const OP: &str = "layer_norm";
 
 /// The row layout of normalizing the trailing `normalized_shape` axes of
 /// `shape` (shared with RMS norm).
-pub(crate) fn trailing_layout(op: &'static str, shape: &[usize], normalized_shape: &[usize]) -> Result<RowLayout, NormError> {
+pub(crate) fn trailing_layout(
+    op: &'static str,
+    shape: &[usize],
+    normalized_shape: &[usize],
+) -> Result<RowLayout, NormError> {
     let k = normalized_shape.len();
     if k == 0 || shape.len() < k || shape[shape.len() - k..] != *normalized_shape {
-        return Err(NormError::NormalizedShape { op, normalized_shape: normalized_shape.to_vec(), shape: shape.to_vec() });
+        return Err(NormError::NormalizedShape {
+            op,
+            normalized_shape: normalized_shape.to_vec(),
+            shape: shape.to_vec(),
+        });
     }
-    let overflow = || NormError::Tensor(TensorError::SizeOverflow { op, shape: shape.to_vec() });
+    let overflow = || {
+        NormError::Tensor(TensorError::SizeOverflow {
+            op,
+            shape: shape.to_vec(),
+        })
+    };
     let prod = |s: &[usize]| s.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let rows = prod(&shape[..shape.len() - k]).ok_or_else(overflow)?;
     let len = prod(normalized_shape).ok_or_else(overflow)?;
     rows.checked_mul(len).ok_or_else(overflow)?;
-    Ok(RowLayout { rows, len, period: 1, group: 1 })
+    Ok(RowLayout {
+        rows,
+        len,
+        period: 1,
+        group: 1,
+    })
 }
 
 /// Layer normalization over the trailing axes given by `normalized_shape`:
@@ -60,6 +78,15 @@ pub fn layer_norm<F: Float>(
     let layout = trailing_layout(OP, &shape, normalized_shape)?;
     check_param(OP, "weight", weight, normalized_shape, &shape)?;
     check_param(OP, "bias", bias, normalized_shape, &shape)?;
-    let call = RowCall { name: OP, x, weight, bias, layout, center: true, eps, param_bshape: normalized_shape.to_vec() };
+    let call = RowCall {
+        name: OP,
+        x,
+        weight,
+        bias,
+        layout,
+        center: true,
+        eps,
+        param_bshape: normalized_shape.to_vec(),
+    };
     Ok(row_op(call)?.0)
 }

@@ -77,7 +77,7 @@ pub use samples::gradcheck_cases;
 /// The items most users need.
 pub mod prelude {
     pub use crate::{
-        BatchNormConfig, InstanceNormConfig, NormError, RunningStats, batch_norm, group_norm, instance_norm,
-        layer_norm, rms_norm,
+        BatchNormConfig, InstanceNormConfig, NormError, RunningStats, batch_norm, group_norm,
+        instance_norm, layer_norm, rms_norm,
     };
 }

@@ -3,10 +3,10 @@
 use autograd::Var;
 use core_tensor::Float;
 
+use crate::NormError;
 use crate::channel_op::check_param;
 use crate::layer_norm::trailing_layout;
 use crate::row_op::{RowCall, row_op};
-use crate::NormError;
 
 const OP: &str = "rms_norm";
 

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use autograd::{AutogradError, Backward, BackwardCtx, Result as AResult, Tensor, Var};
 use core_tensor::{Float, Par};
 
+use crate::NormError;
 use crate::kernels::row::{RowLayout, RowStats, row_backward, row_forward};
 use crate::second_order::{Composite, finish};
-use crate::NormError;
 
 /// Everything the row op needs.
 pub(crate) struct RowCall<'a, F: Float> {
@@ -28,7 +28,16 @@ pub(crate) struct RowCall<'a, F: Float> {
 /// Runs the forward kernel, records the op, and returns the output with the
 /// row statistics (for running-statistics updates).
 pub(crate) fn row_op<F: Float>(call: RowCall<'_, F>) -> Result<(Var<F>, RowStats), NormError> {
-    let RowCall { name, x, weight, bias, layout, center, eps, param_bshape } = call;
+    let RowCall {
+        name,
+        x,
+        weight,
+        bias,
+        layout,
+        center,
+        eps,
+        param_bshape,
+    } = call;
     let xv = x.value();
     let wv = weight.map(Var::value);
     let bv = bias.map(Var::value);
@@ -45,7 +54,14 @@ pub(crate) fn row_op<F: Float>(call: RowCall<'_, F>) -> Result<(Var<F>, RowStats
     let mut inputs = vec![x.clone()];
     inputs.extend(weight.cloned());
     inputs.extend(bias.cloned());
-    let composite = row_composite::<F>(layout, center, eps, param_bshape, weight.is_some(), bias.is_some());
+    let composite = row_composite::<F>(
+        layout,
+        center,
+        eps,
+        param_bshape,
+        weight.is_some(),
+        bias.is_some(),
+    );
     let backward = RowBackward {
         name,
         x: xv,
@@ -70,7 +86,11 @@ fn row_composite<F: Float>(
     Arc::new(move |v: &[Var<F>]| {
         let x = &v[0];
         let xr = x.reshape(&[layout.rows, layout.len])?;
-        let d = if center { xr.sub(&xr.mean(&[1], true)?)? } else { xr };
+        let d = if center {
+            xr.sub(&xr.mean(&[1], true)?)?
+        } else {
+            xr
+        };
         let var = d.mul(&d)?.mean(&[1], true)?;
         let mut y = d.div(&var.add_scalar(eps).sqrt())?.reshape(&x.shape())?;
         let mut k = 1;
@@ -115,15 +135,27 @@ impl<F: Float> Backward<F> for RowBackward<F> {
             Par::Rayon,
         )
         .map_err(|e| AutogradError::op(self.name, e))?;
-        let mut fused = vec![ctx.needs_grad[0].then(|| Tensor::from_vec(self.x.shape(), grads.dx)).transpose()?];
+        let mut fused = vec![
+            ctx.needs_grad[0]
+                .then(|| Tensor::from_vec(self.x.shape(), grads.dx))
+                .transpose()?,
+        ];
         let mut k = 1;
         if let Some(w) = &self.weight {
-            fused.push(ctx.needs_grad[k].then(|| Tensor::from_vec(w.shape(), grads.dweight.clone())).transpose()?);
+            fused.push(
+                ctx.needs_grad[k]
+                    .then(|| Tensor::from_vec(w.shape(), grads.dweight.clone()))
+                    .transpose()?,
+            );
             k += 1;
         }
         if self.has_bias {
             let shape = ctx.inputs[k].shape();
-            fused.push(ctx.needs_grad[k].then(|| Tensor::from_vec(&shape, grads.dbias)).transpose()?);
+            fused.push(
+                ctx.needs_grad[k]
+                    .then(|| Tensor::from_vec(&shape, grads.dbias))
+                    .transpose()?,
+            );
         }
         Ok(finish(ctx, self.name, fused, &self.composite))
     }

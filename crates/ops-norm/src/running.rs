@@ -29,16 +29,29 @@ impl<F: Float> RunningStats<F> {
     /// Fresh statistics for `num_features` channels: mean 0, variance 1,
     /// counter 0 (PyTorch's `reset_running_stats`).
     pub fn new(num_features: usize) -> Self {
-        Self { mean: Tensor::zeros(&[num_features]), var: Tensor::ones(&[num_features]), num_batches_tracked: 0 }
+        Self {
+            mean: Tensor::zeros(&[num_features]),
+            var: Tensor::ones(&[num_features]),
+            num_batches_tracked: 0,
+        }
     }
 
     /// Statistics from existing buffers (e.g. a state dict).
     pub fn from_parts(mean: Tensor<F>, var: Tensor<F>, num_batches_tracked: i64) -> Self {
-        Self { mean, var, num_batches_tracked }
+        Self {
+            mean,
+            var,
+            num_batches_tracked,
+        }
     }
 
     /// Checks both buffers have shape `[c]`.
-    pub(crate) fn check(&self, op: &'static str, c: usize, input: &[usize]) -> Result<(), NormError> {
+    pub(crate) fn check(
+        &self,
+        op: &'static str,
+        c: usize,
+        input: &[usize],
+    ) -> Result<(), NormError> {
         for (what, t) in [("running_mean", &self.mean), ("running_var", &self.var)] {
             if t.shape() != [c] {
                 return Err(NormError::ParamShape {
@@ -59,14 +72,27 @@ impl<F: Float> RunningStats<F> {
             .num_batches_tracked
             .checked_add(1)
             .filter(|&v| v > 0)
-            .ok_or(NormError::Counter { op, count: self.num_batches_tracked })?;
+            .ok_or(NormError::Counter {
+                op,
+                count: self.num_batches_tracked,
+            })?;
         Ok(())
     }
 
     /// `running = (1 − factor)·running + factor·batch` for mean and variance.
-    pub(crate) fn blend(&mut self, factor: f64, batch_mean: &[f64], batch_var: &[f64]) -> Result<(), NormError> {
+    pub(crate) fn blend(
+        &mut self,
+        factor: f64,
+        batch_mean: &[f64],
+        batch_var: &[f64],
+    ) -> Result<(), NormError> {
         let mix = |old: &Tensor<F>, new: &[f64]| -> Result<Tensor<F>, NormError> {
-            let v = old.as_slice().iter().zip(new).map(|(&o, &n)| F::cast((1.0 - factor) * o.widen() + factor * n)).collect();
+            let v = old
+                .as_slice()
+                .iter()
+                .zip(new)
+                .map(|(&o, &n)| F::cast((1.0 - factor) * o.widen() + factor * n))
+                .collect();
             Ok(Tensor::from_vec(old.shape(), v)?)
         };
         self.mean = mix(&self.mean, batch_mean)?;

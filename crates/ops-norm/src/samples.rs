@@ -4,11 +4,17 @@ use autograd::gradcheck::single;
 use autograd::{GradcheckCase, GradcheckOptions, Result, Tensor, Var};
 use core_tensor::Rng;
 
-use crate::{BatchNormConfig, InstanceNormConfig, RunningStats, batch_norm, group_norm, instance_norm, layer_norm, rms_norm};
+use crate::{
+    BatchNormConfig, InstanceNormConfig, RunningStats, batch_norm, group_norm, instance_norm,
+    layer_norm, rms_norm,
+};
 
 fn rand_tensor(rng: &mut Rng, shape: &[usize], lo: f64, hi: f64) -> Result<Tensor<f64>> {
     let n = shape.iter().product();
-    Ok(Tensor::from_vec(shape, (0..n).map(|_| rng.uniform_in(lo, hi)).collect())?)
+    Ok(Tensor::from_vec(
+        shape,
+        (0..n).map(|_| rng.uniform_in(lo, hi)).collect(),
+    )?)
 }
 
 /// A small `N, C, *` shape: rank 2..=4, at most ~24 elements.
@@ -22,7 +28,11 @@ fn small_shape(rng: &mut Rng, min_c: usize) -> Vec<usize> {
 }
 
 fn options(seed: u64) -> GradcheckOptions {
-    GradcheckOptions { seed, full_jacobian_up_to: 24, ..GradcheckOptions::default() }
+    GradcheckOptions {
+        seed,
+        full_jacobian_up_to: 24,
+        ..GradcheckOptions::default()
+    }
 }
 
 fn case(
@@ -32,7 +42,14 @@ fn case(
     seed: u64,
     f: impl Fn(&[Var<f64>]) -> Result<Var<f64>> + Send + Sync + 'static,
 ) -> GradcheckCase {
-    GradcheckCase { op, label, inputs, func: Box::new(single(f)), second_order: true, options: options(seed) }
+    GradcheckCase {
+        op,
+        label,
+        inputs,
+        func: Box::new(single(f)),
+        second_order: true,
+        options: options(seed),
+    }
 }
 
 /// Gradcheck samples (first and second order, f64) of every op and mode:
@@ -61,21 +78,57 @@ fn cases_for(rng: &mut Rng, seed: u64) -> Result<Vec<GradcheckCase>> {
     let x = rand_tensor(rng, &shape, -2.0, 2.0)?;
     let w = rand_tensor(rng, &[c], 0.5, 1.5)?;
     let b = rand_tensor(rng, &[c], -0.5, 0.5)?;
-    out.push(case("batch_norm", format!("train affine {shape:?}"), vec![x.clone(), w.clone(), b.clone()], seed, |v| {
-        Ok(batch_norm(&v[0], Some(&v[1]), Some(&v[2]), None, &BatchNormConfig::train())?)
-    }));
-    out.push(case("batch_norm", format!("train plain {shape:?}"), vec![x.clone()], seed, |v| {
-        Ok(batch_norm(&v[0], None, None, None, &BatchNormConfig::train())?)
-    }));
+    out.push(case(
+        "batch_norm",
+        format!("train affine {shape:?}"),
+        vec![x.clone(), w.clone(), b.clone()],
+        seed,
+        |v| {
+            Ok(batch_norm(
+                &v[0],
+                Some(&v[1]),
+                Some(&v[2]),
+                None,
+                &BatchNormConfig::train(),
+            )?)
+        },
+    ));
+    out.push(case(
+        "batch_norm",
+        format!("train plain {shape:?}"),
+        vec![x.clone()],
+        seed,
+        |v| {
+            Ok(batch_norm(
+                &v[0],
+                None,
+                None,
+                None,
+                &BatchNormConfig::train(),
+            )?)
+        },
+    ));
 
     // Batch norm, eval with running statistics.
     let rm = rand_tensor(rng, &[c], -0.5, 0.5)?;
     let rv = rand_tensor(rng, &[c], 0.5, 2.0)?;
     let stats = RunningStats::from_parts(rm, rv, 3);
-    out.push(case("batch_norm", format!("eval running {shape:?}"), vec![x.clone(), w.clone(), b.clone()], seed, move |v| {
-        let mut st = stats.clone();
-        Ok(batch_norm(&v[0], Some(&v[1]), Some(&v[2]), Some(&mut st), &BatchNormConfig::eval())?)
-    }));
+    out.push(case(
+        "batch_norm",
+        format!("eval running {shape:?}"),
+        vec![x.clone(), w.clone(), b.clone()],
+        seed,
+        move |v| {
+            let mut st = stats.clone();
+            Ok(batch_norm(
+                &v[0],
+                Some(&v[1]),
+                Some(&v[2]),
+                Some(&mut st),
+                &BatchNormConfig::eval(),
+            )?)
+        },
+    ));
 
     // Instance norm, input statistics (needs a spatial size > 1).
     let mut ishape = shape.clone();
@@ -86,15 +139,46 @@ fn cases_for(rng: &mut Rng, seed: u64) -> Result<Vec<GradcheckCase>> {
         ishape[2] = 2;
     }
     let xi = rand_tensor(rng, &ishape, -2.0, 2.0)?;
-    out.push(case("instance_norm", format!("input stats affine {ishape:?}"), vec![xi.clone(), w.clone(), b.clone()], seed, |v| {
-        Ok(instance_norm(&v[0], Some(&v[1]), Some(&v[2]), None, &InstanceNormConfig::default())?)
-    }));
-    let stats_i = RunningStats::from_parts(rand_tensor(rng, &[c], -0.5, 0.5)?, rand_tensor(rng, &[c], 0.5, 2.0)?, 0);
-    out.push(case("instance_norm", format!("running stats {ishape:?}"), vec![xi, w.clone()], seed, move |v| {
-        let mut st = stats_i.clone();
-        let cfg = InstanceNormConfig { use_input_stats: false, ..Default::default() };
-        Ok(instance_norm(&v[0], Some(&v[1]), None, Some(&mut st), &cfg)?)
-    }));
+    out.push(case(
+        "instance_norm",
+        format!("input stats affine {ishape:?}"),
+        vec![xi.clone(), w.clone(), b.clone()],
+        seed,
+        |v| {
+            Ok(instance_norm(
+                &v[0],
+                Some(&v[1]),
+                Some(&v[2]),
+                None,
+                &InstanceNormConfig::default(),
+            )?)
+        },
+    ));
+    let stats_i = RunningStats::from_parts(
+        rand_tensor(rng, &[c], -0.5, 0.5)?,
+        rand_tensor(rng, &[c], 0.5, 2.0)?,
+        0,
+    );
+    out.push(case(
+        "instance_norm",
+        format!("running stats {ishape:?}"),
+        vec![xi, w.clone()],
+        seed,
+        move |v| {
+            let mut st = stats_i.clone();
+            let cfg = InstanceNormConfig {
+                use_input_stats: false,
+                ..Default::default()
+            };
+            Ok(instance_norm(
+                &v[0],
+                Some(&v[1]),
+                None,
+                Some(&mut st),
+                &cfg,
+            )?)
+        },
+    ));
 
     // Layer norm over the last one or two axes.
     let lshape = small_shape(rng, 2);
@@ -104,15 +188,23 @@ fn cases_for(rng: &mut Rng, seed: u64) -> Result<Vec<GradcheckCase>> {
     let wl = rand_tensor(rng, &norm_shape, 0.5, 1.5)?;
     let bl = rand_tensor(rng, &norm_shape, -0.5, 0.5)?;
     let ns = norm_shape.clone();
-    out.push(case("layer_norm", format!("{lshape:?} over {norm_shape:?}"), vec![xl.clone(), wl.clone(), bl], seed, move |v| {
-        Ok(layer_norm(&v[0], &ns, Some(&v[1]), Some(&v[2]), 1e-5)?)
-    }));
+    out.push(case(
+        "layer_norm",
+        format!("{lshape:?} over {norm_shape:?}"),
+        vec![xl.clone(), wl.clone(), bl],
+        seed,
+        move |v| Ok(layer_norm(&v[0], &ns, Some(&v[1]), Some(&v[2]), 1e-5)?),
+    ));
 
     // RMS norm.
     let ns = norm_shape.clone();
-    out.push(case("rms_norm", format!("{lshape:?} over {norm_shape:?}"), vec![xl, wl], seed, move |v| {
-        Ok(rms_norm(&v[0], &ns, Some(&v[1]), None)?)
-    }));
+    out.push(case(
+        "rms_norm",
+        format!("{lshape:?} over {norm_shape:?}"),
+        vec![xl, wl],
+        seed,
+        move |v| Ok(rms_norm(&v[0], &ns, Some(&v[1]), None)?),
+    ));
 
     // Group norm: C = groups * per_group.
     let groups = 1 + rng.below(2);
@@ -123,8 +215,12 @@ fn cases_for(rng: &mut Rng, seed: u64) -> Result<Vec<GradcheckCase>> {
     let xg = rand_tensor(rng, &gshape, -2.0, 2.0)?;
     let wg = rand_tensor(rng, &[cg], 0.5, 1.5)?;
     let bg = rand_tensor(rng, &[cg], -0.5, 0.5)?;
-    out.push(case("group_norm", format!("{gshape:?} groups {groups}"), vec![xg, wg, bg], seed, move |v| {
-        Ok(group_norm(&v[0], groups, Some(&v[1]), Some(&v[2]), 1e-5)?)
-    }));
+    out.push(case(
+        "group_norm",
+        format!("{gshape:?} groups {groups}"),
+        vec![xg, wg, bg],
+        seed,
+        move |v| Ok(group_norm(&v[0], groups, Some(&v[1]), Some(&v[2]), 1e-5)?),
+    ));
     Ok(out)
 }

@@ -37,7 +37,12 @@ pub(crate) fn finish<F: Float>(
                 Var::from_op(
                     t,
                     inputs.clone(),
-                    GradOfGrad { name, which, n_primal: ctx.inputs.len(), composite: Arc::clone(composite) },
+                    GradOfGrad {
+                        name,
+                        which,
+                        n_primal: ctx.inputs.len(),
+                        composite: Arc::clone(composite),
+                    },
                 )
             })
         })
@@ -75,11 +80,18 @@ impl<F: Float> Backward<F> for GradOfGrad<F> {
             return Ok(none());
         }
         let first = grad(&[y], &prim[self.which..=self.which], &[g[0].clone()], true)?;
-        let Some(target) = first.into_iter().next().flatten() else { return Ok(none()) };
+        let Some(target) = first.into_iter().next().flatten() else {
+            return Ok(none());
+        };
         if !target.requires_grad() {
             return Ok(none());
         }
-        let second = grad(&[target], &vars, &[ctx.grad_output.clone()], ctx.create_graph)?;
+        let second = grad(
+            &[target],
+            &vars,
+            std::slice::from_ref(ctx.grad_output),
+            ctx.create_graph,
+        )?;
         Ok(second
             .into_iter()
             .zip(ctx.needs_grad)

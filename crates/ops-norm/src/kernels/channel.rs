@@ -36,11 +36,28 @@ impl ChannelLayout {
     /// element count overflows.
     pub fn of_shape(op: &'static str, shape: &[usize]) -> Result<Self, NormError> {
         if shape.len() < 2 {
-            return Err(NormError::WrongRank { op, min: 2, layout: "N, C, *", shape: shape.to_vec() });
+            return Err(NormError::WrongRank {
+                op,
+                min: 2,
+                layout: "N, C, *",
+                shape: shape.to_vec(),
+            });
         }
-        let overflow = || NormError::Tensor(TensorError::SizeOverflow { op, shape: shape.to_vec() });
-        let s = shape[2..].iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(overflow)?;
-        let layout = ChannelLayout { n: shape[0], c: shape[1], s };
+        let overflow = || {
+            NormError::Tensor(TensorError::SizeOverflow {
+                op,
+                shape: shape.to_vec(),
+            })
+        };
+        let s = shape[2..]
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(overflow)?;
+        let layout = ChannelLayout {
+            n: shape[0],
+            c: shape[1],
+            s,
+        };
         layout.checked_numel().ok_or_else(overflow)?;
         Ok(layout)
     }
@@ -60,7 +77,13 @@ impl ChannelLayout {
         self.n * self.s
     }
 
-    fn check(&self, op: &'static str, name: &'static str, got: usize, per_channel: bool) -> Result<(), NormError> {
+    fn check(
+        &self,
+        op: &'static str,
+        name: &'static str,
+        got: usize,
+        per_channel: bool,
+    ) -> Result<(), NormError> {
         let (expected, shape) = if per_channel {
             (self.c, vec![self.c])
         } else {
@@ -68,7 +91,12 @@ impl ChannelLayout {
         };
         if got != expected {
             let _ = name;
-            return Err(NormError::Tensor(TensorError::LengthMismatch { op, shape, expected, got }));
+            return Err(NormError::Tensor(TensorError::LengthMismatch {
+                op,
+                shape,
+                expected,
+                got,
+            }));
         }
         Ok(())
     }
@@ -80,7 +108,11 @@ impl ChannelLayout {
 ///
 /// # Errors
 /// [`NormError::Tensor`] when `x.len()` is not `N·C·S`.
-pub fn channel_moments<F: Float>(x: &[F], layout: ChannelLayout, par: Par) -> Result<Vec<Moments>, NormError> {
+pub fn channel_moments<F: Float>(
+    x: &[F],
+    layout: ChannelLayout,
+    par: Par,
+) -> Result<Vec<Moments>, NormError> {
     layout.check("batch_norm", "x", x.len(), false)?;
     let ChannelLayout { n, c, s } = layout;
     if x.is_empty() {
@@ -123,7 +155,11 @@ pub fn channel_moments<F: Float>(x: &[F], layout: ChannelLayout, par: Par) -> Re
         let d = v.widen() - means[j / s];
         d * d
     });
-    Ok(means.iter().zip(&m2).map(|(&mean, &m2)| Moments { count, mean, m2 }).collect())
+    Ok(means
+        .iter()
+        .zip(&m2)
+        .map(|(&mean, &m2)| Moments { count, mean, m2 })
+        .collect())
 }
 
 /// Applies per-channel coefficients `k[c]` elementwise: `out[i] =
@@ -203,7 +239,9 @@ pub fn channel_forward<F: Float>(
             [F::cast(mean[ch]), F::cast(invstd[ch] * w), F::cast(b)]
         })
         .collect();
-    Ok(channel_zip(par, layout, &coeffs, [x], |k, [x]| (x - k[0]) * k[1] + k[2]))
+    Ok(channel_zip(par, layout, &coeffs, [x], |k, [x]| {
+        (x - k[0]) * k[1] + k[2]
+    }))
 }
 
 /// Per-channel `(Σ dy, Σ dy·(x − mean))` in `f64`, one pass over both.
@@ -232,7 +270,11 @@ pub fn channel_grad_sums<F: Float>(
             sum_g_and_g_dev(&x[r.clone()], &dy[r], mean[p % c])
         });
         return Ok((0..c)
-            .map(|ch| (0..n).fold((0.0, 0.0), |(a, b), i| (a + planes[i * c + ch].0, b + planes[i * c + ch].1)))
+            .map(|ch| {
+                (0..n).fold((0.0, 0.0), |(a, b), i| {
+                    (a + planes[i * c + ch].0, b + planes[i * c + ch].1)
+                })
+            })
             .collect());
     }
     let row = c * s;
@@ -306,13 +348,24 @@ pub fn batch_norm_backward_train<F: Float>(
             let (sdy, sdyx) = sums[ch];
             let k_dy = w * invstd[ch];
             let mean_dy_xhat = sdyx * invstd[ch] / count;
-            [F::cast(mean[ch]), F::cast(k_dy), F::cast(k_dy * invstd[ch] * mean_dy_xhat), F::cast(k_dy * sdy / count)]
+            [
+                F::cast(mean[ch]),
+                F::cast(k_dy),
+                F::cast(k_dy * invstd[ch] * mean_dy_xhat),
+                F::cast(k_dy * sdy / count),
+            ]
         })
         .collect();
-    let dx = channel_zip(par, layout, &coeffs, [x, dy], |k, [x, g]| k[1] * g - k[2] * (x - k[0]) - k[3]);
+    let dx = channel_zip(par, layout, &coeffs, [x, dy], |k, [x, g]| {
+        k[1] * g - k[2] * (x - k[0]) - k[3]
+    });
     Ok(ChannelGrads {
         dx,
-        dweight: sums.iter().zip(invstd).map(|(&(_, b), &is)| F::cast(b * is)).collect(),
+        dweight: sums
+            .iter()
+            .zip(invstd)
+            .map(|(&(_, b), &is)| F::cast(b * is))
+            .collect(),
         dbias: sums.iter().map(|&(a, _)| F::cast(a)).collect(),
     })
 }
@@ -348,7 +401,10 @@ pub fn batch_norm_backward_eval<F: Float>(
     let (dweight, dbias) = if param_grads {
         let sums = channel_grad_sums(x, dy, layout, mean, par)?;
         (
-            sums.iter().zip(invstd).map(|(&(_, b), &is)| F::cast(b * is)).collect(),
+            sums.iter()
+                .zip(invstd)
+                .map(|(&(_, b), &is)| F::cast(b * is))
+                .collect(),
             sums.iter().map(|&(a, _)| F::cast(a)).collect(),
         )
     } else {

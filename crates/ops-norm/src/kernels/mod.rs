@@ -38,7 +38,11 @@ pub struct Moments {
 
 impl Moments {
     /// No values.
-    pub const EMPTY: Moments = Moments { count: 0, mean: 0.0, m2: 0.0 };
+    pub const EMPTY: Moments = Moments {
+        count: 0,
+        mean: 0.0,
+        m2: 0.0,
+    };
 
     /// Two-pass moments of a slice: the mean, then the squared deviations
     /// from it, both summed in `f64`.
@@ -47,7 +51,11 @@ impl Moments {
             return Moments::EMPTY;
         }
         let mean = sum_f64(x) / x.len() as f64;
-        Moments { count: x.len(), mean, m2: sum_sq_dev(x, mean) }
+        Moments {
+            count: x.len(),
+            mean,
+            m2: sum_sq_dev(x, mean),
+        }
     }
 
     /// Chan et al.'s pairwise merge: the moments of the union of two sets.
@@ -156,8 +164,16 @@ pub(crate) fn map_chunks_mut<T: Send, R: Send>(
 ) -> Vec<R> {
     let chunk_len = chunk_len.max(1);
     match par {
-        Par::Seq => data.chunks_mut(chunk_len).enumerate().map(|(i, c)| f(i, c)).collect(),
-        Par::Rayon => data.par_chunks_mut(chunk_len).enumerate().map(|(i, c)| f(i, c)).collect(),
+        Par::Seq => data
+            .chunks_mut(chunk_len)
+            .enumerate()
+            .map(|(i, c)| f(i, c))
+            .collect(),
+        Par::Rayon => data
+            .par_chunks_mut(chunk_len)
+            .enumerate()
+            .map(|(i, c)| f(i, c))
+            .collect(),
     }
 }
 
@@ -172,9 +188,13 @@ mod tests {
 
     #[test]
     fn moments_two_pass_and_merge_agree() {
-        let x: Vec<f64> = (0..37).map(|i| (i as f64 * 0.37).sin() * 3.0 + 1e4).collect();
+        let x: Vec<f64> = (0..37)
+            .map(|i| (i as f64 * 0.37).sin() * 3.0 + 1e4)
+            .collect();
         let all = Moments::of(&x);
-        let merged = Moments::of(&x[..10]).merge(Moments::of(&x[10..11])).merge(Moments::of(&x[11..]));
+        let merged = Moments::of(&x[..10])
+            .merge(Moments::of(&x[10..11]))
+            .merge(Moments::of(&x[11..]));
         assert_eq!(all.count, 37);
         assert!((all.mean - merged.mean).abs() < 1e-9);
         assert!((all.m2 - merged.m2).abs() < 1e-7 * all.m2);
@@ -192,7 +212,11 @@ mod tests {
         assert_eq!(sum_f64(&x), x.iter().map(|&v| v as f64).sum::<f64>());
         let (a, b) = sum_g_and_g_dev(&x, &g, 1.5);
         assert_eq!(a, g.iter().map(|&v| v as f64).sum::<f64>());
-        let want: f64 = x.iter().zip(&g).map(|(&x, &g)| g as f64 * (x as f64 - 1.5)).sum();
+        let want: f64 = x
+            .iter()
+            .zip(&g)
+            .map(|(&x, &g)| g as f64 * (x as f64 - 1.5))
+            .sum();
         assert!((b - want).abs() < 1e-12);
     }
 }

@@ -58,7 +58,12 @@ impl RowLayout {
             (self.numel(), vec![self.rows, self.len])
         };
         if got != expected {
-            return Err(NormError::Tensor(TensorError::LengthMismatch { op, shape, expected, got }));
+            return Err(NormError::Tensor(TensorError::LengthMismatch {
+                op,
+                shape,
+                expected,
+                got,
+            }));
         }
         Ok(())
     }
@@ -99,7 +104,12 @@ pub fn row_forward<F: Float>(
     for p in [weight, bias].into_iter().flatten() {
         layout.check(op, p.len(), true)?;
     }
-    let RowLayout { rows, len, period, group } = layout;
+    let RowLayout {
+        rows,
+        len,
+        period,
+        group,
+    } = layout;
     let w = materialize(weight, layout.affine_len(), F::one());
     let b = materialize(bias, layout.affine_len(), F::zero());
     let mut y = vec![F::zero(); x.len()];
@@ -194,7 +204,12 @@ pub fn row_backward<F: Float>(
     if let Some(w) = weight {
         layout.check(op, w.len(), true)?;
     }
-    let RowLayout { rows, len, period, group } = layout;
+    let RowLayout {
+        rows,
+        len,
+        period,
+        group,
+    } = layout;
     if stats.mean.len() != rows || stats.rstd.len() != rows {
         return Err(NormError::Tensor(TensorError::LengthMismatch {
             op,
@@ -209,63 +224,73 @@ pub fn row_backward<F: Float>(
     let rows_per_task = units_per_task(len);
     let segs = len / group;
     let inv_len = 1.0 / len as f64;
-    let parts = map_chunks_mut(par.for_work(2 * x.len()), &mut dx, rows_per_task * len, |t, chunk| {
-        let mut dw = vec![0.0f64; if param_grads { n_aff } else { 0 }];
-        let mut db = dw.clone();
-        for (i, dxr) in chunk.chunks_mut(len).enumerate() {
-            let r = t * rows_per_task + i;
-            let xr = &x[r * len..(r + 1) * len];
-            let gr = &dy[r * len..(r + 1) * len];
-            let (mean, rstd) = (stats.mean[r], stats.rstd[r]);
-            let base = (r % period) * segs;
-            // Pass 1: Σ dx̂ and Σ dx̂·(x − mean), and the parameter sums.
-            let (mut s1, mut s2) = (0.0f64, 0.0f64);
-            if group == 1 {
-                let wr = &w[base..base + len];
-                for (j, ((&xv, &gv), &wv)) in xr.iter().zip(gr).zip(wr).enumerate() {
-                    let g = gv.widen();
-                    let d = xv.widen() - mean;
-                    let wg = wv.widen() * g;
-                    s1 += wg;
-                    s2 += wg * d;
-                    if param_grads {
-                        dw[base + j] += g * d * rstd;
-                        db[base + j] += g;
+    let parts = map_chunks_mut(
+        par.for_work(2 * x.len()),
+        &mut dx,
+        rows_per_task * len,
+        |t, chunk| {
+            let mut dw = vec![0.0f64; if param_grads { n_aff } else { 0 }];
+            let mut db = dw.clone();
+            for (i, dxr) in chunk.chunks_mut(len).enumerate() {
+                let r = t * rows_per_task + i;
+                let xr = &x[r * len..(r + 1) * len];
+                let gr = &dy[r * len..(r + 1) * len];
+                let (mean, rstd) = (stats.mean[r], stats.rstd[r]);
+                let base = (r % period) * segs;
+                // Pass 1: Σ dx̂ and Σ dx̂·(x − mean), and the parameter sums.
+                let (mut s1, mut s2) = (0.0f64, 0.0f64);
+                if group == 1 {
+                    let wr = &w[base..base + len];
+                    for (j, ((&xv, &gv), &wv)) in xr.iter().zip(gr).zip(wr).enumerate() {
+                        let g = gv.widen();
+                        let d = xv.widen() - mean;
+                        let wg = wv.widen() * g;
+                        s1 += wg;
+                        s2 += wg * d;
+                        if param_grads {
+                            dw[base + j] += g * d * rstd;
+                            db[base + j] += g;
+                        }
+                    }
+                } else {
+                    for (k, (xs, gs)) in xr.chunks(group).zip(gr.chunks(group)).enumerate() {
+                        let (sg, sgd) = sum_g_and_g_dev(xs, gs, mean);
+                        let wk = w[base + k].widen();
+                        s1 += wk * sg;
+                        s2 += wk * sgd;
+                        if param_grads {
+                            dw[base + k] += sgd * rstd;
+                            db[base + k] += sg;
+                        }
                     }
                 }
-            } else {
-                for (k, (xs, gs)) in xr.chunks(group).zip(gr.chunks(group)).enumerate() {
-                    let (sg, sgd) = sum_g_and_g_dev(xs, gs, mean);
-                    let wk = w[base + k].widen();
-                    s1 += wk * sg;
-                    s2 += wk * sgd;
-                    if param_grads {
-                        dw[base + k] += sgd * rstd;
-                        db[base + k] += sg;
+                let mdxhat = if center { s1 * inv_len } else { 0.0 };
+                let mdxhat_xhat = s2 * rstd * inv_len;
+                // Pass 2: dx = rstd·dx̂ − rstd·mean(dx̂) − (x − mean)·rstd²·mean(dx̂·x̂).
+                let (m, rs) = (F::cast(mean), F::cast(rstd));
+                let (c0, c1) = (F::cast(rstd * mdxhat), F::cast(rstd * rstd * mdxhat_xhat));
+                if group == 1 {
+                    let wr = &w[base..base + len];
+                    for (((o, &xv), &gv), &wv) in dxr.iter_mut().zip(xr).zip(gr).zip(wr) {
+                        *o = rs * wv * gv - c0 - (xv - m) * c1;
+                    }
+                } else {
+                    for (k, ((os, xs), gs)) in dxr
+                        .chunks_mut(group)
+                        .zip(xr.chunks(group))
+                        .zip(gr.chunks(group))
+                        .enumerate()
+                    {
+                        let kw = rs * w[base + k];
+                        for ((o, &xv), &gv) in os.iter_mut().zip(xs).zip(gs) {
+                            *o = kw * gv - c0 - (xv - m) * c1;
+                        }
                     }
                 }
             }
-            let mdxhat = if center { s1 * inv_len } else { 0.0 };
-            let mdxhat_xhat = s2 * rstd * inv_len;
-            // Pass 2: dx = rstd·dx̂ − rstd·mean(dx̂) − (x − mean)·rstd²·mean(dx̂·x̂).
-            let (m, rs) = (F::cast(mean), F::cast(rstd));
-            let (c0, c1) = (F::cast(rstd * mdxhat), F::cast(rstd * rstd * mdxhat_xhat));
-            if group == 1 {
-                let wr = &w[base..base + len];
-                for (((o, &xv), &gv), &wv) in dxr.iter_mut().zip(xr).zip(gr).zip(wr) {
-                    *o = rs * wv * gv - c0 - (xv - m) * c1;
-                }
-            } else {
-                for (k, ((os, xs), gs)) in dxr.chunks_mut(group).zip(xr.chunks(group)).zip(gr.chunks(group)).enumerate() {
-                    let kw = rs * w[base + k];
-                    for ((o, &xv), &gv) in os.iter_mut().zip(xs).zip(gs) {
-                        *o = kw * gv - c0 - (xv - m) * c1;
-                    }
-                }
-            }
-        }
-        (dw, db)
-    });
+            (dw, db)
+        },
+    );
     let (mut dw, mut db) = (vec![0.0f64; n_aff], vec![0.0f64; n_aff]);
     if param_grads {
         for (pw, pb) in &parts {
@@ -277,6 +302,16 @@ pub fn row_backward<F: Float>(
             }
         }
     }
-    let cast = |v: Vec<f64>| if param_grads { v.into_iter().map(F::cast).collect() } else { Vec::new() };
-    Ok(RowGrads { dx, dweight: cast(dw), dbias: cast(db) })
+    let cast = |v: Vec<f64>| {
+        if param_grads {
+            v.into_iter().map(F::cast).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    Ok(RowGrads {
+        dx,
+        dweight: cast(dw),
+        dbias: cast(db),
+    })
 }

@@ -12,7 +12,11 @@ pub(crate) fn assert_close(got: &[f64], want: &[f64], rtol: f64, atol: f64, what
     let mut worst: Option<(usize, f64)> = None;
     for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
         let excess = if a.is_nan() || b.is_nan() {
-            if a.is_nan() && b.is_nan() { f64::NEG_INFINITY } else { f64::INFINITY }
+            if a.is_nan() && b.is_nan() {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }
         } else {
             (a - b).abs() - (atol + rtol * b.abs())
         };
@@ -21,7 +25,10 @@ pub(crate) fn assert_close(got: &[f64], want: &[f64], rtol: f64, atol: f64, what
         }
     }
     if let Some((i, _)) = worst {
-        panic!("{what}: element {i}: got {} want {} (rtol {rtol}, atol {atol})", got[i], want[i]);
+        panic!(
+            "{what}: element {i}: got {} want {} (rtol {rtol}, atol {atol})",
+            got[i], want[i]
+        );
     }
 }
 
@@ -33,7 +40,11 @@ pub(crate) fn vals<F: Float>(t: &Tensor<F>) -> Vec<f64> {
 /// A tensor of uniform values in `[lo, hi)`.
 pub(crate) fn uniform<F: Float>(rng: &mut Rng, shape: &[usize], lo: f64, hi: f64) -> Tensor<F> {
     let n: usize = shape.iter().product();
-    Tensor::from_vec(shape, (0..n).map(|_| F::cast(rng.uniform_in(lo, hi))).collect()).expect("shape and data agree")
+    Tensor::from_vec(
+        shape,
+        (0..n).map(|_| F::cast(rng.uniform_in(lo, hi))).collect(),
+    )
+    .expect("shape and data agree")
 }
 
 fn bshape(rank: usize, c: usize) -> Vec<usize> {
@@ -42,7 +53,12 @@ fn bshape(rank: usize, c: usize) -> Vec<usize> {
     s
 }
 
-fn affine(y: Var<f64>, w: Option<&Var<f64>>, b: Option<&Var<f64>>, shape: &[usize]) -> Result<Var<f64>> {
+fn affine(
+    y: Var<f64>,
+    w: Option<&Var<f64>>,
+    b: Option<&Var<f64>>,
+    shape: &[usize],
+) -> Result<Var<f64>> {
     let y = match w {
         Some(w) => y.mul(&w.reshape(shape)?)?,
         None => y,
@@ -60,10 +76,20 @@ fn standardize(x: &Var<f64>, axes: &[isize], eps: f64) -> Result<Var<f64>> {
 }
 
 /// Batch norm with batch statistics, composed from basic ops.
-pub(crate) fn ref_batch_train(x: &Var<f64>, w: Option<&Var<f64>>, b: Option<&Var<f64>>, eps: f64) -> Result<Var<f64>> {
+pub(crate) fn ref_batch_train(
+    x: &Var<f64>,
+    w: Option<&Var<f64>>,
+    b: Option<&Var<f64>>,
+    eps: f64,
+) -> Result<Var<f64>> {
     let rank = x.ndim();
     let axes: Vec<isize> = std::iter::once(0).chain(2..rank as isize).collect();
-    affine(standardize(x, &axes, eps)?, w, b, &bshape(rank, x.shape()[1]))
+    affine(
+        standardize(x, &axes, eps)?,
+        w,
+        b,
+        &bshape(rank, x.shape()[1]),
+    )
 }
 
 /// Batch norm with fixed statistics, composed from basic ops.
@@ -82,14 +108,30 @@ pub(crate) fn ref_batch_eval(
 }
 
 /// Instance norm with input statistics, composed from basic ops.
-pub(crate) fn ref_instance(x: &Var<f64>, w: Option<&Var<f64>>, b: Option<&Var<f64>>, eps: f64) -> Result<Var<f64>> {
+pub(crate) fn ref_instance(
+    x: &Var<f64>,
+    w: Option<&Var<f64>>,
+    b: Option<&Var<f64>>,
+    eps: f64,
+) -> Result<Var<f64>> {
     let rank = x.ndim();
     let axes: Vec<isize> = (2..rank as isize).collect();
-    affine(standardize(x, &axes, eps)?, w, b, &bshape(rank, x.shape()[1]))
+    affine(
+        standardize(x, &axes, eps)?,
+        w,
+        b,
+        &bshape(rank, x.shape()[1]),
+    )
 }
 
 /// Layer norm over the last `k` axes, composed from basic ops.
-pub(crate) fn ref_layer(x: &Var<f64>, k: usize, w: Option<&Var<f64>>, b: Option<&Var<f64>>, eps: f64) -> Result<Var<f64>> {
+pub(crate) fn ref_layer(
+    x: &Var<f64>,
+    k: usize,
+    w: Option<&Var<f64>>,
+    b: Option<&Var<f64>>,
+    eps: f64,
+) -> Result<Var<f64>> {
     let rank = x.ndim() as isize;
     let axes: Vec<isize> = (rank - k as isize..rank).collect();
     let shape = x.shape();
@@ -97,7 +139,13 @@ pub(crate) fn ref_layer(x: &Var<f64>, k: usize, w: Option<&Var<f64>>, b: Option<
 }
 
 /// Group norm, composed from basic ops.
-pub(crate) fn ref_group(x: &Var<f64>, groups: usize, w: Option<&Var<f64>>, b: Option<&Var<f64>>, eps: f64) -> Result<Var<f64>> {
+pub(crate) fn ref_group(
+    x: &Var<f64>,
+    groups: usize,
+    w: Option<&Var<f64>>,
+    b: Option<&Var<f64>>,
+    eps: f64,
+) -> Result<Var<f64>> {
     let shape = x.shape();
     let rest: usize = shape[1..].iter().product::<usize>() / groups;
     let xr = x.reshape(&[shape[0], groups, rest])?;
