@@ -3,18 +3,39 @@
 //!
 //! The analytic side is a vector-Jacobian product `vᵀJ` from the backward
 //! pass; the numerical side is the Jacobian column of every input element by
-//! central differences, `(f(x + eps·e_j) - f(x - eps·e_j)) / (2·eps)`,
-//! projected on the same `v`. For small outputs `v` runs over every unit
-//! vector (the full Jacobian, like PyTorch's slow mode); for large ones over
-//! a few seeded random vectors. Elements are compared with PyTorch's
-//! `allclose`: `|analytic - numeric| <= atol + rtol·|numeric|`.
+//! central differences with an absolute step, `(f(x + eps·e_j) - f(x -
+//! eps·e_j)) / (2·eps)`, projected on the same `v`. For small outputs `v`
+//! runs over every unit vector (the full Jacobian, PyTorch's slow mode);
+//! for large ones over a few seeded random vectors, and
+//! [`GradcheckOptions::fast_mode`] projects the inputs too (PyTorch's fast
+//! mode). Elements are compared with PyTorch's `allclose`:
+//! `|analytic - numeric| <= atol + rtol·|numeric|`, with PyTorch's defaults
+//! `eps = 1e-6`, `atol = 1e-5`, `rtol = 1e-3`. Like PyTorch, the check also
+//! asks that a zero output gradient give zero input gradients and that two
+//! backward passes agree within `nondet_tol` (reentrancy).
+//!
+//! The report names the worst element (input, flat index, output, both
+//! values); a passing report names the element nearest to failing.
+//!
+//! ```
+//! use autograd::{gradcheck, GradcheckOptions, Var};
+//! use core_tensor::Tensor;
+//! // softmax along the last axis: a 2x3 Jacobian block per row.
+//! let x = Tensor::from_vec(&[2, 3], vec![0.1, -0.4, 0.9, 1.0, 0.0, -1.0])?;
+//! let f = |v: &[Var<f64>]| Ok(vec![v[0].softmax(-1)?]);
+//! let report = gradcheck(&f, &[x], &GradcheckOptions::default())?;
+//! assert!(report.passed, "{report}");
+//! assert_eq!(report.compared, 6 * 6);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! Finite differences are only meaningful where the function is
-//! differentiable. Callers keep samples away from kinks: the sample
-//! generators in the op crates draw max-pooling inputs as shuffled,
-//! well-separated values ([`core_tensor::Rng::distinct_vec`]) so no window
-//! has a tie within `eps`, keep ReLU and `abs` inputs at least `1e-2` away
-//! from 0, and keep logs and roots on positive inputs.
+//! differentiable and the step `eps` does not cross a kink or a tie. Callers
+//! keep samples away from such points; [`crate::samples`] documents how the
+//! basic-op samples do it: max inputs drawn as shuffled, well-separated
+//! values ([`core_tensor::Rng::distinct_vec`]) so no lane has a tie within
+//! `eps`, ReLU and `abs` inputs at least `5e-2` away from 0, and logs, roots
+//! and powers on positive inputs.
 
 use core_tensor::{Rng, Tensor};
 
@@ -37,6 +58,16 @@ pub struct GradcheckOptions {
     pub projections: usize,
     /// Seed of the random projections.
     pub seed: u64,
+    /// PyTorch's `fast_mode`: instead of whole Jacobians, compare one
+    /// random projection `vᵀ J_i u_i` per (input `i`, output) pair, with
+    /// `u_i` and `v` uniform in `[0, 1)` normalized to unit length and
+    /// `atol` scaled by `Σu_i·Σv`. Costs two evaluations per input instead
+    /// of two per input element. When it fails, the slow check is run too
+    /// (as PyTorch does) so the report names the failing element.
+    pub fast_mode: bool,
+    /// Largest difference allowed between two backward passes with the
+    /// same output gradient (PyTorch's `nondet_tol`; 0 = bitwise equal).
+    pub nondet_tol: f64,
 }
 
 impl Default for GradcheckOptions {
@@ -48,6 +79,8 @@ impl Default for GradcheckOptions {
             full_jacobian_up_to: 64,
             projections: 4,
             seed: 0,
+            fast_mode: false,
+            nondet_tol: 0.0,
         }
     }
 }
@@ -57,7 +90,8 @@ impl Default for GradcheckOptions {
 pub struct Mismatch {
     /// Which input of the function.
     pub input: usize,
-    /// Flat (row-major) index of the element in that input.
+    /// Flat (row-major) index of the element in that input (0 for a
+    /// fast-mode comparison, which projects the whole input).
     pub index: usize,
     /// Which output of the function.
     pub output: usize,
@@ -82,6 +116,10 @@ pub struct GradcheckReport {
     pub worst: Option<Mismatch>,
     /// How many (projection, element) pairs were compared.
     pub compared: usize,
+    /// Failures of the backward sanity checks (a nonzero gradient for a
+    /// zero output gradient, a backward that is not reentrant) and other
+    /// remarks, in words. A failed sanity check also clears `passed`.
+    pub notes: Vec<String>,
 }
 
 impl GradcheckReport {
@@ -92,6 +130,7 @@ impl GradcheckReport {
             max_rel_err: 0.0,
             worst: None,
             compared: 0,
+            notes: Vec::new(),
         }
     }
 
@@ -102,6 +141,7 @@ impl GradcheckReport {
         self.max_abs_err = self.max_abs_err.max(other.max_abs_err);
         self.max_rel_err = self.max_rel_err.max(other.max_rel_err);
         self.compared += other.compared;
+        self.notes.extend(other.notes.iter().cloned());
         if !self_worse || self.worst.is_none() {
             self.worst = other.worst.or(self.worst);
         }
@@ -131,6 +171,9 @@ impl std::fmt::Display for GradcheckReport {
                 "; worst: input {} element {} output {}: analytic {:.9e} numeric {:.9e}",
                 m.input, m.index, m.output, m.analytic, m.numeric
             )?;
+        }
+        for note in &self.notes {
+            write!(f, "; {note}")?;
         }
         f.write_str(")")
     }
@@ -192,18 +235,124 @@ pub fn gradcheck(
     let leaves: Vec<Var<f64>> = inputs.iter().cloned().map(Var::leaf).collect();
     let outputs = f(&leaves)?;
     let out_shapes: Vec<Vec<usize>> = outputs.iter().map(Var::shape).collect();
+    let mut report = GradcheckReport::new();
+    backward_sanity(&outputs, &leaves, opts, &mut report)?;
+    if opts.fast_mode {
+        let fast = fast_check(f, inputs, &leaves, &outputs, &out_shapes, opts)?;
+        if fast.passed {
+            return Ok(report.merge(fast));
+        }
+        let slow = slow_check(f, inputs, &leaves, &outputs, &out_shapes, opts)?;
+        let mut merged = report.merge(fast).merge(slow);
+        merged
+            .notes
+            .push("fast mode failed; the slow check was run to locate the element".into());
+        return Ok(merged);
+    }
+    let slow = slow_check(f, inputs, &leaves, &outputs, &out_shapes, opts)?;
+    Ok(report.merge(slow))
+}
 
+/// One backward pass from `out` with output gradient `v`, keeping the graph.
+fn vjp(out: &Var<f64>, v: Vec<f64>, leaves: &[Var<f64>]) -> Result<Vec<Option<Tensor<f64>>>> {
+    if !out.requires_grad() {
+        return Ok(vec![None; leaves.len()]);
+    }
+    let seed = Var::constant(Tensor::from_vec(&out.shape(), v)?);
+    let keep = BackwardOptions {
+        retain_graph: true,
+        create_graph: false,
+    };
+    let grads = run_backward(std::slice::from_ref(out), &[seed], Some(leaves), keep)?;
+    Ok(grads.into_iter().map(|g| g.map(|g| g.value())).collect())
+}
+
+/// PyTorch's extra checks of the backward itself: a zero output gradient
+/// must give zero input gradients (`_test_backward_mul_by_grad_output`),
+/// and two passes with the same output gradient must agree within
+/// `nondet_tol` (the reentrancy check).
+fn backward_sanity(
+    outputs: &[Var<f64>],
+    leaves: &[Var<f64>],
+    opts: &GradcheckOptions,
+    report: &mut GradcheckReport,
+) -> Result<()> {
+    let mut rng = Rng::new(opts.seed ^ 0x7e_e7_7a_47);
+    for (o, out) in outputs.iter().enumerate() {
+        let zero = vjp(out, vec![0.0; out.len()], leaves)?;
+        for (i, g) in zero.iter().enumerate() {
+            // NaN counts as nonzero (f64::max would skip it).
+            let worst = g.as_ref().map_or(0.0, |g| {
+                g.as_slice().iter().fold(0.0f64, |m, v| {
+                    if v.is_nan() || m.is_nan() {
+                        f64::NAN
+                    } else {
+                        m.max(v.abs())
+                    }
+                })
+            });
+            if worst != 0.0 {
+                report.passed = false;
+                report.notes.push(format!(
+                    "backward of output {o} with a zero output gradient gave a nonzero gradient for input {i} \
+                     (max |g| = {worst:.3e})"
+                ));
+            }
+        }
+        let v: Vec<f64> = (0..out.len()).map(|_| rng.normal()).collect();
+        let first = vjp(out, v.clone(), leaves)?;
+        let second = vjp(out, v, leaves)?;
+        for (i, (a, b)) in first.iter().zip(&second).enumerate() {
+            let diff = match (a, b) {
+                (Some(a), Some(b)) => {
+                    a.as_slice()
+                        .iter()
+                        .zip(b.as_slice())
+                        .fold(0.0f64, |m, (x, y)| {
+                            if x == y || (x.is_nan() && y.is_nan()) {
+                                m
+                            } else if x.is_nan() || y.is_nan() {
+                                f64::INFINITY
+                            } else {
+                                m.max((x - y).abs())
+                            }
+                        })
+                }
+                (None, None) => 0.0,
+                _ => f64::INFINITY,
+            };
+            if diff > opts.nondet_tol {
+                report.passed = false;
+                report.notes.push(format!(
+                    "backward is not reentrant: two passes from output {o} with the same output gradient differ \
+                     by {diff:.3e} for input {i} (nondet_tol {:e})",
+                    opts.nondet_tol
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Slow mode: whole Jacobians (or random projections of large outputs).
+fn slow_check(
+    f: &CheckedFn<'_>,
+    inputs: &[Tensor<f64>],
+    leaves: &[Var<f64>],
+    outputs: &[Var<f64>],
+    out_shapes: &[Vec<usize>],
+    opts: &GradcheckOptions,
+) -> Result<GradcheckReport> {
     // Numerical Jacobian columns: numeric[i][j] = d outputs / d inputs[i][j],
     // flattened over the concatenated outputs.
-    let numeric = numerical_columns(f, inputs, &out_shapes, opts.eps)?;
-
+    let numeric = numerical_columns(f, inputs, out_shapes, opts.eps)?;
     let mut rng = Rng::new(opts.seed);
     let mut report = GradcheckReport::new();
     // The share of its allowance the worst element so far uses.
     let mut worst_excess = f64::NEG_INFINITY;
     let mut offset = 0;
-    for (o, (out, shape)) in outputs.iter().zip(&out_shapes).enumerate() {
-        let len: usize = shape.iter().product();
+    for (o, out) in outputs.iter().enumerate() {
+        let len = out.len();
         let projections: Vec<Vec<f64>> = if len <= opts.full_jacobian_up_to {
             (0..len)
                 .map(|k| (0..len).map(|i| if i == k { 1.0 } else { 0.0 }).collect())
@@ -214,23 +363,13 @@ pub fn gradcheck(
                 .collect()
         };
         for v in projections {
-            let analytic: Vec<Option<Var<f64>>> = if out.requires_grad() {
-                let seed = Var::constant(Tensor::from_vec(shape, v.clone())?);
-                let keep = BackwardOptions {
-                    retain_graph: true,
-                    create_graph: false,
-                };
-                run_backward(std::slice::from_ref(out), &[seed], Some(&leaves), keep)?
-            } else {
-                vec![None; leaves.len()]
-            };
+            let analytic = vjp(out, v.clone(), leaves)?;
             let atol = opts.atol * v.iter().map(|x| x.abs()).sum::<f64>();
             for (i, columns) in numeric.iter().enumerate() {
-                let a = analytic[i].as_ref().map(Var::value);
                 for (j, column) in columns.iter().enumerate() {
                     let col = &column[offset..offset + len];
                     let n: f64 = v.iter().zip(col).map(|(a, b)| a * b).sum();
-                    let an = a.as_ref().map_or(0.0, |t| t.as_slice()[j]);
+                    let an = analytic[i].as_ref().map_or(0.0, |t| t.as_slice()[j]);
                     report.record(i, j, o, an, n, atol, opts.rtol, &mut worst_excess);
                 }
             }
@@ -238,6 +377,96 @@ pub fn gradcheck(
         offset += len;
     }
     Ok(report)
+}
+
+/// Fast mode: one projection `vᵀ J_i u_i` per (input, output) pair.
+fn fast_check(
+    f: &CheckedFn<'_>,
+    inputs: &[Tensor<f64>],
+    leaves: &[Var<f64>],
+    outputs: &[Var<f64>],
+    out_shapes: &[Vec<usize>],
+    opts: &GradcheckOptions,
+) -> Result<GradcheckReport> {
+    let mut rng = Rng::new(opts.seed ^ 0xfa57);
+    let mut unit = |n: usize| {
+        let v: Vec<f64> = (0..n).map(|_| rng.uniform()).collect();
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        v.into_iter()
+            .map(|x| if norm > 0.0 { x / norm } else { x })
+            .collect::<Vec<f64>>()
+    };
+    let us: Vec<Vec<f64>> = inputs.iter().map(|t| unit(t.len())).collect();
+    let vs: Vec<Vec<f64>> = outputs.iter().map(|o| unit(o.len())).collect();
+    // Directional central differences J_i u_i, over the concatenated outputs.
+    let mut jvps = Vec::with_capacity(inputs.len());
+    let mut shifted = inputs.to_vec();
+    for (i, (input, u)) in inputs.iter().zip(&us).enumerate() {
+        let step = |sign: f64| {
+            let data = input
+                .as_slice()
+                .iter()
+                .zip(u)
+                .map(|(x, d)| x + sign * opts.eps * d)
+                .collect();
+            Tensor::from_vec(input.shape(), data)
+        };
+        shifted[i] = step(1.0)?;
+        let fp = evaluate(f, &shifted, out_shapes)?;
+        shifted[i] = step(-1.0)?;
+        let fm = evaluate(f, &shifted, out_shapes)?;
+        shifted[i] = input.clone();
+        jvps.push(
+            fp.iter()
+                .zip(&fm)
+                .map(|(p, m)| (p - m) / (2.0 * opts.eps))
+                .collect::<Vec<f64>>(),
+        );
+    }
+    let mut report = GradcheckReport::new();
+    let mut worst_excess = f64::NEG_INFINITY;
+    let mut offset = 0;
+    for (o, (out, v)) in outputs.iter().zip(&vs).enumerate() {
+        let analytic = vjp(out, v.clone(), leaves)?;
+        let sum_v: f64 = v.iter().sum();
+        for (i, u) in us.iter().enumerate() {
+            let n: f64 = v
+                .iter()
+                .zip(&jvps[i][offset..offset + out.len()])
+                .map(|(a, b)| a * b)
+                .sum();
+            let an = analytic[i].as_ref().map_or(0.0, |g| {
+                g.as_slice().iter().zip(u).map(|(a, b)| a * b).sum()
+            });
+            let atol = opts.atol * u.iter().sum::<f64>() * sum_v;
+            report.record(i, 0, o, an, n, atol, opts.rtol, &mut worst_excess);
+        }
+        offset += out.len();
+    }
+    Ok(report)
+}
+
+/// Evaluates `f` at `inputs` (as leaves, so `f` may differentiate
+/// internally) and flattens the outputs, checking their shapes.
+fn evaluate(
+    f: &CheckedFn<'_>,
+    inputs: &[Tensor<f64>],
+    out_shapes: &[Vec<usize>],
+) -> Result<Vec<f64>> {
+    let vars: Vec<Var<f64>> = inputs.iter().cloned().map(Var::leaf).collect();
+    let outs = f(&vars)?;
+    let shapes: Vec<Vec<usize>> = outs.iter().map(Var::shape).collect();
+    if shapes != out_shapes {
+        return Err(AutogradError::InvalidArgument {
+            op: "gradcheck",
+            param: "f",
+            reason: format!(
+                "the function returned outputs of shapes {shapes:?} for perturbed inputs but {out_shapes:?} \
+                 for the original ones"
+            ),
+        });
+    }
+    Ok(outs.iter().flat_map(|o| o.value().to_vec()).collect())
 }
 
 impl GradcheckReport {
@@ -299,22 +528,7 @@ fn numerical_columns(
     out_shapes: &[Vec<usize>],
     eps: f64,
 ) -> Result<Vec<Vec<Vec<f64>>>> {
-    let eval = |perturbed: &[Tensor<f64>]| -> Result<Vec<f64>> {
-        let vars: Vec<Var<f64>> = perturbed.iter().cloned().map(Var::leaf).collect();
-        let outs = f(&vars)?;
-        let shapes: Vec<Vec<usize>> = outs.iter().map(Var::shape).collect();
-        if shapes != out_shapes {
-            return Err(AutogradError::InvalidArgument {
-                op: "gradcheck",
-                param: "f",
-                reason: format!(
-                    "the function returned outputs of shapes {shapes:?} for perturbed inputs but {out_shapes:?} \
-                     for the original ones"
-                ),
-            });
-        }
-        Ok(outs.iter().flat_map(|o| o.value().to_vec()).collect())
-    };
+    let eval = |perturbed: &[Tensor<f64>]| evaluate(f, perturbed, out_shapes);
     let mut all = Vec::with_capacity(inputs.len());
     let mut shifted = inputs.to_vec();
     for (i, input) in inputs.iter().enumerate() {

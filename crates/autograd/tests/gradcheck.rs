@@ -263,3 +263,93 @@ fn merge_keeps_the_worse_report() {
     assert_eq!(merged.worst, bad.worst);
     assert_eq!(merged.compared, good.compared + bad.compared);
 }
+
+#[test]
+fn fast_mode_passes_correct_ops_and_locates_wrong_ones() {
+    let fast = GradcheckOptions {
+        fast_mode: true,
+        ..GradcheckOptions::default()
+    };
+    let f = |v: &[Var<f64>]| Ok(vec![v[0].matmul(&v[1])?.tanh(), v[0].exp().sum_all()]);
+    let a = Tensor::from_vec(&[2, 3], vec![0.1, -0.2, 0.3, 0.4, -0.5, 0.6]).unwrap();
+    let b = Tensor::from_vec(&[3, 2], vec![1.0, -1.0, 0.5, 0.25, -0.75, 2.0]).unwrap();
+    let r = gradcheck(&f, &[a.clone(), b.clone()], &fast).unwrap();
+    assert!(r.passed, "{r}");
+    // One comparison per (input, output) pair.
+    assert_eq!(r.compared, 2 * 2);
+    assert!(gradgradcheck(&f, &[a, b], &fast).unwrap().passed);
+
+    let wrong = single(|v: &[Var<f64>]| Ok(wrong_square(&v[0])));
+    let r = gradcheck(&wrong, &[x4()], &fast).unwrap();
+    assert!(!r.passed, "{r}");
+    let worst = r.worst.clone().unwrap();
+    assert_eq!((worst.input, worst.index), (0, 2), "{r}");
+    assert!(
+        r.notes.iter().any(|n| n.contains("fast mode failed")),
+        "{r}"
+    );
+}
+
+#[test]
+fn backward_sanity_checks() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // A backward that adds a constant: a zero output gradient gives a
+    // nonzero input gradient.
+    struct Affine;
+    impl Backward<f64> for Affine {
+        fn name(&self) -> &'static str {
+            "affine"
+        }
+        fn backward(&self, ctx: &BackwardCtx<'_, f64>) -> Result<Vec<Option<Var<f64>>>> {
+            Ok(vec![Some(
+                ctx.grad_output
+                    .add_scalar(0.0)
+                    .mul_scalar(2.0)
+                    .add_scalar(1e-9),
+            )])
+        }
+    }
+    let f = single(|v: &[Var<f64>]| {
+        Ok(Var::from_op(
+            v[0].value().map(|x| 2.0 * x),
+            vec![v[0].clone()],
+            Affine,
+        ))
+    });
+    let r = gradcheck(&f, &[x4()], &GradcheckOptions::default()).unwrap();
+    assert!(!r.passed, "{r}");
+    assert!(
+        r.to_string()
+            .contains("zero output gradient gave a nonzero gradient for input 0"),
+        "{r}"
+    );
+
+    // A backward whose result changes from call to call.
+    struct Drifting(AtomicUsize);
+    impl Backward<f64> for Drifting {
+        fn name(&self) -> &'static str {
+            "drifting"
+        }
+        fn backward(&self, ctx: &BackwardCtx<'_, f64>) -> Result<Vec<Option<Var<f64>>>> {
+            let k = self.0.fetch_add(1, Ordering::SeqCst) as f64;
+            Ok(vec![Some(ctx.grad_output.mul_scalar(1.0 + 1e-12 * k))])
+        }
+    }
+    let f = single(|v: &[Var<f64>]| {
+        Ok(Var::from_op(
+            v[0].value(),
+            vec![v[0].clone()],
+            Drifting(AtomicUsize::new(0)),
+        ))
+    });
+    let r = gradcheck(&f, &[x4()], &GradcheckOptions::default()).unwrap();
+    assert!(!r.passed, "{r}");
+    assert!(r.to_string().contains("backward is not reentrant"), "{r}");
+    // Tolerated with a nondet_tol above the drift.
+    let loose = GradcheckOptions {
+        nondet_tol: 1e-9,
+        ..GradcheckOptions::default()
+    };
+    assert!(gradcheck(&f, &[x4()], &loose).unwrap().passed);
+}
