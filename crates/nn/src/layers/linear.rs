@@ -72,6 +72,41 @@ impl<F: Float> Linear<F> {
     }
 }
 
+/// The functional form `F.linear(x, weight, bias)`: `x Wᵀ + b` over the
+/// last axis of `x` `(*, in)`, with `weight` `(out, in)` and `bias` `(out)`.
+///
+/// # Errors
+/// [`NnError::BadInput`] when the last axis of `x` is not `in`.
+pub fn linear<F: Float>(x: &Var<F>, weight: &Var<F>, bias: Option<&Var<F>>) -> Result<Var<F>> {
+    let shape = x.shape();
+    let ws = weight.shape();
+    if ws.len() != 2 || shape.last() != Some(&ws[1]) {
+        return Err(NnError::input(
+            "Linear",
+            format!(
+                "(*, {}) matching the weight of shape {ws:?}",
+                ws.get(1).copied().unwrap_or(0)
+            ),
+            &shape,
+        ));
+    }
+    let (inf, outf) = (ws[1], ws[0]);
+    // matmul needs rank >= 2: treat a vector as one row.
+    let x2 = if shape.len() == 1 {
+        x.reshape(&[1, inf])?
+    } else {
+        x.clone()
+    };
+    let mut y = x2.matmul(&weight.transpose(0, 1)?)?;
+    if let Some(b) = bias {
+        y = y.add(b)?;
+    }
+    if shape.len() == 1 {
+        y = y.reshape(&[outf])?;
+    }
+    Ok(y)
+}
+
 impl<F: Float> Module<F> for Linear<F> {
     fn type_name(&self) -> &'static str {
         "Linear"
@@ -86,20 +121,7 @@ impl<F: Float> Module<F> for Linear<F> {
                 &shape,
             ));
         }
-        // matmul needs rank >= 2: treat a vector as one row.
-        let x2 = if shape.len() == 1 {
-            x.reshape(&[1, self.in_features])?
-        } else {
-            x.clone()
-        };
-        let mut y = x2.matmul(&self.weight.transpose(0, 1)?)?;
-        if let Some(b) = &self.bias {
-            y = y.add(b)?;
-        }
-        if shape.len() == 1 {
-            y = y.reshape(&[self.out_features])?;
-        }
-        Ok(y)
+        linear(x, &self.weight, self.bias.as_ref())
     }
 
     fn is_training(&self) -> bool {

@@ -14,7 +14,7 @@ pub use activation::{ReLU, Sigmoid, Tanh};
 pub use conv::{Conv1d, Conv2d, ConvNd, ConvOptions, conv_nd};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
-pub use linear::Linear;
+pub use linear::{Linear, linear};
 pub use norm::{
     BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm, InstanceNorm1d,
     InstanceNorm2d, InstanceNorm3d, LayerNorm, NormOptions, RMSNorm,
