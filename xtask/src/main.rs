@@ -8,7 +8,11 @@ use xtask::conformance::{runner, sync};
 use xtask::gradcheck_audit::{self, AuditOptions};
 
 fn main() -> ExitCode {
-    let command = match cli::parse(std::env::args().skip(1)) {
+    let command = match cli::parse(
+        std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned()),
+    ) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}\nRun `cargo xtask help` for the commands and options.");

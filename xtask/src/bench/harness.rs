@@ -186,8 +186,8 @@ pub fn header() -> String {
         "ratio",
         "target",
         "",
-        "torch ms",
-        "speedup",
+        "torch ms*",
+        "speedup*",
         "description"
     )
 }
@@ -226,7 +226,7 @@ pub fn footer(rows: &[BenchRow], opts: BenchOptions) -> String {
     );
     let _ = writeln!(
         out,
-        "torch ms = PyTorch median quoted in the issue (another machine); speedup = vs PyTorch median quoted in the issue, not measured here."
+        "* torch ms: PyTorch median quoted in the issue (measured on another machine, not here); speedup: ours vs PyTorch median quoted in the issue."
     );
     let _ = writeln!(
         out,
