@@ -58,6 +58,18 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
     if g.planes == 0 {
         return y;
     }
+    if is_global(g) {
+        let mut d = [F::one()];
+        row_divisors(g, div, 0, 0, &mut d);
+        par.for_work(x.len())
+            .for_each_chunk_mut(&mut y, 1, |p, yp| {
+                let s: F = x[p * pin..(p + 1) * pin]
+                    .iter()
+                    .fold(F::zero(), |a, &v| a + v);
+                yp[0] = s / d[0];
+            });
+        return y;
+    }
     par.for_work(x.len())
         .for_each_chunk_mut(&mut y, pout, |p, yp| {
             window_sums(&x[p * pin..(p + 1) * pin], g, yp, |v| v);
@@ -74,6 +86,13 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
             }
         });
     y
+}
+
+/// Whether the single window of each plane covers the whole plane (global pooling).
+fn is_global(g: &Geometry) -> bool {
+    g.axes
+        .iter()
+        .all(|a| a.out == 1 && a.lo[0] == 0 && a.hi[0] == a.len)
 }
 
 /// Sums `f(x)` over the in-bounds taps of every window of one plane into `y`
@@ -152,6 +171,15 @@ pub fn backward<F: Float>(dy: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec
     if g.planes == 0 {
         return dx;
     }
+    if is_global(g) {
+        let mut d = [F::one()];
+        row_divisors(g, div, 0, 0, &mut d);
+        par.for_work(dx.len())
+            .for_each_chunk_mut(&mut dx, pin, |p, dxp| {
+                dxp.fill(dy[p] / d[0]);
+            });
+        return dx;
+    }
     par.for_work(dx.len())
         .for_each_chunk_mut(&mut dx, pin, |p, dxp| {
             let [ad, ah, aw] = &g.axes;
@@ -180,9 +208,22 @@ pub(crate) fn spread_row<F: Float>(dx: &mut [F], g: &Geometry, od: usize, oh: us
         for th in ah.lo[oh]..ah.hi[oh] {
             let r = (ad.pos(od, td) * hh + ah.pos(oh, th)) * ww;
             let xr = &mut dx[r..r + ww];
-            for (ow, &cv) in c.iter().enumerate() {
+            let (a, b) = aw.full;
+            let fast = a < b && aw.dil == 1 && aw.stride == Some(aw.ext);
+            let (a, b) = if fast { (a, b) } else { (aw.out, aw.out) };
+            for ow in (0..a).chain(b..aw.out) {
                 for tw in aw.lo[ow]..aw.hi[ow] {
-                    xr[aw.pos(ow, tw)] += cv;
+                    xr[aw.pos(ow, tw)] += c[ow];
+                }
+            }
+            if a < b {
+                let base = aw.start[a] as usize;
+                let k = aw.ext;
+                for (w, &cv) in xr[base..base + k * (b - a)]
+                    .chunks_exact_mut(k)
+                    .zip(&c[a..b])
+                {
+                    w.iter_mut().for_each(|v| *v += cv);
                 }
             }
         }

@@ -50,126 +50,177 @@ fn forward_typed<F: Float, O: Offset>(x: &[F], g: &Geometry, par: Par) -> (Vec<F
     (y, t)
 }
 
+/// One plane in two passes, each of which the compiler vectorises:
+///
+/// 1. along rows: for every input row and output column, the first
+///    maximum of the row's taps (`hv`) and its tap index (`hc`);
+/// 2. across rows: for every output row, the window's rows combined in
+///    row-major order with the same rule.
+///
+/// Row-major tap order is kept (rows in order, taps in order within a row),
+/// so ties keep the first maximum and the last NaN wins, as in one scan.
 fn max_plane<F: Float, O: Offset>(x: &[F], g: &Geometry, y: &mut [F], t: &mut [O]) {
     let [ad, ah, aw] = &g.axes;
-    let [_, hh, ww] = g.in3();
+    let [dd, hh, ww] = g.in3();
     let own = aw.out;
+    let nrows = dd * hh;
+    let mut hv = vec![F::neg_infinity(); nrows * own];
+    let mut hc = vec![0u32; nrows * own];
+    for r in 0..nrows {
+        let xr = &x[r * ww..(r + 1) * ww];
+        row_pass(
+            xr,
+            aw,
+            &mut hv[r * own..(r + 1) * own],
+            &mut hc[r * own..(r + 1) * own],
+        );
+    }
+    let mut c = vec![0u32; own];
     for od in 0..ad.out {
         for oh in 0..ah.out {
             let row = (od * ah.out + oh) * own;
             let yr = &mut y[row..row + own];
-            let tr = &mut t[row..row + own];
             let mut first = true;
             for td in ad.lo[od]..ad.hi[od] {
                 for th in ah.lo[oh]..ah.hi[oh] {
-                    let r = (ad.pos(od, td) * hh + ah.pos(oh, th)) * ww;
-                    let xr = &x[r..r + ww];
-                    let code = (td * ah.ext + th) * aw.ext;
+                    let r = ad.pos(od, td) * hh + ah.pos(oh, th);
+                    let (hvr, hcr) = (&hv[r * own..(r + 1) * own], &hc[r * own..(r + 1) * own]);
+                    let cb = ((td * ah.ext + th) * aw.ext) as u32;
                     if first {
-                        for ((yv, tv), o) in yr.iter_mut().zip(tr.iter_mut()).zip(0..) {
-                            *yv = F::neg_infinity();
-                            *tv = O::from_usize(code + aw.lo[o]);
-                        }
+                        yr.copy_from_slice(hvr);
+                        c.iter_mut().zip(hcr).for_each(|(cv, &h)| *cv = cb + h);
                         first = false;
+                    } else {
+                        combine_row(yr, &mut c, hvr, hcr, cb);
                     }
-                    sweep_max(xr, yr, tr, aw, code);
                 }
+            }
+            for (tv, &cv) in t[row..row + own].iter_mut().zip(&c) {
+                *tv = O::from_usize(cv as usize);
             }
         }
     }
 }
 
-/// Updates the running maxima of one output row with one input row.
-#[inline]
-fn sweep_max<F: Float, O: Offset>(
-    xr: &[F],
-    yr: &mut [F],
-    tr: &mut [O],
-    aw: &AxisPlan,
-    code: usize,
-) {
-    let (a, b) = aw.full;
-    for ow in (0..a).chain(b..aw.out) {
-        let (mut m, mut c) = (yr[ow], tr[ow]);
-        for tw in aw.lo[ow]..aw.hi[ow] {
-            let v = xr[aw.pos(ow, tw)];
-            if v > m || v.is_nan() {
-                m = v;
-                c = O::from_usize(code + tw);
-            }
+/// `m, c <- v, cb + h` where `v` beats `m` (strictly larger, or NaN).
+fn combine_row<F: Float>(m: &mut [F], c: &mut [u32], v: &[F], h: &[u32], cb: u32) {
+    if has_nan(v) {
+        for (((mv, cv), &vv), &hv) in m.iter_mut().zip(c.iter_mut()).zip(v).zip(h) {
+            update(mv, cv, vv, cb + hv);
         }
-        yr[ow] = m;
-        tr[ow] = c;
-    }
-    if a >= b {
         return;
     }
-    let base = aw.start[a] as usize;
-    match (aw.stride, aw.ext) {
-        (Some(s), 2) => {
-            sweep_fixed::<F, O, 2>(xr, &mut yr[a..b], &mut tr[a..b], base, s, aw.dil, code)
-        }
-        (Some(s), 3) => {
-            sweep_fixed::<F, O, 3>(xr, &mut yr[a..b], &mut tr[a..b], base, s, aw.dil, code)
-        }
-        (Some(s), 4) => {
-            sweep_fixed::<F, O, 4>(xr, &mut yr[a..b], &mut tr[a..b], base, s, aw.dil, code)
-        }
-        _ => {
-            for ow in a..b {
-                let (mut m, mut c) = (yr[ow], tr[ow]);
-                for tw in 0..aw.ext {
-                    let v = xr[aw.pos(ow, tw)];
-                    if v > m || v.is_nan() {
-                        m = v;
-                        c = O::from_usize(code + tw);
-                    }
-                }
-                yr[ow] = m;
-                tr[ow] = c;
-            }
-        }
+    for (((mv, cv), &vv), &hv) in m.iter_mut().zip(c.iter_mut()).zip(v).zip(h) {
+        update_no_nan(mv, cv, vv, cb + hv);
     }
+}
+
+/// Whether `v` holds a NaN (a full scan the compiler vectorises).
+#[inline]
+fn has_nan<F: Float>(v: &[F]) -> bool {
+    v.iter().fold(false, |a, x| a | x.is_nan())
+}
+
+/// [`update`] for a value known not to be NaN: branch-free selects (a
+/// running NaN in `m` is kept, since no number compares greater).
+#[inline(always)]
+fn update_no_nan<F: Float>(m: &mut F, c: &mut u32, v: F, code: u32) {
+    let mask = u32::from(v > *m).wrapping_neg();
+    *c ^= (*c ^ code) & mask;
+    *m = if v > *m { v } else { *m };
+}
+
+/// The running-max update: a NaN always wins, otherwise only a strictly
+/// larger value (first maximum wins ties). Written without branches.
+#[inline(always)]
+fn update<F: Float>(m: &mut F, c: &mut u32, v: F, code: u32) {
+    let take = (v > *m) | v.is_nan();
+    *m = if take { v } else { *m };
+    *c = if take { code } else { *c };
+}
+
+/// The first maximum of every window's taps along one input row.
+fn row_pass<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F], hc: &mut [u32]) {
+    let (a, b) = aw.full;
+    let fast = a < b
+        && aw.dil == 1
+        && aw.stride.is_some()
+        && row_fixed(xr, aw, &mut hv[a..b], &mut hc[a..b]);
+    if fast {
+        row_edge(xr, aw, hv, hc, 0..a);
+        row_edge(xr, aw, hv, hc, b..aw.out);
+    } else {
+        row_edge(xr, aw, hv, hc, 0..aw.out);
+    }
+}
+
+/// Windows `range` of one row, any geometry.
+fn row_edge<F: Float>(
+    xr: &[F],
+    aw: &AxisPlan,
+    hv: &mut [F],
+    hc: &mut [u32],
+    range: std::ops::Range<usize>,
+) {
+    for ow in range {
+        let (lo, hi) = (aw.lo[ow], aw.hi[ow]);
+        let mut m = F::neg_infinity();
+        let mut c = lo as u32;
+        for tw in lo..hi {
+            update(&mut m, &mut c, xr[aw.pos(ow, tw)], tw as u32);
+        }
+        hv[ow] = m;
+        hc[ow] = c;
+    }
+}
+
+/// Interior windows (all taps inside the row, uniform stride, no
+/// dilation) with the window size and stride as constants; rows holding a
+/// NaN are left to the exact path (returns false).
+fn row_fixed<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F], hc: &mut [u32]) -> bool {
+    let Some(s) = aw.stride else { return false };
+    let base = aw.start[aw.full.0] as usize;
+    let n = hv.len();
+    let xs = &xr[base..base + (n - 1) * s + aw.ext];
+    if has_nan(xs) {
+        return false;
+    }
+    match (aw.ext, s) {
+        (2, 1) => row_k::<F, 2, 1>(xs, hv, hc),
+        (2, 2) => row_k::<F, 2, 2>(xs, hv, hc),
+        (3, 1) => row_k::<F, 3, 1>(xs, hv, hc),
+        (3, 2) => row_k::<F, 3, 2>(xs, hv, hc),
+        (3, 3) => row_k::<F, 3, 3>(xs, hv, hc),
+        (4, 4) => row_k::<F, 4, 4>(xs, hv, hc),
+        (k, s) => row_dyn(xs, k, s, hv, hc),
+    }
+    true
 }
 
 #[inline(always)]
-fn sweep_fixed<F: Float, O: Offset, const K: usize>(
-    xr: &[F],
-    yr: &mut [F],
-    tr: &mut [O],
-    base: usize,
-    s: usize,
-    dil: usize,
-    code: usize,
-) {
-    if s == K && dil == 1 {
-        // Non-overlapping windows: chunks of K consecutive elements.
-        let xs = &xr[base..base + K * yr.len()];
-        for ((w, yv), tv) in xs.chunks_exact(K).zip(yr.iter_mut()).zip(tr.iter_mut()) {
-            let (mut m, mut c) = (*yv, *tv);
-            for (k, &v) in w.iter().enumerate() {
-                if v > m || v.is_nan() {
-                    m = v;
-                    c = O::from_usize(code + k);
-                }
-            }
-            *yv = m;
-            *tv = c;
+fn row_k<F: Float, const K: usize, const S: usize>(xs: &[F], hv: &mut [F], hc: &mut [u32]) {
+    let n = hv.len().min(hc.len());
+    assert!(xs.len() >= (n.max(1) - 1) * S + K);
+    for i in 0..n {
+        let mut mv = xs[i * S];
+        let mut cv = 0u32;
+        for k in 1..K {
+            update_no_nan(&mut mv, &mut cv, xs[i * S + k], k as u32);
         }
-        return;
+        hv[i] = mv;
+        hc[i] = cv;
     }
-    for (i, (yv, tv)) in yr.iter_mut().zip(tr.iter_mut()).enumerate() {
-        let b = base + i * s;
-        let (mut m, mut c) = (*yv, *tv);
-        for k in 0..K {
-            let v = xr[b + k * dil];
-            if v > m || v.is_nan() {
-                m = v;
-                c = O::from_usize(code + k);
-            }
+}
+
+fn row_dyn<F: Float>(xs: &[F], k: usize, s: usize, hv: &mut [F], hc: &mut [u32]) {
+    for (i, (m, c)) in hv.iter_mut().zip(hc.iter_mut()).enumerate() {
+        let mut mv = xs[i * s];
+        let mut cv = 0u32;
+        for kk in 1..k {
+            update_no_nan(&mut mv, &mut cv, xs[i * s + kk], kk as u32);
         }
-        *yv = m;
-        *tv = c;
+        *m = mv;
+        *c = cv;
     }
 }
 

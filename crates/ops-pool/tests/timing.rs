@@ -45,6 +45,98 @@ fn report(id: &str, ms: f64, copy: f64, torch: f64) {
     );
 }
 
+fn min_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Single-thread kernel time over the first 128 planes of each case against
+/// a single-thread copy of the same input bytes (minimum of repeated runs,
+/// which is robust to other processes on the machine).
+#[test]
+#[ignore]
+fn time_p1_to_p5_single_thread_min() {
+    let reps = 31;
+    for (id, mut shape, p) in [
+        ("P1", vec![128usize, 56, 56], MaxPoolParams::new(&[2, 2])),
+        (
+            "P2",
+            vec![128, 112, 112],
+            MaxPoolParams::new(&[3, 3]).stride(&[2]).padding(&[1]),
+        ),
+        (
+            "P5",
+            vec![128, 1024],
+            MaxPoolParams::new(&[3]).stride(&[2]).padding(&[1]),
+        ),
+    ] {
+        if id == "P5" {
+            shape = vec![2048, 1024];
+        }
+        let x = input(shape.iter().product());
+        let g = Arc::new(p.geometry(&shape).unwrap());
+        let dy = vec![1f32; g.planes() * g.plane_out()];
+        let mut dst = vec![0f32; x.len()];
+        let c = min_ms(reps, || {
+            dst.copy_from_slice(&x);
+            std::hint::black_box(&dst);
+        });
+        let f = min_ms(reps, || {
+            std::hint::black_box(max::forward(&x, &g, Par::Seq));
+        });
+        let (_, am) = max::forward(&x, &g, Par::Seq);
+        let b = min_ms(reps, || {
+            std::hint::black_box(max::backward(&dy, &am, Par::Seq));
+        });
+        println!(
+            "{id} 1-thread: fwd {f:.3} ms, bwd {b:.3} ms, copy {c:.3} ms; fwd/copy {:.2}, (fwd+bwd)/copy {:.2}",
+            f / c,
+            (f + b) / c
+        );
+    }
+    let s3 = [128usize, 56, 56];
+    let s4 = [4096usize, 7, 7];
+    for (id, shape, g, div) in [
+        (
+            "P3",
+            s3.to_vec(),
+            AvgPoolParams::new(&[2, 2]).geometry(&s3).unwrap(),
+            Divisor::IncludePad,
+        ),
+        (
+            "P4",
+            s4.to_vec(),
+            Geometry::adaptive_for("p4", &s4, &[Some(1), Some(1)]).unwrap(),
+            Divisor::InBounds,
+        ),
+    ] {
+        let x = input(shape.iter().product());
+        let dy = vec![1f32; g.planes() * g.plane_out()];
+        let mut dst = vec![0f32; x.len()];
+        let c = min_ms(reps, || {
+            dst.copy_from_slice(&x);
+            std::hint::black_box(&dst);
+        });
+        let f = min_ms(reps, || {
+            std::hint::black_box(avg::forward(&x, &g, div, Par::Seq));
+        });
+        let b = min_ms(reps, || {
+            std::hint::black_box(avg::backward(&dy, &g, div, Par::Seq));
+        });
+        println!(
+            "{id} 1-thread: fwd {f:.3} ms, bwd {b:.3} ms, copy {c:.3} ms; fwd/copy {:.2}, (fwd+bwd)/copy {:.2}",
+            f / c,
+            (f + b) / c
+        );
+    }
+}
+
 #[test]
 #[ignore]
 fn time_p1_to_p5() {
