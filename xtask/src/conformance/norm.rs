@@ -23,7 +23,10 @@ pub fn run(case: &Case) -> Option<Result<Produced, CaseError>> {
     Some(match case.tensors.get("in.x") {
         Some(CaseTensor::F32(_)) => run_typed::<f32>(case),
         Some(CaseTensor::F64(_)) => run_typed::<f64>(case),
-        Some(other) => Err(CaseError::Failed(format!("in.x has dtype {}, expected F32 or F64", other.dtype_name()))),
+        Some(other) => Err(CaseError::Failed(format!(
+            "in.x has dtype {}, expected F32 or F64",
+            other.dtype_name()
+        ))),
         None => Err(CaseError::Failed("case has no tensor `in.x`".into())),
     })
 }
@@ -66,41 +69,70 @@ fn failed(e: NormError) -> CaseError {
 fn input<F: CaseFloat>(case: &Case, name: &str) -> Result<Option<Tensor<F>>, CaseError> {
     match case.tensors.get(&format!("in.{name}")) {
         None => Ok(None),
-        Some(t) => F::unwrap(t)
-            .map(Some)
-            .ok_or_else(|| CaseError::Failed(format!("in.{name} has dtype {}, unlike in.x", t.dtype_name()))),
+        Some(t) => F::unwrap(t).map(Some).ok_or_else(|| {
+            CaseError::Failed(format!(
+                "in.{name} has dtype {}, unlike in.x",
+                t.dtype_name()
+            ))
+        }),
     }
 }
 
 fn run_typed<F: CaseFloat>(case: &Case) -> Result<Produced, CaseError> {
-    let x = Var::leaf(input::<F>(case, "x")?.ok_or_else(|| CaseError::Failed("case has no in.x".into()))?);
+    let x = Var::leaf(
+        input::<F>(case, "x")?.ok_or_else(|| CaseError::Failed("case has no in.x".into()))?,
+    );
     let weight = input::<F>(case, "weight")?.map(Var::leaf);
     let bias = input::<F>(case, "bias")?.map(Var::leaf);
     let eps = case.f64_param("eps")?;
     let mut produced = Produced::default();
     let y = match case.op.as_str() {
         "batch_norm" => {
-            let momentum = case.param_opt("momentum").map(|_| case.f64_param("momentum")).transpose()?;
-            let config = BatchNormConfig { training: case.bool_param("training")?, momentum, eps };
+            let momentum = case
+                .param_opt("momentum")
+                .map(|_| case.f64_param("momentum"))
+                .transpose()?;
+            let config = BatchNormConfig {
+                training: case.bool_param("training")?,
+                momentum,
+                eps,
+            };
             let rm = input::<F>(case, "running_mean")?;
             let rv = input::<F>(case, "running_var")?;
             let mut running = match (rm, rv) {
                 (Some(m), Some(v)) => {
                     let count = match case.param_opt("num_batches_tracked") {
                         Some(c) => c.as_i64().ok_or_else(|| {
-                            CaseError::Failed(format!("params `num_batches_tracked` = {c} is not an integer"))
+                            CaseError::Failed(format!(
+                                "params `num_batches_tracked` = {c} is not an integer"
+                            ))
                         })?,
                         None => 0,
                     };
                     Some(RunningStats::from_parts(m, v, count))
                 }
                 (None, None) => None,
-                _ => return Err(CaseError::Failed("running_mean and running_var must both be given or neither".into())),
+                _ => {
+                    return Err(CaseError::Failed(
+                        "running_mean and running_var must both be given or neither".into(),
+                    ));
+                }
             };
-            let y = ops_norm::batch_norm(&x, weight.as_ref(), bias.as_ref(), running.as_mut(), &config).map_err(failed)?;
+            let y = ops_norm::batch_norm(
+                &x,
+                weight.as_ref(),
+                bias.as_ref(),
+                running.as_mut(),
+                &config,
+            )
+            .map_err(failed)?;
             if let Some(r) = running {
-                produced.outputs.insert("running_mean".into(), F::wrap(r.mean));
-                produced.outputs.insert("running_var".into(), F::wrap(r.var));
+                produced
+                    .outputs
+                    .insert("running_mean".into(), F::wrap(r.mean));
+                produced
+                    .outputs
+                    .insert("running_var".into(), F::wrap(r.var));
             }
             y
         }
@@ -109,24 +141,33 @@ fn run_typed<F: CaseFloat>(case: &Case) -> Result<Produced, CaseError> {
             ops_norm::layer_norm(&x, &ns, weight.as_ref(), bias.as_ref(), eps).map_err(failed)?
         }
         "group_norm" => {
-            let groups = case
-                .param("num_groups")?
-                .as_u64()
-                .ok_or_else(|| CaseError::Failed("params `num_groups` is not a non-negative integer".into()))?;
+            let groups = case.param("num_groups")?.as_u64().ok_or_else(|| {
+                CaseError::Failed("params `num_groups` is not a non-negative integer".into())
+            })?;
             let groups = usize::try_from(groups).map_err(|e| CaseError::Failed(e.to_string()))?;
             ops_norm::group_norm(&x, groups, weight.as_ref(), bias.as_ref(), eps).map_err(failed)?
         }
         "instance_norm" => {
-            let config = InstanceNormConfig { eps, ..InstanceNormConfig::default() };
-            ops_norm::instance_norm(&x, weight.as_ref(), bias.as_ref(), None, &config).map_err(failed)?
+            let config = InstanceNormConfig {
+                eps,
+                ..InstanceNormConfig::default()
+            };
+            ops_norm::instance_norm(&x, weight.as_ref(), bias.as_ref(), None, &config)
+                .map_err(failed)?
         }
         other => return Err(CaseError::Unsupported(format!("op {other}"))),
     };
     produced.outputs.insert("y".into(), F::wrap(y.value()));
     if let Some(g) = case.tensors.get("grad_out.y") {
-        let g = F::unwrap(g).ok_or_else(|| CaseError::Failed("grad_out.y has another dtype than in.x".into()))?;
-        y.backward_with(&g, BackwardOptions::default()).map_err(|e| CaseError::Failed(e.to_string()))?;
-        for (name, v) in [("x", Some(&x)), ("weight", weight.as_ref()), ("bias", bias.as_ref())] {
+        let g = F::unwrap(g)
+            .ok_or_else(|| CaseError::Failed("grad_out.y has another dtype than in.x".into()))?;
+        y.backward_with(&g, BackwardOptions::default())
+            .map_err(|e| CaseError::Failed(e.to_string()))?;
+        for (name, v) in [
+            ("x", Some(&x)),
+            ("weight", weight.as_ref()),
+            ("bias", bias.as_ref()),
+        ] {
             if let Some(grad) = v.and_then(Var::grad) {
                 produced.grads.insert(name.into(), F::wrap(grad));
             }
@@ -153,13 +194,21 @@ mod tests {
     /// positions must agree), or `None` when every element passes.
     fn check(got: &CaseTensor, want: &CaseTensor, rtol: f64, atol: f64) -> Option<String> {
         if got.shape() != want.shape() {
-            return Some(format!("shape {:?} != expected {:?}", got.shape(), want.shape()));
+            return Some(format!(
+                "shape {:?} != expected {:?}",
+                got.shape(),
+                want.shape()
+            ));
         }
         let (g, w) = (values(got), values(want));
         let mut worst: Option<(usize, f64)> = None;
         for (i, (&a, &b)) in g.iter().zip(&w).enumerate() {
             let excess = if a.is_nan() || b.is_nan() {
-                if a.is_nan() && b.is_nan() { 0.0 } else { f64::INFINITY }
+                if a.is_nan() && b.is_nan() {
+                    0.0
+                } else {
+                    f64::INFINITY
+                }
             } else if a.is_infinite() || b.is_infinite() {
                 if a == b { 0.0 } else { f64::INFINITY }
             } else {
@@ -175,10 +224,15 @@ mod tests {
     fn run_folder(dir: &Path) -> (usize, Vec<String>) {
         let mut passed = 0;
         let mut failures = Vec::new();
-        let Ok(entries) = std::fs::read_dir(dir) else { return (0, vec![format!("cannot read {}", dir.display())]) };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return (0, vec![format!("cannot read {}", dir.display())]);
+        };
         let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
-        for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "safetensors")) {
+        for path in paths
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        {
             let case = match Case::load(&path) {
                 Ok(c) => c,
                 Err(e) => {
@@ -242,7 +296,11 @@ mod tests {
         for f in &all_failures {
             eprintln!("FAILED {f}");
         }
-        assert!(all_failures.is_empty(), "{} norm cases failed", all_failures.len());
+        assert!(
+            all_failures.is_empty(),
+            "{} norm cases failed",
+            all_failures.len()
+        );
         assert_eq!(total_passed, 150 + 27, "every norm case is expected to run");
     }
 }

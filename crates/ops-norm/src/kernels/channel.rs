@@ -125,21 +125,13 @@ pub fn channel_moments<F: Float>(
             .map(|ch| (0..n).fold(Moments::EMPTY, |acc, i| acc.merge(planes[i * c + ch])))
             .collect());
     }
-    // Small planes: sums over whole samples into per-position accumulators.
+    // Small planes: a global two-pass over whole samples, each task summing
+    // into per-position accumulators (contiguous, vectorizable loops).
     let row = c * s;
     let rows_per_task = units_per_task(row);
     let tasks = n.div_ceil(rows_per_task);
-    let partial = |f: &(dyn Fn(usize, F) -> f64 + Sync)| -> Vec<f64> {
-        let parts = par.map_range(tasks, |t| {
-            let mut acc = vec![0.0f64; row];
-            let end = ((t + 1) * rows_per_task).min(n);
-            for r in t * rows_per_task..end {
-                for (j, (a, &v)) in acc.iter_mut().zip(&x[r * row..(r + 1) * row]).enumerate() {
-                    *a += f(j, v);
-                }
-            }
-            acc
-        });
+    let rows_of = |t: usize| t * rows_per_task..((t + 1) * rows_per_task).min(n);
+    let fold = |parts: Vec<Vec<f64>>| -> Vec<f64> {
         let mut per_channel = vec![0.0f64; c];
         for part in &parts {
             for (j, v) in part.iter().enumerate() {
@@ -149,12 +141,31 @@ pub fn channel_moments<F: Float>(
         per_channel
     };
     let count = n * s;
-    let sums = partial(&|_, v| v.widen());
+    let sums = fold(par.map_range(tasks, |t| {
+        let mut acc = vec![0.0f64; row];
+        for r in rows_of(t) {
+            for (a, &v) in acc.iter_mut().zip(&x[r * row..(r + 1) * row]) {
+                *a += v.widen();
+            }
+        }
+        acc
+    }));
     let means: Vec<f64> = sums.iter().map(|&t| t / count as f64).collect();
-    let m2 = partial(&|j, v| {
-        let d = v.widen() - means[j / s];
-        d * d
-    });
+    let expanded: Vec<f64> = (0..row).map(|j| means[j / s]).collect();
+    let m2 = fold(par.map_range(tasks, |t| {
+        let mut acc = vec![0.0f64; row];
+        for r in rows_of(t) {
+            for ((a, &v), &m) in acc
+                .iter_mut()
+                .zip(&x[r * row..(r + 1) * row])
+                .zip(&expanded)
+            {
+                let d = v.widen() - m;
+                *a += d * d;
+            }
+        }
+        acc
+    }));
     Ok(means
         .iter()
         .zip(&m2)
@@ -288,10 +299,16 @@ pub fn channel_grad_sums<F: Float>(
         for r in t * rows_per_task..end {
             let xs = &x[r * row..(r + 1) * row];
             let gs = &dy[r * row..(r + 1) * row];
-            for j in 0..row {
-                let g = gs[j].widen();
-                a[j] += g;
-                b[j] += g * (xs[j].widen() - expanded[j]);
+            for ((((aj, bj), &xv), &gv), &m) in a
+                .iter_mut()
+                .zip(b.iter_mut())
+                .zip(xs)
+                .zip(gs)
+                .zip(&expanded)
+            {
+                let g = gv.widen();
+                *aj += g;
+                *bj += g * (xv.widen() - m);
             }
         }
         (a, b)

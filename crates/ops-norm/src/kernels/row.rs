@@ -165,6 +165,34 @@ fn split_stats(stats: Vec<(f64, f64, f64)>) -> RowStats {
     }
 }
 
+/// `(Σ w·g, Σ w·g·(x − mean))` in `f64` with eight independent lanes (a
+/// single accumulator's loop-carried dependency would make it latency bound).
+#[inline]
+fn weighted_sums<F: Float>(x: &[F], g: &[F], w: &[F], mean: f64) -> (f64, f64) {
+    let mut a = [0.0f64; 8];
+    let mut b = [0.0f64; 8];
+    let n = x.len().min(g.len()).min(w.len());
+    let full = n - n % 8;
+    let lanes = x[..full]
+        .chunks_exact(8)
+        .zip(g[..full].chunks_exact(8))
+        .zip(w[..full].chunks_exact(8));
+    for ((xs, gs), ws) in lanes {
+        for k in 0..8 {
+            let wg = ws[k].widen() * gs[k].widen();
+            a[k] += wg;
+            b[k] += wg * (xs[k].widen() - mean);
+        }
+    }
+    let (mut sa, mut sb) = (a.iter().sum::<f64>(), b.iter().sum::<f64>());
+    for ((&xv, &gv), &wv) in x[full..n].iter().zip(&g[full..n]).zip(&w[full..n]) {
+        let wg = wv.widen() * gv.widen();
+        sa += wg;
+        sb += wg * (xv.widen() - mean);
+    }
+    (sa, sb)
+}
+
 /// Gradients of a row-norm call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RowGrads<F> {
@@ -241,15 +269,15 @@ pub fn row_backward<F: Float>(
                 let (mut s1, mut s2) = (0.0f64, 0.0f64);
                 if group == 1 {
                     let wr = &w[base..base + len];
-                    for (j, ((&xv, &gv), &wv)) in xr.iter().zip(gr).zip(wr).enumerate() {
-                        let g = gv.widen();
-                        let d = xv.widen() - mean;
-                        let wg = wv.widen() * g;
-                        s1 += wg;
-                        s2 += wg * d;
-                        if param_grads {
-                            dw[base + j] += g * d * rstd;
-                            db[base + j] += g;
+                    (s1, s2) = weighted_sums(xr, gr, wr, mean);
+                    if param_grads {
+                        let (dwr, dbr) = (&mut dw[base..base + len], &mut db[base..base + len]);
+                        for (((a, bb), &xv), &gv) in
+                            dwr.iter_mut().zip(dbr.iter_mut()).zip(xr).zip(gr)
+                        {
+                            let g = gv.widen();
+                            *a += g * (xv.widen() - mean) * rstd;
+                            *bb += g;
                         }
                     }
                 } else {
