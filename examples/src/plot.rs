@@ -65,8 +65,7 @@ pub fn plot_history(
         .iter()
         .copied()
         .fold(100.0f64, f64::min)
-        .min(90.0)
-        .max(0.0);
+        .clamp(0.0, 90.0);
     let mut c = ChartBuilder::on(&right)
         .caption("test accuracy (%)", ("sans-serif", 18))
         .margin(12)

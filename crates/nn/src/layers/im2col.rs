@@ -11,6 +11,9 @@ use ndarray::{ArrayViewMutD, Axis, IxDyn};
 
 use crate::Result;
 
+/// Input, output, kernel, stride, padding and dilation on three axes.
+type Geom3d = [[usize; 3]; 6];
+
 /// The geometry of one convolution call, with `d` spatial axes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ConvGeom {
@@ -114,29 +117,20 @@ impl ConvGeom {
     }
 
     /// The geometry padded to three spatial axes with unit leading axes.
-    fn as_3d(
-        &self,
-    ) -> (
-        [usize; 3],
-        [usize; 3],
-        [usize; 3],
-        [usize; 3],
-        [usize; 3],
-        [usize; 3],
-    ) {
+    fn as_3d(&self) -> Geom3d {
         let lift = |v: &[usize], fill: usize| {
             let mut a = [fill; 3];
             a[3 - v.len()..].copy_from_slice(v);
             a
         };
-        (
+        [
             lift(&self.input, 1),
             lift(&self.output, 1),
             lift(&self.kernel, 1),
             lift(&self.stride, 1),
             lift(&self.padding, 0),
             lift(&self.dilation, 1),
-        )
+        ]
     }
 }
 
@@ -181,8 +175,14 @@ pub(crate) fn im2col_kernel<F: Float>(
 /// onto an `(n, c, *input)` tensor (overlapping windows accumulate,
 /// padding taps are dropped). Parallel over `(n, c)` planes.
 pub(crate) fn col2im_kernel<F: Float>(cols: &Tensor<F>, geom: &ConvGeom, par: Par) -> Tensor<F> {
-    let ([id, ih, iw], [od, oh, ow], [kd, kh, kw], [sd, sh, sw], [pd, ph, pw], [dd, dh, dw]) =
-        geom.as_3d();
+    let [
+        [id, ih, iw],
+        [od, oh, ow],
+        [kd, kh, kw],
+        [sd, sh, sw],
+        [pd, ph, pw],
+        [dd, dh, dw],
+    ] = geom.as_3d();
     let plane = id * ih * iw;
     let taps = geom.taps();
     let positions = geom.positions();
