@@ -146,6 +146,18 @@ pub(crate) fn run_backward<F: Float>(
         let node = node
             .as_ref()
             .ok_or(AutogradError::GraphFreed { op: var.op_name() })?;
+        if let Some((k, input)) = inputs
+            .iter()
+            .enumerate()
+            .find(|(k, input)| input.version() != node.versions[*k])
+        {
+            return Err(AutogradError::ModifiedByUpdate {
+                op: var.op_name(),
+                input: k,
+                recorded: node.versions[k],
+                current: input.version(),
+            });
+        }
         let ctx = BackwardCtx {
             grad_output: &g,
             output: var,

@@ -106,6 +106,25 @@ pub enum AutogradError {
         /// Why.
         reason: String,
     },
+    /// A backward pass reached an op one of whose inputs was replaced by
+    /// [`Var::set_value`](crate::Var::set_value) after the op was recorded
+    /// (PyTorch: "one of the variables needed for gradient computation has
+    /// been modified by an inplace operation").
+    #[error(
+        "{op}: input {input} was modified by set_value after the op was recorded (version {current}, recorded \
+         at version {recorded}); its backward would read the new value. Run backward before updating, or \
+         recompute the forward pass"
+    )]
+    ModifiedByUpdate {
+        /// The op whose backward could not run.
+        op: &'static str,
+        /// Which of its inputs changed.
+        input: usize,
+        /// The input's version when the op was recorded.
+        recorded: usize,
+        /// The input's version now.
+        current: usize,
+    },
     /// An error of an op defined in another crate (pooling, normalization...).
     #[error("{op}: {source}")]
     Op {

@@ -16,6 +16,10 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 pub(crate) struct Node<F: Float> {
     pub(crate) backward: Box<dyn Backward<F>>,
     pub(crate) inputs: Vec<Var<F>>,
+    /// The inputs' value versions when the op was recorded: a backward pass
+    /// refuses to run the op if `set_value` changed an input since, because
+    /// the backward would read the new value (PyTorch's version counter).
+    pub(crate) versions: Vec<usize>,
 }
 
 /// Dropping the output of a long chain of ops would otherwise recurse once
@@ -53,6 +57,8 @@ pub(crate) struct VarInner<F: Float> {
     /// `None` when a backward pass frees the saved state.
     pub(crate) node: Option<Mutex<Option<Node<F>>>>,
     pub(crate) op_name: &'static str,
+    /// Bumped by every `set_value`.
+    pub(crate) version: AtomicUsize,
 }
 
 /// A differentiable value: a [`Tensor`] plus, when it requires grad, the
@@ -99,6 +105,7 @@ impl<F: Float> Var<F> {
                 grad: Mutex::new(None),
                 node: node.map(|n| Mutex::new(Some(n))),
                 op_name,
+                version: AtomicUsize::new(0),
             }),
         }
     }
@@ -125,6 +132,7 @@ impl<F: Float> Var<F> {
                 true,
                 Some(Node {
                     backward: Box::new(backward),
+                    versions: inputs.iter().map(Var::version).collect(),
                     inputs,
                 }),
                 name,
@@ -132,6 +140,12 @@ impl<F: Float> Var<F> {
         } else {
             Self::constant(value)
         }
+    }
+
+    /// How many times [`Var::set_value`] has replaced this value (PyTorch's
+    /// `tensor._version`).
+    pub fn version(&self) -> usize {
+        self.inner.version.load(Ordering::Acquire)
     }
 
     /// A stable identifier of this node (unique in the process).
@@ -237,6 +251,7 @@ impl<F: Float> Var<F> {
             });
         }
         *guard = value;
+        self.inner.version.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 

@@ -436,6 +436,8 @@ fn set_value_updates_leaves_in_place() {
         err.to_string(),
         "set_value: only leaves can be updated in place, this value comes from `mul_scalar`"
     );
+    // The version counts updates.
+    assert_eq!(w.version(), 1);
     // Constants are leaves too and can be updated.
     let c = Var::constant(Tensor::<f64>::zeros(&[1]));
     c.set_value(Tensor::ones(&[1])).unwrap();
@@ -481,4 +483,48 @@ fn from_op_records_only_when_needed() {
     let x = leaf(&[1.0]);
     let y = x.exp();
     assert!(y.requires_grad() && !y.is_leaf() && y.op_name() == "exp");
+}
+
+#[test]
+fn backward_after_set_value_on_a_saved_input_is_an_error() {
+    // y = w * w saves w; updating w before backward would make the
+    // gradient use the new value, so the engine refuses, like PyTorch.
+    let w = leaf(&[1.0, 2.0]);
+    let y = w.mul(&w).unwrap().sum_all();
+    w.set_value(Tensor::from_vec(&[2], vec![5.0, 5.0]).unwrap())
+        .unwrap();
+    let err = y.backward().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AutogradError::ModifiedByUpdate {
+                op: "mul",
+                input: 0,
+                recorded: 0,
+                current: 1
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("mul: input 0 was modified by set_value after the op was recorded"),
+        "{err}"
+    );
+    // The usual loop (forward, backward, update, new forward) is unaffected.
+    for _ in 0..3 {
+        w.zero_grad();
+        let y = w.mul(&w).unwrap().sum_all();
+        y.backward().unwrap();
+        let g = w.grad().unwrap();
+        let next: Vec<f64> = w
+            .value()
+            .as_slice()
+            .iter()
+            .zip(g.as_slice())
+            .map(|(v, g)| v - 0.1 * g)
+            .collect();
+        w.set_value(Tensor::from_vec(&[2], next).unwrap()).unwrap();
+    }
+    assert_close(w.value().as_slice(), &[5.0 * 0.8f64.powi(3); 2], 1e-12, 0.0);
 }

@@ -4,8 +4,10 @@
 //! [`Tensor`], an immutable, cheaply cloned, always-contiguous array on
 //! `ndarray`, sliding-window geometry with PyTorch's output-size rules and a
 //! zero-copy strided view of every window ([`window::window_view`]), the
-//! [`Par`] choice of parallelism that kernels take explicitly, and a
-//! portable seeded [`Rng`].
+//! [`Par`] choice of parallelism that kernels take explicitly, a portable
+//! seeded [`Rng`], and float comparison helpers for tests ([`testing`]).
+//! Every error is a typed [`TensorError`]; arithmetic on user-given sizes
+//! is checked.
 //!
 //! ```
 //! use core_tensor::{Tensor, window::{WindowAxis, output_shape}};
@@ -14,6 +16,22 @@
 //! // A 2x2 window with stride 2 on each of the two spatial axes.
 //! let axes = [WindowAxis::new(2), WindowAxis::new(2)];
 //! assert_eq!(output_shape("demo", &x.shape()[2..], &axes, false)?, vec![2, 2]);
+//! # Ok::<(), core_tensor::TensorError>(())
+//! ```
+//!
+//! A max pool written with the pieces: pad with `-inf`, view every window
+//! without copying, reduce each one, and compare with a tolerance.
+//!
+//! ```
+//! use core_tensor::{Tensor, testing::assert_close, window::{pad_constant, window_view}};
+//! use ndarray::Axis;
+//!
+//! // 1-d max pool, kernel 3, stride 2, padding 1, on [1, 5, 2, 4, 3].
+//! let x = Tensor::from_vec(&[1, 5], vec![1.0f64, 5.0, 2.0, 4.0, 3.0])?;
+//! let padded = pad_constant(x.view(), &[[1, 1]], f64::NEG_INFINITY)?;
+//! let windows = window_view(padded.view(), &[3], &[2], &[1])?; // [1, 3, 3]
+//! let y = windows.fold_axis(Axis(2), f64::NEG_INFINITY, |&m, &v| m.max(v));
+//! assert_close(y.as_slice().unwrap(), &[5.0, 5.0, 4.0], 0.0, 0.0);
 //! # Ok::<(), core_tensor::TensorError>(())
 //! ```
 #![doc(test(attr(deny(warnings))))]
