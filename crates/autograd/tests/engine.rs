@@ -75,7 +75,7 @@ fn shared_inputs_accumulate() {
     let x = leaf(&[1.5, -2.0]);
     let y = x.mul(&x).unwrap().add(&x).unwrap().sum_all();
     y.backward().unwrap();
-    assert_eq!(x.grad().unwrap().as_slice(), &[4.0, -3.0]);
+    assert_close(x.grad().unwrap().as_slice(), &[4.0, -3.0], 1e-15, 0.0);
 }
 
 #[test]
@@ -83,15 +83,17 @@ fn leaf_grads_accumulate_until_zero_grad() {
     let x = leaf(&[1.0, 2.0]);
     for k in 1..=3 {
         x.mul_scalar(2.0).sum_all().backward().unwrap();
-        assert_eq!(
+        assert_close(
             x.grad().unwrap().as_slice(),
-            &[2.0 * k as f64, 2.0 * k as f64]
+            &[2.0 * k as f64, 2.0 * k as f64],
+            1e-15,
+            0.0,
         );
     }
     x.zero_grad();
     assert!(x.grad().is_none());
     x.mul_scalar(5.0).sum_all().backward().unwrap();
-    assert_eq!(x.grad().unwrap().as_slice(), &[5.0, 5.0]);
+    assert_close(x.grad().unwrap().as_slice(), &[5.0, 5.0], 1e-15, 0.0);
 }
 
 #[test]
@@ -125,7 +127,7 @@ fn inputs_that_do_not_require_grad_are_not_asked_for() {
     let y = counted(&[k.clone(), x.clone(), k], &calls);
     y.sum_all().backward().unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    assert_eq!(x.grad().unwrap().as_slice(), &[3.0, 3.0]);
+    assert_close(x.grad().unwrap().as_slice(), &[3.0, 3.0], 1e-15, 0.0);
 }
 
 #[test]
@@ -139,7 +141,12 @@ fn branches_not_leading_to_requested_inputs_are_skipped() {
         .add(&counted(&[b.clone()], &calls))
         .unwrap();
     let g = grad(&[y], &[a.clone()], &[ones(1)], false).unwrap();
-    assert_eq!(g[0].as_ref().unwrap().value().as_slice(), &[2.0]);
+    assert_close(
+        g[0].as_ref().unwrap().value().as_slice(),
+        &[2.0],
+        1e-15,
+        0.0,
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     assert!(
         a.grad().is_none() && b.grad().is_none(),
@@ -181,10 +188,10 @@ fn detach_cuts_the_graph() {
     let x = leaf(&[2.0]);
     let d = x.mul(&x).unwrap().detach();
     assert!(!d.requires_grad() && d.is_leaf());
-    assert_eq!(d.value().as_slice(), &[4.0]);
+    assert_close(d.value().as_slice(), &[4.0], 1e-15, 0.0);
     // y = x * detach(x^2): dy/dx = x^2 only.
     x.mul(&d).unwrap().sum_all().backward().unwrap();
-    assert_eq!(x.grad().unwrap().as_slice(), &[4.0]);
+    assert_close(x.grad().unwrap().as_slice(), &[4.0], 1e-15, 0.0);
 }
 
 #[test]
@@ -241,7 +248,7 @@ fn backward_on_non_scalar_needs_a_gradient() {
         BackwardOptions::default(),
     )
     .unwrap();
-    assert_eq!(x.grad().unwrap().as_slice(), &[2.0, -2.0]);
+    assert_close(x.grad().unwrap().as_slice(), &[2.0, -2.0], 1e-15, 0.0);
     let err = y
         .backward_with(&Tensor::ones(&[3]), BackwardOptions::default())
         .unwrap_err();
@@ -265,8 +272,18 @@ fn grad_with_respect_to_non_leaf_inputs() {
     let y = h.mul(&h).unwrap().sum_all();
     let one = Var::constant(Tensor::ones(&[]));
     let g = grad(&[y], &[h.clone(), x.clone()], &[one], false).unwrap();
-    assert_eq!(g[0].as_ref().unwrap().value().as_slice(), &[4.0, -12.0]);
-    assert_eq!(g[1].as_ref().unwrap().value().as_slice(), &[8.0, -24.0]);
+    assert_close(
+        g[0].as_ref().unwrap().value().as_slice(),
+        &[4.0, -12.0],
+        1e-15,
+        0.0,
+    );
+    assert_close(
+        g[1].as_ref().unwrap().value().as_slice(),
+        &[8.0, -24.0],
+        1e-15,
+        0.0,
+    );
     // An input that does not influence the output gets None.
     let z = leaf(&[1.0]);
     let y = x.sum_all();
@@ -404,7 +421,7 @@ fn deep_graphs_do_not_overflow_the_stack() {
             },
         )
         .unwrap();
-    assert_eq!(x.grad().unwrap().as_slice(), &[1.0]);
+    assert_close(x.grad().unwrap().as_slice(), &[1.0], 1e-15, 0.0);
     assert_close(y.value().as_slice(), &[1.0 + N as f64 * 1e-3], 1e-9, 0.0);
     drop(y);
 
@@ -424,7 +441,7 @@ fn set_value_updates_leaves_in_place() {
     assert_eq!((w.id(), w.value().to_vec()), (id, vec![3.0, 4.0]));
     // New computations see the new value.
     w.mul(&w).unwrap().sum_all().backward().unwrap();
-    assert_eq!(w.grad().unwrap().as_slice(), &[6.0, 8.0]);
+    assert_close(w.grad().unwrap().as_slice(), &[6.0, 8.0], 1e-15, 0.0);
     let err = w.set_value(Tensor::zeros(&[3])).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -441,7 +458,7 @@ fn set_value_updates_leaves_in_place() {
     // Constants are leaves too and can be updated.
     let c = Var::constant(Tensor::<f64>::zeros(&[1]));
     c.set_value(Tensor::ones(&[1])).unwrap();
-    assert_eq!(c.value().as_slice(), &[1.0]);
+    assert_close(c.value().as_slice(), &[1.0], 1e-15, 0.0);
 }
 
 /// A backward that returns the wrong number or shape of gradients.

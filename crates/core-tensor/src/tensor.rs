@@ -90,7 +90,7 @@ impl<T: Clone> Tensor<T> {
     /// ```
     /// use core_tensor::Tensor;
     /// let t = Tensor::from_fn(&[2, 3], |i| (10 * i[0] + i[1]) as f64)?;
-    /// assert_eq!(t.as_slice(), &[0., 1., 2., 10., 11., 12.]);
+    /// assert_close(t.as_slice(), &[0., 1., 2., 10., 11., 12.], 1e-15, 0.0);
     /// # Ok::<(), core_tensor::TensorError>(())
     /// ```
     ///
@@ -244,6 +244,7 @@ impl<T: PartialEq> PartialEq for Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::assert_close;
 
     #[test]
     fn from_vec_checks_length() {
@@ -273,7 +274,7 @@ mod tests {
             .into_dyn();
         let t = Tensor::<f64>::from_array(a);
         assert_eq!(t.shape(), &[3, 2]);
-        assert_eq!(t.as_slice(), &[1., 4., 2., 5., 3., 6.]);
+        assert_close(t.as_slice(), &[1., 4., 2., 5., 3., 6.], 1e-15, 0.0);
     }
 
     #[test]
@@ -291,14 +292,14 @@ mod tests {
         let u = t.clone();
         let mut a = u.into_array();
         a[[0]] = 9.0;
-        assert_eq!(t.as_slice(), &[1.0, 2.0]);
+        assert_close(t.as_slice(), &[1.0, 2.0], 1e-15, 0.0);
         assert_eq!(a.as_slice().unwrap(), &[9.0, 2.0]);
     }
 
     #[test]
     fn cast_rounds() {
         let t = Tensor::<f64>::from_vec(&[1], vec![0.1]).unwrap();
-        assert_eq!(t.cast::<f32>().as_slice(), &[0.1f32]);
+        assert_close(t.cast::<f32>().as_slice(), &[0.1f32], 1e-15, 0.0);
         assert_eq!(t.item(), Some(0.1));
     }
 }

@@ -203,6 +203,7 @@ impl<F: Float> Var<F> {
 mod tests {
     use super::*;
     use core_tensor::Tensor;
+    use core_tensor::testing::assert_close;
 
     fn t(shape: &[usize], v: &[f64]) -> Tensor<f64> {
         Tensor::from_vec(shape, v.to_vec()).unwrap()
@@ -213,13 +214,20 @@ mod tests {
         let a = Var::leaf(t(&[2, 3], &[1., 2., 3., 4., 5., 6.]));
         let b = Var::leaf(t(&[3], &[10., 20., 30.]));
         let y = a.mul(&b).unwrap();
-        assert_eq!(y.value().as_slice(), &[10., 40., 90., 40., 100., 180.]);
-        y.sum_all().backward().unwrap();
-        assert_eq!(
-            a.grad().unwrap().as_slice(),
-            &[10., 20., 30., 10., 20., 30.]
+        assert_close(
+            y.value().as_slice(),
+            &[10., 40., 90., 40., 100., 180.],
+            1e-15,
+            0.0,
         );
-        assert_eq!(b.grad().unwrap().as_slice(), &[5., 7., 9.]);
+        y.sum_all().backward().unwrap();
+        assert_close(
+            a.grad().unwrap().as_slice(),
+            &[10., 20., 30., 10., 20., 30.],
+            1e-15,
+            0.0,
+        );
+        assert_close(b.grad().unwrap().as_slice(), &[5., 7., 9.], 1e-15, 0.0);
     }
 
     #[test]
@@ -233,9 +241,9 @@ mod tests {
             .sum_all()
             .backward()
             .unwrap();
-        assert_eq!(a.grad().unwrap().as_slice(), &[0.5, 0.125]);
+        assert_close(a.grad().unwrap().as_slice(), &[0.5, 0.125], 1e-15, 0.0);
         // d/db (a/b - b) = -a/b^2 - 1
-        assert_eq!(b.grad().unwrap().as_slice(), &[-1.25, -1.0625]);
+        assert_close(b.grad().unwrap().as_slice(), &[-1.25, -1.0625], 1e-15, 0.0);
     }
 
     #[test]
@@ -249,8 +257,8 @@ mod tests {
     fn scalar_ops() {
         let a = Var::leaf(t(&[2], &[1., -2.]));
         let y = a.mul_scalar(3.0).add_scalar(1.0).neg();
-        assert_eq!(y.value().as_slice(), &[-4., 5.]);
+        assert_close(y.value().as_slice(), &[-4., 5.], 1e-15, 0.0);
         y.sum_all().backward().unwrap();
-        assert_eq!(a.grad().unwrap().as_slice(), &[-3., -3.]);
+        assert_close(a.grad().unwrap().as_slice(), &[-3., -3.], 1e-15, 0.0);
     }
 }

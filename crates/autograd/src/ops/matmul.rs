@@ -111,19 +111,27 @@ impl<F: Float> Var<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core_tensor::testing::assert_close;
 
     #[test]
     fn two_d_product_and_grads() {
         let a = Var::leaf(Tensor::from_vec(&[2, 3], vec![1., 2., 3., 4., 5., 6.]).unwrap());
         let b = Var::leaf(Tensor::from_vec(&[3, 2], vec![7., 8., 9., 10., 11., 12.]).unwrap());
         let c = a.matmul(&b).unwrap();
-        assert_eq!(c.value().as_slice(), &[58., 64., 139., 154.]);
+        assert_close(c.value().as_slice(), &[58., 64., 139., 154.], 1e-15, 0.0);
         c.sum_all().backward().unwrap();
-        assert_eq!(
+        assert_close(
             a.grad().unwrap().as_slice(),
-            &[15., 19., 23., 15., 19., 23.]
+            &[15., 19., 23., 15., 19., 23.],
+            1e-15,
+            0.0,
         );
-        assert_eq!(b.grad().unwrap().as_slice(), &[5., 5., 7., 7., 9., 9.]);
+        assert_close(
+            b.grad().unwrap().as_slice(),
+            &[5., 5., 7., 7., 9., 9.],
+            1e-15,
+            0.0,
+        );
     }
 
     #[test]
@@ -132,9 +140,9 @@ mod tests {
         let b = Var::leaf(Tensor::from_vec(&[2, 1], vec![10., 100.]).unwrap());
         let c = a.matmul(&b).unwrap();
         assert_eq!(c.shape(), vec![2, 1, 1]);
-        assert_eq!(c.value().as_slice(), &[210., 430.]);
+        assert_close(c.value().as_slice(), &[210., 430.], 1e-15, 0.0);
         c.sum_all().backward().unwrap();
-        assert_eq!(b.grad().unwrap().as_slice(), &[4., 6.]);
+        assert_close(b.grad().unwrap().as_slice(), &[4., 6.], 1e-15, 0.0);
     }
 
     #[test]

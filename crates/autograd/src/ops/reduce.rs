@@ -211,6 +211,7 @@ impl<F: Float> Var<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core_tensor::testing::assert_close;
 
     fn leaf(shape: &[usize], v: &[f64]) -> Var<f64> {
         Var::leaf(Tensor::from_vec(shape, v.to_vec()).unwrap())
@@ -219,16 +220,18 @@ mod tests {
     #[test]
     fn sum_and_mean_over_axes() {
         let x = leaf(&[2, 3], &[1., 2., 3., 4., 5., 6.]);
-        assert_eq!(
+        assert_close(
             x.sum(&[0], false).unwrap().value().as_slice(),
-            &[5., 7., 9.]
+            &[5., 7., 9.],
+            1e-15,
+            0.0,
         );
         let s = x.sum(&[-1], true).unwrap();
         assert_eq!(s.shape(), vec![2, 1]);
-        assert_eq!(s.value().as_slice(), &[6., 15.]);
+        assert_close(s.value().as_slice(), &[6., 15.], 1e-15, 0.0);
         let m = x.mean(&[0, 1], false).unwrap();
         assert_eq!(m.shape(), Vec::<usize>::new());
-        assert_eq!(m.value().as_slice(), &[3.5]);
+        assert_close(m.value().as_slice(), &[3.5], 1e-15, 0.0);
         m.backward().unwrap();
         assert_eq!(x.grad().unwrap().as_slice(), &[1. / 6.; 6]);
         assert!(x.sum(&[2], false).is_err());
@@ -243,14 +246,29 @@ mod tests {
         assert_eq!(v[0], 3.0);
         assert!(v[1].is_nan());
         x.max_axis(1, false).unwrap().sum_all().backward().unwrap();
-        assert_eq!(x.grad().unwrap().as_slice(), &[0., 1., 0., 1., 0., 0.]);
+        assert_close(
+            x.grad().unwrap().as_slice(),
+            &[0., 1., 0., 1., 0., 0.],
+            1e-15,
+            0.0,
+        );
     }
 
     #[test]
     fn sum_to_reverses_broadcasting() {
         let x = leaf(&[2, 3], &[1., 2., 3., 4., 5., 6.]);
-        assert_eq!(x.sum_to(&[3]).unwrap().value().as_slice(), &[5., 7., 9.]);
-        assert_eq!(x.sum_to(&[2, 1]).unwrap().value().as_slice(), &[6., 15.]);
+        assert_close(
+            x.sum_to(&[3]).unwrap().value().as_slice(),
+            &[5., 7., 9.],
+            1e-15,
+            0.0,
+        );
+        assert_close(
+            x.sum_to(&[2, 1]).unwrap().value().as_slice(),
+            &[6., 15.],
+            1e-15,
+            0.0,
+        );
         assert!(x.sum_to(&[2]).is_err());
     }
 }

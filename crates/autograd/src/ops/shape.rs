@@ -317,6 +317,7 @@ impl<F: Float> Var<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core_tensor::testing::assert_close;
 
     fn leaf(shape: &[usize], n: usize) -> Var<f64> {
         Var::leaf(Tensor::from_vec(shape, (0..n).map(|v| v as f64).collect()).unwrap())
@@ -327,28 +328,40 @@ mod tests {
         let x = leaf(&[2, 3], 6);
         let t = x.transpose(0, 1).unwrap();
         assert_eq!(t.shape(), vec![3, 2]);
-        assert_eq!(t.value().as_slice(), &[0., 3., 1., 4., 2., 5.]);
+        assert_close(t.value().as_slice(), &[0., 3., 1., 4., 2., 5.], 1e-15, 0.0);
         assert!(x.permute(&[0, 0]).is_err());
         let w = Var::constant(Tensor::from_vec(&[3, 2], vec![1., 2., 3., 4., 5., 6.]).unwrap());
         t.mul(&w).unwrap().sum_all().backward().unwrap();
-        assert_eq!(x.grad().unwrap().as_slice(), &[1., 3., 5., 2., 4., 6.]);
+        assert_close(
+            x.grad().unwrap().as_slice(),
+            &[1., 3., 5., 2., 4., 6.],
+            1e-15,
+            0.0,
+        );
     }
 
     #[test]
     fn narrow_pad_concat_round_trip() {
         let x = leaf(&[2, 4], 8);
         let n = x.narrow(1, 1, 2).unwrap();
-        assert_eq!(n.value().as_slice(), &[1., 2., 5., 6.]);
+        assert_close(n.value().as_slice(), &[1., 2., 5., 6.], 1e-15, 0.0);
         assert!(x.narrow(1, 3, 2).is_err());
         let p = n.pad(&[[1, 1]], -1.0).unwrap();
-        assert_eq!(p.value().as_slice(), &[-1., 1., 2., -1., -1., 5., 6., -1.]);
+        assert_close(
+            p.value().as_slice(),
+            &[-1., 1., 2., -1., -1., 5., 6., -1.],
+            1e-15,
+            0.0,
+        );
         let c = Var::concat(&[x.clone(), p.clone()], 0).unwrap();
         assert_eq!(c.shape(), vec![4, 4]);
         c.sum_all().backward().unwrap();
         // x gets 1 directly plus 1 through narrow/pad on the kept columns.
-        assert_eq!(
+        assert_close(
             x.grad().unwrap().as_slice(),
-            &[1., 2., 2., 1., 1., 2., 2., 1.]
+            &[1., 2., 2., 1., 1., 2., 2., 1.],
+            1e-15,
+            0.0,
         );
         assert!(Var::concat(&[x.clone(), leaf(&[2, 3], 6)], 0).is_err());
     }
@@ -359,7 +372,7 @@ mod tests {
         let b = x.broadcast_to(&[2, 3, 4]).unwrap();
         assert_eq!(b.shape(), vec![2, 3, 4]);
         b.sum_all().backward().unwrap();
-        assert_eq!(x.grad().unwrap().as_slice(), &[8., 8., 8.]);
+        assert_close(x.grad().unwrap().as_slice(), &[8., 8., 8.], 1e-15, 0.0);
         assert!(x.broadcast_to(&[2, 2]).is_err());
     }
 

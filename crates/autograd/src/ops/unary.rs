@@ -149,6 +149,7 @@ impl<F: Float> Var<F> {
 mod tests {
     use super::*;
     use core_tensor::Tensor;
+    use core_tensor::testing::assert_close;
 
     fn leaf(v: &[f64]) -> Var<f64> {
         Var::leaf(Tensor::from_vec(&[v.len()], v.to_vec()).unwrap())
@@ -162,29 +163,34 @@ mod tests {
     #[test]
     fn values_and_derivatives() {
         let x = leaf(&[0.5, 2.0]);
-        assert_eq!(grad_of(&x, x.exp()), vec![0.5f64.exp(), 2.0f64.exp()]);
+        assert_close(
+            &grad_of(&x, x.exp()),
+            &[0.5f64.exp(), 2.0f64.exp()],
+            1e-15,
+            0.0,
+        );
         let x = leaf(&[0.5, 2.0]);
-        assert_eq!(grad_of(&x, x.log()), vec![2.0, 0.5]);
+        assert_close(&grad_of(&x, x.log()), &[2.0, 0.5], 1e-15, 0.0);
         let x = leaf(&[0.5, 2.0]);
-        assert_eq!(grad_of(&x, x.pow(3.0)), vec![0.75, 12.0]);
+        assert_close(&grad_of(&x, x.pow(3.0)), &[0.75, 12.0], 1e-15, 0.0);
         let x = leaf(&[4.0, 16.0]);
-        assert_eq!(grad_of(&x, x.sqrt()), vec![0.25, 0.125]);
+        assert_close(&grad_of(&x, x.sqrt()), &[0.25, 0.125], 1e-15, 0.0);
         let x = leaf(&[-3.0, 0.0, 2.0]);
-        assert_eq!(grad_of(&x, x.abs()), vec![-1.0, 0.0, 1.0]);
+        assert_close(&grad_of(&x, x.abs()), &[-1.0, 0.0, 1.0], 1e-15, 0.0);
         let x = leaf(&[-3.0, 0.0, 2.0]);
-        assert_eq!(x.relu().value().as_slice(), &[0.0, 0.0, 2.0]);
-        assert_eq!(grad_of(&x, x.relu()), vec![0.0, 0.0, 1.0]);
+        assert_close(x.relu().value().as_slice(), &[0.0, 0.0, 2.0], 1e-15, 0.0);
+        assert_close(&grad_of(&x, x.relu()), &[0.0, 0.0, 1.0], 1e-15, 0.0);
         let x = leaf(&[0.0]);
-        assert_eq!(x.sigmoid().value().as_slice(), &[0.5]);
-        assert_eq!(grad_of(&x, x.sigmoid()), vec![0.25]);
+        assert_close(x.sigmoid().value().as_slice(), &[0.5], 1e-15, 0.0);
+        assert_close(&grad_of(&x, x.sigmoid()), &[0.25], 1e-15, 0.0);
         let x = leaf(&[0.0]);
-        assert_eq!(grad_of(&x, x.tanh()), vec![1.0]);
+        assert_close(&grad_of(&x, x.tanh()), &[1.0], 1e-15, 0.0);
     }
 
     #[test]
     fn sigmoid_is_stable_for_large_inputs() {
         let x = Var::constant(Tensor::from_vec(&[2], vec![-1000.0f64, 1000.0]).unwrap());
-        assert_eq!(x.sigmoid().value().as_slice(), &[0.0, 1.0]);
+        assert_close(x.sigmoid().value().as_slice(), &[0.0, 1.0], 1e-15, 0.0);
     }
 
     #[test]
