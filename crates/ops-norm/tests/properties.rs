@@ -269,7 +269,7 @@ fn sequential_and_parallel_kernels_agree_exactly() {
             run(Par::Rayon),
             "channel kernels {n}x{c}x{s}"
         );
-        // The moments are the two-pass ones in f64.
+        // The moments agree with a two-pass in f64.
         let (m, ..) = run(Par::Rayon);
         for (ch, mc) in m.iter().enumerate() {
             let v: Vec<f64> = (0..n)
@@ -278,7 +278,11 @@ fn sequential_and_parallel_kernels_agree_exactly() {
                 .collect();
             let mean = v.iter().sum::<f64>() / v.len() as f64;
             let var = v.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / v.len() as f64;
-            assert!((mc.mean - mean).abs() < 1e-12 && (mc.var_biased() - var).abs() < 1e-12);
+            // f32 lanes per plane, f64 across planes: f32-level relative accuracy.
+            assert!(
+                (mc.mean - mean).abs() < 1e-6 && (mc.var_biased() / var - 1.0).abs() < 1e-5,
+                "{mc:?} vs {mean} {var}"
+            );
         }
     }
     for layout in [

@@ -11,7 +11,7 @@
 
 use core_tensor::{Float, Par, TensorError};
 
-use super::{Moments, sum_g_and_g_dev, units_per_task};
+use super::{Moments, lane_g_gdev, units_per_task};
 use crate::NormError;
 
 /// Planes at least this long are processed one at a time.
@@ -278,7 +278,10 @@ pub fn channel_grad_sums<F: Float>(
     if s >= PLANE_MIN {
         let planes = par.map_range(n * c, |p| {
             let r = p * s..(p + 1) * s;
-            sum_g_and_g_dev(&x[r.clone()], &dy[r], mean[p % c])
+            let m = F::cast(mean[p % c]);
+            let (a, b) = lane_g_gdev(&x[r.clone()], &dy[r], m);
+            // Σ g·(x − m) = Σ g·(x − m_F) + (m_F − m)·Σ g.
+            (a.widen(), b.widen() + (m.widen() - mean[p % c]) * a.widen())
         });
         return Ok((0..c)
             .map(|ch| {

@@ -44,17 +44,25 @@ impl Moments {
         m2: 0.0,
     };
 
-    /// Two-pass moments of a slice: the mean, then the squared deviations
-    /// from it, both summed in `f64`.
+    /// Two-pass moments of a slice: the mean (of the values shifted by the
+    /// first one, so a large common offset costs no precision), then the
+    /// squared deviations from it, both summed over eight lanes in the
+    /// element type and finished in `f64`. Blocks are kept to a few thousand
+    /// values (planes, rows) and merged with [`Moments::merge`].
     pub fn of<F: Float>(x: &[F]) -> Moments {
-        if x.is_empty() {
+        let Some(&x0) = x.first() else {
             return Moments::EMPTY;
-        }
-        let mean = sum_f64(x) / x.len() as f64;
+        };
+        let n = x.len() as f64;
+        let mean = x0.widen() + lane_sum(x, x0).widen() / n;
+        let mean_f = F::cast(mean);
+        // Σ(x − m)² = Σ(x − m_F)² − n·(m − m_F)², m_F being m rounded to F.
+        let shift = mean - mean_f.widen();
+        let m2 = (lane_sq_dev(x, mean_f).widen() - n * shift * shift).max(0.0);
         Moments {
             count: x.len(),
             mean,
-            m2: sum_sq_dev(x, mean),
+            m2,
         }
     }
 
@@ -88,69 +96,100 @@ impl Moments {
     }
 }
 
-/// `Σ x` in `f64`, with eight independent accumulators so that the loop
-/// vectorizes (the summation order is fixed, so results are reproducible).
+/// `Σ (x − shift)` accumulated in the element type over eight independent
+/// lanes (so the loop vectorizes; the summation order is fixed, so results
+/// are reproducible). Shifting by a value of the data (its first element)
+/// keeps the terms small when the data has a large common offset.
 #[inline]
-pub fn sum_f64<F: Float>(x: &[F]) -> f64 {
-    let mut acc = [0.0f64; 8];
+pub fn lane_sum<F: Float>(x: &[F], shift: F) -> F {
+    let mut acc = [F::zero(); 8];
     let chunks = x.chunks_exact(8);
     let rest = chunks.remainder();
     for c in chunks {
         for k in 0..8 {
-            acc[k] += c[k].widen();
+            acc[k] += c[k] - shift;
         }
     }
-    let mut s = acc.iter().sum::<f64>();
-    for v in rest {
-        s += v.widen();
+    let mut s = pairwise8(acc);
+    for &v in rest {
+        s += v - shift;
     }
     s
 }
 
-/// `Σ (x − mean)²` in `f64` (the second pass of the two-pass variance).
+/// `Σ (x − mean)²` in the element type over eight lanes (the second pass of
+/// the two-pass variance).
 #[inline]
-pub fn sum_sq_dev<F: Float>(x: &[F], mean: f64) -> f64 {
-    let mut acc = [0.0f64; 8];
+pub fn lane_sq_dev<F: Float>(x: &[F], mean: F) -> F {
+    let mut acc = [F::zero(); 8];
     let chunks = x.chunks_exact(8);
     let rest = chunks.remainder();
     for c in chunks {
         for k in 0..8 {
-            let d = c[k].widen() - mean;
+            let d = c[k] - mean;
             acc[k] += d * d;
         }
     }
-    let mut s = acc.iter().sum::<f64>();
-    for v in rest {
-        let d = v.widen() - mean;
+    let mut s = pairwise8(acc);
+    for &v in rest {
+        let d = v - mean;
         s += d * d;
     }
     s
 }
 
-/// `(Σ g, Σ g·(x − mean))` in `f64`, in one pass over both slices.
+/// `(Σ g, Σ g·(x − mean))` in the element type over eight lanes, one pass
+/// over both slices (the shorter length is used).
 #[inline]
-pub fn sum_g_and_g_dev<F: Float>(x: &[F], g: &[F], mean: f64) -> (f64, f64) {
-    let mut a = [0.0f64; 4];
-    let mut b = [0.0f64; 4];
+pub fn lane_g_gdev<F: Float>(x: &[F], g: &[F], mean: F) -> (F, F) {
+    let mut a = [F::zero(); 8];
+    let mut b = [F::zero(); 8];
     let n = x.len().min(g.len());
-    let (x, g) = (&x[..n], &g[..n]);
-    let xc = x.chunks_exact(4);
-    let gc = g.chunks_exact(4);
-    let (xr, gr) = (xc.remainder(), gc.remainder());
-    for (xs, gs) in xc.zip(gc) {
-        for k in 0..4 {
-            let gv = gs[k].widen();
-            a[k] += gv;
-            b[k] += gv * (xs[k].widen() - mean);
+    let full = n - n % 8;
+    for (xs, gs) in x[..full].chunks_exact(8).zip(g[..full].chunks_exact(8)) {
+        for k in 0..8 {
+            a[k] += gs[k];
+            b[k] += gs[k] * (xs[k] - mean);
         }
     }
-    let mut sa = a.iter().sum::<f64>();
-    let mut sb = b.iter().sum::<f64>();
-    for (xv, gv) in xr.iter().zip(gr) {
-        sa += gv.widen();
-        sb += gv.widen() * (xv.widen() - mean);
+    let (mut sa, mut sb) = (pairwise8(a), pairwise8(b));
+    for (&xv, &gv) in x[full..n].iter().zip(&g[full..n]) {
+        sa += gv;
+        sb += gv * (xv - mean);
     }
     (sa, sb)
+}
+
+/// `(Σ w·g, Σ w·g·(x − mean))` in the element type over eight lanes.
+#[inline]
+pub fn lane_weighted<F: Float>(x: &[F], g: &[F], w: &[F], mean: F) -> (F, F) {
+    let mut a = [F::zero(); 8];
+    let mut b = [F::zero(); 8];
+    let n = x.len().min(g.len()).min(w.len());
+    let full = n - n % 8;
+    let lanes = x[..full]
+        .chunks_exact(8)
+        .zip(g[..full].chunks_exact(8))
+        .zip(w[..full].chunks_exact(8));
+    for ((xs, gs), ws) in lanes {
+        for k in 0..8 {
+            let wg = ws[k] * gs[k];
+            a[k] += wg;
+            b[k] += wg * (xs[k] - mean);
+        }
+    }
+    let (mut sa, mut sb) = (pairwise8(a), pairwise8(b));
+    for ((&xv, &gv), &wv) in x[full..n].iter().zip(&g[full..n]).zip(&w[full..n]) {
+        let wg = wv * gv;
+        sa += wg;
+        sb += wg * (xv - mean);
+    }
+    (sa, sb)
+}
+
+#[inline]
+fn pairwise8<F: Float>(a: [F; 8]) -> F {
+    ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
 }
 
 /// Maps `f(task, chunk)` over `chunk_len`-sized chunks of `data`, in
@@ -206,17 +245,34 @@ mod tests {
     }
 
     #[test]
-    fn sums_match_plain_loops() {
+    fn lane_sums_match_plain_loops() {
         let x: Vec<f32> = (0..29).map(|i| i as f32 * 0.5 - 3.0).collect();
         let g: Vec<f32> = (0..29).map(|i| (i % 5) as f32 - 2.0).collect();
-        assert_eq!(sum_f64(&x), x.iter().map(|&v| v as f64).sum::<f64>());
-        let (a, b) = sum_g_and_g_dev(&x, &g, 1.5);
-        assert_eq!(a, g.iter().map(|&v| v as f64).sum::<f64>());
-        let want: f64 = x
-            .iter()
-            .zip(&g)
-            .map(|(&x, &g)| g as f64 * (x as f64 - 1.5))
-            .sum();
-        assert!((b - want).abs() < 1e-12);
+        assert_eq!(lane_sum(&x, 0.0), x.iter().sum::<f32>());
+        assert_eq!(lane_sum(&x, 1.0), x.iter().map(|v| v - 1.0).sum::<f32>());
+        let (a, b) = lane_g_gdev(&x, &g, 1.5);
+        assert_eq!(a, g.iter().sum::<f32>());
+        let want: f32 = x.iter().zip(&g).map(|(&x, &g)| g * (x - 1.5)).sum();
+        assert!((b - want).abs() < 1e-4);
+        let (c, d) = lane_weighted(&x, &g, &x, 0.0);
+        assert!((c - x.iter().zip(&g).map(|(a, b)| a * b).sum::<f32>()).abs() < 1e-4);
+        assert!((d - x.iter().zip(&g).map(|(a, b)| a * a * b).sum::<f32>()).abs() < 1e-2);
+        let sq: f32 = x.iter().map(|v| (v - 2.0) * (v - 2.0)).sum();
+        assert!((lane_sq_dev(&x, 2.0) - sq).abs() < 1e-3);
+    }
+
+    #[test]
+    fn moments_keep_precision_at_a_large_offset_in_f32() {
+        let x: Vec<f32> = (0..3000).map(|i| 1e4 + ((i as f32) * 0.61).sin()).collect();
+        let m32 = Moments::of(&x);
+        let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let m64 = Moments::of(&x64);
+        assert!(
+            (m32.mean - m64.mean).abs() < 1e-5,
+            "{} {}",
+            m32.mean,
+            m64.mean
+        );
+        assert!((m32.var_biased() / m64.var_biased() - 1.0).abs() < 1e-3);
     }
 }

@@ -12,7 +12,7 @@
 
 use core_tensor::{Float, Par, TensorError};
 
-use super::{map_chunks_mut, sum_f64, sum_g_and_g_dev, sum_sq_dev, units_per_task};
+use super::{Moments, lane_g_gdev, lane_sq_dev, lane_weighted, map_chunks_mut, units_per_task};
 use crate::NormError;
 
 /// The row view of a normalization and how its affine parameters map on it.
@@ -129,10 +129,10 @@ pub fn row_forward<F: Float>(
                 let r = t * rows_per_task + i;
                 let xr = &x[r * len..(r + 1) * len];
                 let (mean, var) = if center {
-                    let mean = sum_f64(xr) / len as f64;
-                    (mean, sum_sq_dev(xr, mean) / len as f64)
+                    let m = Moments::of(xr);
+                    (m.mean, m.var_biased())
                 } else {
-                    (0.0, sum_sq_dev(xr, 0.0) / len as f64)
+                    (0.0, lane_sq_dev(xr, F::zero()).widen() / len as f64)
                 };
                 let rstd = 1.0 / (var + eps).sqrt();
                 *st = (mean, rstd, var);
@@ -163,34 +163,6 @@ fn split_stats(stats: Vec<(f64, f64, f64)>) -> RowStats {
         rstd: stats.iter().map(|s| s.1).collect(),
         var: stats.iter().map(|s| s.2).collect(),
     }
-}
-
-/// `(Σ w·g, Σ w·g·(x − mean))` in `f64` with eight independent lanes (a
-/// single accumulator's loop-carried dependency would make it latency bound).
-#[inline]
-fn weighted_sums<F: Float>(x: &[F], g: &[F], w: &[F], mean: f64) -> (f64, f64) {
-    let mut a = [0.0f64; 8];
-    let mut b = [0.0f64; 8];
-    let n = x.len().min(g.len()).min(w.len());
-    let full = n - n % 8;
-    let lanes = x[..full]
-        .chunks_exact(8)
-        .zip(g[..full].chunks_exact(8))
-        .zip(w[..full].chunks_exact(8));
-    for ((xs, gs), ws) in lanes {
-        for k in 0..8 {
-            let wg = ws[k].widen() * gs[k].widen();
-            a[k] += wg;
-            b[k] += wg * (xs[k].widen() - mean);
-        }
-    }
-    let (mut sa, mut sb) = (a.iter().sum::<f64>(), b.iter().sum::<f64>());
-    for ((&xv, &gv), &wv) in x[full..n].iter().zip(&g[full..n]).zip(&w[full..n]) {
-        let wg = wv.widen() * gv.widen();
-        sa += wg;
-        sb += wg * (xv.widen() - mean);
-    }
-    (sa, sb)
 }
 
 /// Gradients of a row-norm call.
@@ -257,45 +229,50 @@ pub fn row_backward<F: Float>(
         &mut dx,
         rows_per_task * len,
         |t, chunk| {
-            let mut dw = vec![0.0f64; if param_grads { n_aff } else { 0 }];
+            let mut dw = vec![F::zero(); if param_grads { n_aff } else { 0 }];
             let mut db = dw.clone();
             for (i, dxr) in chunk.chunks_mut(len).enumerate() {
                 let r = t * rows_per_task + i;
                 let xr = &x[r * len..(r + 1) * len];
                 let gr = &dy[r * len..(r + 1) * len];
                 let (mean, rstd) = (stats.mean[r], stats.rstd[r]);
+                let (m, rs) = (F::cast(mean), F::cast(rstd));
+                // Sums about m_F (the mean rounded to F) are corrected to the
+                // exact mean: Σ g·(x − m) = Σ g·(x − m_F) + (m_F − m)·Σ g.
+                let shift = m.widen() - mean;
                 let base = (r % period) * segs;
                 // Pass 1: Σ dx̂ and Σ dx̂·(x − mean), and the parameter sums.
                 let (mut s1, mut s2) = (0.0f64, 0.0f64);
                 if group == 1 {
                     let wr = &w[base..base + len];
-                    (s1, s2) = weighted_sums(xr, gr, wr, mean);
+                    let (a, b) = lane_weighted(xr, gr, wr, m);
+                    s1 = a.widen();
+                    s2 = b.widen() + shift * s1;
                     if param_grads {
                         let (dwr, dbr) = (&mut dw[base..base + len], &mut db[base..base + len]);
                         for (((a, bb), &xv), &gv) in
                             dwr.iter_mut().zip(dbr.iter_mut()).zip(xr).zip(gr)
                         {
-                            let g = gv.widen();
-                            *a += g * (xv.widen() - mean) * rstd;
-                            *bb += g;
+                            *a += gv * (xv - m) * rs;
+                            *bb += gv;
                         }
                     }
                 } else {
                     for (k, (xs, gs)) in xr.chunks(group).zip(gr.chunks(group)).enumerate() {
-                        let (sg, sgd) = sum_g_and_g_dev(xs, gs, mean);
+                        let (sg, sgd) = lane_g_gdev(xs, gs, m);
+                        let (sg, sgd) = (sg.widen(), sgd.widen() + shift * sg.widen());
                         let wk = w[base + k].widen();
                         s1 += wk * sg;
                         s2 += wk * sgd;
                         if param_grads {
-                            dw[base + k] += sgd * rstd;
-                            db[base + k] += sg;
+                            dw[base + k] += F::cast(sgd * rstd);
+                            db[base + k] += F::cast(sg);
                         }
                     }
                 }
                 let mdxhat = if center { s1 * inv_len } else { 0.0 };
                 let mdxhat_xhat = s2 * rstd * inv_len;
                 // Pass 2: dx = rstd·dx̂ − rstd·mean(dx̂) − (x − mean)·rstd²·mean(dx̂·x̂).
-                let (m, rs) = (F::cast(mean), F::cast(rstd));
                 let (c0, c1) = (F::cast(rstd * mdxhat), F::cast(rstd * rstd * mdxhat_xhat));
                 if group == 1 {
                     let wr = &w[base..base + len];
@@ -323,10 +300,10 @@ pub fn row_backward<F: Float>(
     if param_grads {
         for (pw, pb) in &parts {
             for (a, v) in dw.iter_mut().zip(pw) {
-                *a += v;
+                *a += v.widen();
             }
             for (a, v) in db.iter_mut().zip(pb) {
-                *a += v;
+                *a += v.widen();
             }
         }
     }
