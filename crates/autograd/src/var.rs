@@ -276,6 +276,11 @@ impl<F: Float> Var<F> {
     /// Backpropagates `grad_output` (the gradient of some scalar with
     /// respect to this value) and accumulates into the leaves.
     ///
+    /// With `create_graph`, a leaf's `.grad` holds a graph that usually
+    /// refers back to the leaf itself (the gradient of `x²` is `2x`), a
+    /// reference cycle that keeps both alive until [`Var::zero_grad`], as in
+    /// PyTorch; prefer [`grad`](crate::grad) for higher-order derivatives.
+    ///
     /// # Errors
     /// As [`Var::backward`], plus [`AutogradError::ShapeMismatch`] when
     /// `grad_output` has another shape.

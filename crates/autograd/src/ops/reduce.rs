@@ -55,6 +55,22 @@ impl<F: Float> Var<F> {
     /// Sum over `axes` (negative counts from the end), keeping them as size-1
     /// axes when `keepdim`, like `x.sum(dim=axes, keepdim=keepdim)`.
     ///
+    /// An empty `axes` list reduces nothing (the value is returned as is),
+    /// which keeps "reduce over these axes" code correct when the list
+    /// happens to be empty; PyTorch's `dim=[]` reduces every axis instead —
+    /// use [`Var::sum_all`] for that.
+    ///
+    /// ```
+    /// use autograd::Var;
+    /// use core_tensor::Tensor;
+    /// let x = Var::leaf(Tensor::from_vec(&[2, 3], vec![1.0f64, 2., 3., 4., 5., 6.])?);
+    /// let s = x.sum(&[-1], true)?;
+    /// assert_eq!(s.shape(), vec![2, 1]);
+    /// s.sum_all().backward()?;
+    /// assert_eq!(x.grad().unwrap().as_slice(), &[1.0; 6]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`AutogradError::AxisOutOfRange`], or a repeated axis.
     pub fn sum(&self, axes: &[isize], keepdim: bool) -> Result<Var<F>> {
