@@ -6,7 +6,7 @@
 //! ([`Var::backward`], [`grad`] with `create_graph` for higher orders), a
 //! thread-local [`no_grad`] guard, the differentiable basic ops (arithmetic
 //! with broadcasting, elementwise functions, reductions, shape ops, matmul,
-//! log-softmax) and the finite-difference audit [`gradcheck`] /
+//! log-softmax) and the finite-difference audit [`gradcheck()`] /
 //! [`gradgradcheck`].
 //!
 //! ## Training-style use
@@ -70,7 +70,7 @@
 //!
 //! ## Checking gradients
 //!
-//! [`gradcheck`] compares the backward pass with central finite differences
+//! [`gradcheck()`] compares the backward pass with central finite differences
 //! in `f64` (PyTorch's defaults and `allclose` rule) and reports the worst
 //! element; [`gradgradcheck`] does the same for second derivatives. Each op
 //! crate registers samples (`gradcheck_cases`, this crate's in [`samples`])
