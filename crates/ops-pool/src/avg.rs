@@ -61,32 +61,43 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
     if is_global(g) {
         let mut d = [F::one()];
         row_divisors(g, div, 0, 0, &mut d);
+        let per_task = (PLANE_BATCH / pin).clamp(1, g.planes);
         par.for_work(x.len())
-            .for_each_chunk_mut(&mut y, 1, |p, yp| {
-                let s: F = x[p * pin..(p + 1) * pin]
-                    .iter()
-                    .fold(F::zero(), |a, &v| a + v);
-                yp[0] = s / d[0];
+            .for_each_chunk_mut(&mut y, per_task, |i, yc| {
+                for (j, yv) in yc.iter_mut().enumerate() {
+                    let p = i * per_task + j;
+                    let s: F = x[p * pin..(p + 1) * pin]
+                        .iter()
+                        .fold(F::zero(), |a, &v| a + v);
+                    *yv = s / d[0];
+                }
             });
         return y;
     }
+    let per_task = (PLANE_BATCH / pin).clamp(1, g.planes);
     par.for_work(x.len())
-        .for_each_chunk_mut(&mut y, pout, |p, yp| {
-            window_sums(&x[p * pin..(p + 1) * pin], g, yp, |v| v);
+        .for_each_chunk_mut(&mut y, per_task * pout, |i, yc| {
             let [ad, ah, aw] = &g.axes;
             let mut d = vec![F::one(); aw.out];
-            for od in 0..ad.out {
-                for oh in 0..ah.out {
-                    row_divisors(g, div, od, oh, &mut d);
-                    let row = (od * ah.out + oh) * aw.out;
-                    for (yv, dv) in yp[row..row + aw.out].iter_mut().zip(&d) {
-                        *yv /= *dv;
+            for (j, yp) in yc.chunks_mut(pout).enumerate() {
+                let p = i * per_task + j;
+                window_sums(&x[p * pin..(p + 1) * pin], g, yp, |v| v);
+                for od in 0..ad.out {
+                    for oh in 0..ah.out {
+                        row_divisors(g, div, od, oh, &mut d);
+                        let row = (od * ah.out + oh) * aw.out;
+                        for (yv, dv) in yp[row..row + aw.out].iter_mut().zip(&d) {
+                            *yv /= *dv;
+                        }
                     }
                 }
             }
         });
     y
 }
+
+/// Input elements handled by one parallel task (several planes when they are small).
+const PLANE_BATCH: usize = 1 << 15;
 
 /// Whether the single window of each plane covers the whole plane (global pooling).
 fn is_global(g: &Geometry) -> bool {
@@ -174,25 +185,32 @@ pub fn backward<F: Float>(dy: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec
     if is_global(g) {
         let mut d = [F::one()];
         row_divisors(g, div, 0, 0, &mut d);
+        let per_task = (PLANE_BATCH / pin).clamp(1, g.planes);
         par.for_work(dx.len())
-            .for_each_chunk_mut(&mut dx, pin, |p, dxp| {
-                dxp.fill(dy[p] / d[0]);
+            .for_each_chunk_mut(&mut dx, per_task * pin, |i, dxc| {
+                for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
+                    dxp.fill(dy[i * per_task + j] / d[0]);
+                }
             });
         return dx;
     }
+    let per_task = (PLANE_BATCH / pin).clamp(1, g.planes);
     par.for_work(dx.len())
-        .for_each_chunk_mut(&mut dx, pin, |p, dxp| {
+        .for_each_chunk_mut(&mut dx, per_task * pin, |i, dxc| {
             let [ad, ah, aw] = &g.axes;
             let mut scaled = vec![F::zero(); aw.out];
-            let dyp = &dy[p * pout..(p + 1) * pout];
-            for od in 0..ad.out {
-                for oh in 0..ah.out {
-                    row_divisors(g, div, od, oh, &mut scaled);
-                    let row = (od * ah.out + oh) * aw.out;
-                    for (s, &gv) in scaled.iter_mut().zip(&dyp[row..row + aw.out]) {
-                        *s = gv / *s;
+            for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
+                let p = i * per_task + j;
+                let dyp = &dy[p * pout..(p + 1) * pout];
+                for od in 0..ad.out {
+                    for oh in 0..ah.out {
+                        row_divisors(g, div, od, oh, &mut scaled);
+                        let row = (od * ah.out + oh) * aw.out;
+                        for (s, &gv) in scaled.iter_mut().zip(&dyp[row..row + aw.out]) {
+                            *s = gv / *s;
+                        }
+                        spread_row(dxp, g, od, oh, &scaled);
                     }
-                    spread_row(dxp, g, od, oh, &scaled);
                 }
             }
         });

@@ -43,11 +43,46 @@ fn forward_typed<F: Float, O: Offset>(x: &[F], g: &Geometry, par: Par) -> (Vec<F
     );
     let mut y = vec![F::neg_infinity(); g.planes * pout];
     let mut t = vec![O::default(); g.planes * pout];
+    if g.planes == 0 {
+        return (y, t);
+    }
+    // Several small planes per task, sharing one scratch buffer.
+    let per_task = per_task(g);
+    let chunk = per_task * pout;
     par.for_work(x.len())
-        .for_each_chunk_pair_mut(&mut y, pout, &mut t, pout, |p, yp, tp| {
-            max_plane(&x[p * pin..(p + 1) * pin], g, yp, tp);
+        .for_each_chunk_pair_mut(&mut y, chunk, &mut t, chunk, |i, yc, tc| {
+            let mut scratch = Scratch::default();
+            for (j, (yp, tp)) in yc.chunks_mut(pout).zip(tc.chunks_mut(pout)).enumerate() {
+                let p = i * per_task + j;
+                max_plane(&x[p * pin..(p + 1) * pin], g, yp, tp, &mut scratch);
+            }
         });
     (y, t)
+}
+
+/// Input elements handled by one parallel task (several planes when they are small).
+const PLANE_BATCH: usize = 1 << 15;
+
+/// Planes per parallel task.
+fn per_task(g: &Geometry) -> usize {
+    (PLANE_BATCH / g.plane_in().max(1)).clamp(1, g.planes.max(1))
+}
+
+/// Per-task scratch rows of the two-pass max kernel.
+struct Scratch<F> {
+    hv: Vec<F>,
+    hc: Vec<u32>,
+    c: Vec<u32>,
+}
+
+impl<F> Default for Scratch<F> {
+    fn default() -> Self {
+        Self {
+            hv: Vec::new(),
+            hc: Vec::new(),
+            c: Vec::new(),
+        }
+    }
 }
 
 /// One plane in two passes, each of which the compiler vectorises:
@@ -59,13 +94,29 @@ fn forward_typed<F: Float, O: Offset>(x: &[F], g: &Geometry, par: Par) -> (Vec<F
 ///
 /// Row-major tap order is kept (rows in order, taps in order within a row),
 /// so ties keep the first maximum and the last NaN wins, as in one scan.
-fn max_plane<F: Float, O: Offset>(x: &[F], g: &Geometry, y: &mut [F], t: &mut [O]) {
+fn max_plane<F: Float, O: Offset>(
+    x: &[F],
+    g: &Geometry,
+    y: &mut [F],
+    t: &mut [O],
+    scratch: &mut Scratch<F>,
+) {
     let [ad, ah, aw] = &g.axes;
     let [dd, hh, ww] = g.in3();
     let own = aw.out;
     let nrows = dd * hh;
-    let mut hv = vec![F::neg_infinity(); nrows * own];
-    let mut hc = vec![0u32; nrows * own];
+    let Scratch { hv, hc, c } = scratch;
+    c.resize(own, 0);
+    if nrows == 1 && ad.out == 1 && ah.out == 1 && ad.ext == 1 && ah.ext == 1 {
+        // 1-d: the row pass is the whole job.
+        row_pass(x, aw, y, c);
+        for (tv, &cv) in t.iter_mut().zip(c.iter()) {
+            *tv = O::from_usize(cv as usize);
+        }
+        return;
+    }
+    hv.resize(nrows * own, F::neg_infinity());
+    hc.resize(nrows * own, 0);
     for r in 0..nrows {
         let xr = &x[r * ww..(r + 1) * ww];
         row_pass(
@@ -75,7 +126,6 @@ fn max_plane<F: Float, O: Offset>(x: &[F], g: &Geometry, y: &mut [F], t: &mut [O
             &mut hc[r * own..(r + 1) * own],
         );
     }
-    let mut c = vec![0u32; own];
     for od in 0..ad.out {
         for oh in 0..ah.out {
             let row = (od * ah.out + oh) * own;
@@ -91,11 +141,11 @@ fn max_plane<F: Float, O: Offset>(x: &[F], g: &Geometry, y: &mut [F], t: &mut [O
                         c.iter_mut().zip(hcr).for_each(|(cv, &h)| *cv = cb + h);
                         first = false;
                     } else {
-                        combine_row(yr, &mut c, hvr, hcr, cb);
+                        combine_row(yr, c, hvr, hcr, cb);
                     }
                 }
             }
-            for (tv, &cv) in t[row..row + own].iter_mut().zip(&c) {
+            for (tv, &cv) in t[row..row + own].iter_mut().zip(c.iter()) {
                 *tv = O::from_usize(cv as usize);
             }
         }
@@ -239,9 +289,12 @@ pub fn backward<F: Float>(dy: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
         return dx;
     }
     par.for_work(dx.len() + dy.len())
-        .for_each_chunk_mut(&mut dx, pin, |p, dxp| {
-            let dyp = &dy[p * pout..(p + 1) * pout];
-            for_each_pos(argmax, p, |o, pos| dxp[pos] += dyp[o]);
+        .for_each_chunk_mut(&mut dx, per_task(g) * pin, |i, dxc| {
+            for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
+                let p = i * per_task(g) + j;
+                let dyp = &dy[p * pout..(p + 1) * pout];
+                for_each_pos(argmax, p, |o, pos| dxp[pos] += dyp[o]);
+            }
         });
     dx
 }
@@ -261,9 +314,12 @@ pub fn gather<F: Float>(v: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
         return out;
     }
     par.for_work(out.len())
-        .for_each_chunk_mut(&mut out, pout, |p, op| {
-            let vp = &v[p * pin..(p + 1) * pin];
-            for_each_pos(argmax, p, |o, pos| op[o] = vp[pos]);
+        .for_each_chunk_mut(&mut out, per_task(g) * pout, |i, oc| {
+            for (j, op) in oc.chunks_mut(pout).enumerate() {
+                let p = i * per_task(g) + j;
+                let vp = &v[p * pin..(p + 1) * pin];
+                for_each_pos(argmax, p, |o, pos| op[o] = vp[pos]);
+            }
         });
     out
 }

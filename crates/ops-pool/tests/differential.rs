@@ -151,7 +151,7 @@ proptest! {
     /// runs of every kernel, forward and backward, are bitwise equal.
     #[test]
     fn seq_and_rayon_are_bitwise_equal(k in 1usize..=3, s in 1usize..=2, pad in 0usize..2, ceil in any::<bool>(), seed in any::<u64>()) {
-        let shape = [4usize, 16, 23, 21];
+        let shape = [2usize, 8, 67, 71]; // several planes per rayon task, several tasks
         let n: usize = shape.iter().product();
         let mut rng = Rng::new(seed);
         let x = rng.uniform_vec(n, -1.0, 1.0);
