@@ -88,7 +88,7 @@ impl<T: Clone> Tensor<T> {
     /// row-major order (`ndarray::Array::from_shape_fn`).
     ///
     /// ```
-    /// use core_tensor::Tensor;
+    /// use core_tensor::{Tensor, testing::assert_close};
     /// let t = Tensor::from_fn(&[2, 3], |i| (10 * i[0] + i[1]) as f64)?;
     /// assert_close(t.as_slice(), &[0., 1., 2., 10., 11., 12.], 1e-15, 0.0);
     /// # Ok::<(), core_tensor::TensorError>(())
