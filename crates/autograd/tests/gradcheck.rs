@@ -187,17 +187,7 @@ fn large_outputs_use_random_projections() {
     let report = gradcheck(&f, &[x.clone()], &GradcheckOptions::default()).unwrap();
     assert!(report.passed, "{report}");
     assert_eq!(report.compared, 4 * 100);
-    // And they still catch a wrong backward.
-    let g = single(|v: &[Var<f64>]| {
-        v[0].tanh()
-            .add_scalar(0.0)
-            .mul(&v[0].detach().mul_scalar(0.0).add_scalar(1.0))
-    });
-    assert!(
-        gradcheck(&g, &[x.clone()], &GradcheckOptions::default())
-            .unwrap()
-            .passed
-    );
+    // And they still catch a wrong backward (the gradient misses a 1e-2 x term).
     let wrong = single(|v: &[Var<f64>]| v[0].detach().tanh().add(&v[0].mul_scalar(1e-2)));
     assert!(
         !gradcheck(&wrong, &[x], &GradcheckOptions::default())
