@@ -1,27 +1,36 @@
 //! PyTorch's default parameter initializations, drawn from a seedable
 //! [`Rng`].
 
+use core_tensor::shape::checked_numel;
 use core_tensor::{Float, Rng, Tensor};
 
+use crate::Result;
+
 /// A tensor of `U(-bound, bound)` samples (`nn.init.uniform_(t, -bound, bound)`).
-pub fn uniform<F: Float>(shape: &[usize], bound: f64, rng: &mut Rng) -> Tensor<F> {
-    let n: usize = shape.iter().product();
+///
+/// # Errors
+/// [`crate::NnError::Tensor`] when the element count of `shape` overflows.
+pub fn uniform<F: Float>(shape: &[usize], bound: f64, rng: &mut Rng) -> Result<Tensor<F>> {
+    let n = checked_numel("init::uniform", shape)?;
     let data: Vec<F> = (0..n)
         .map(|_| F::cast(rng.uniform_in(-bound, bound)))
         .collect();
-    Tensor::from_vec(shape, data).expect("length equals the product of the shape")
+    Ok(Tensor::from_vec(shape, data)?)
 }
 
 /// `nn.init.kaiming_uniform_(w, a)` with `mode='fan_in'` and the
 /// leaky-ReLU gain: `U(-b, b)` with `b = sqrt(3) * sqrt(2 / (1 + a²)) /
 /// sqrt(fan_in)`. Conv and linear layers use `a = sqrt(5)`, which gives
 /// `b = 1 / sqrt(fan_in)`.
+///
+/// # Errors
+/// As [`uniform`].
 pub fn kaiming_uniform<F: Float>(
     shape: &[usize],
     fan_in: usize,
     a: f64,
     rng: &mut Rng,
-) -> Tensor<F> {
+) -> Result<Tensor<F>> {
     let gain = (2.0 / (1.0 + a * a)).sqrt();
     let bound = if fan_in == 0 {
         0.0
@@ -34,13 +43,16 @@ pub fn kaiming_uniform<F: Float>(
 /// The default weight and bias of `nn.Linear` / `nn.ConvNd`:
 /// weight by [`kaiming_uniform`] with `a = sqrt(5)`, bias `U(-1/sqrt(fan_in),
 /// 1/sqrt(fan_in))`.
+///
+/// # Errors
+/// As [`uniform`].
 pub fn default_weight_and_bias<F: Float>(
     weight_shape: &[usize],
     bias_len: Option<usize>,
     fan_in: usize,
     rng: &mut Rng,
-) -> (Tensor<F>, Option<Tensor<F>>) {
-    let w = kaiming_uniform(weight_shape, fan_in, 5f64.sqrt(), rng);
+) -> Result<(Tensor<F>, Option<Tensor<F>>)> {
+    let w = kaiming_uniform(weight_shape, fan_in, 5f64.sqrt(), rng)?;
     let b = bias_len.map(|n| {
         let bound = if fan_in == 0 {
             0.0
@@ -49,7 +61,7 @@ pub fn default_weight_and_bias<F: Float>(
         };
         uniform(&[n], bound, rng)
     });
-    (w, b)
+    Ok((w, b.transpose()?))
 }
 
 #[cfg(test)]
@@ -59,7 +71,7 @@ mod tests {
     #[test]
     fn kaiming_with_sqrt5_is_one_over_sqrt_fan_in() {
         let mut rng = Rng::new(1);
-        let w: Tensor<f64> = kaiming_uniform(&[64, 36], 36, 5f64.sqrt(), &mut rng);
+        let w: Tensor<f64> = kaiming_uniform(&[64, 36], 36, 5f64.sqrt(), &mut rng).unwrap();
         let max = w.as_slice().iter().fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(max <= 1.0 / 6.0 && max > 0.95 / 6.0, "max {max}");
         let mean = w.as_slice().iter().sum::<f64>() / w.len() as f64;

@@ -303,6 +303,12 @@ fn wrong_input_rank_or_channels_is_a_typed_error() {
             .contains("of rank 4 (batched) or 3 (unbatched)"),
         "{e}"
     );
+    // Sizes whose element count overflows are errors, not panics.
+    assert!(matches!(
+        Linear::<f64>::new(usize::MAX / 2, 4, true, &mut rng),
+        Err(NnError::Tensor(_))
+    ));
+    assert!(Conv2d::<f64>::new(1, 1 << 40, [1 << 20, 1 << 20], &mut rng).is_err());
     let mut lin = Linear::<f64>::new(4, 2, true, &mut rng).unwrap();
     let e = lin.forward(&t(&[2, 3], vec![0.; 6])).unwrap_err();
     assert!(

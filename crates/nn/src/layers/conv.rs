@@ -195,7 +195,7 @@ impl<F: Float, const D: usize> ConvNd<F, D> {
         let mut wshape = vec![out_channels, cg];
         wshape.extend_from_slice(&kernel);
         let (w, b) =
-            default_weight_and_bias(&wshape, options.bias.then_some(out_channels), fan_in, rng);
+            default_weight_and_bias(&wshape, options.bias.then_some(out_channels), fan_in, rng)?;
         Ok(Self {
             in_channels,
             out_channels,

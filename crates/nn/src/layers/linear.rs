@@ -41,7 +41,7 @@ impl<F: Float> Linear<F> {
             bias.then_some(out_features),
             in_features,
             rng,
-        );
+        )?;
         Ok(Self {
             in_features,
             out_features,
