@@ -327,3 +327,42 @@ impl<F: Float> Backward<F> for AvgBackwardFn {
         )?)])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AvgPoolParams;
+
+    #[test]
+    fn forward_and_backward_on_a_hand_checked_row() {
+        // [1, 2, 3, 4, 5], k=3, s=2, pad 1: windows [-1,2), [1,4), [3,6)
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let p = AvgPoolParams::new(&[3]).stride(&[2]).padding(&[1]);
+        let g = p.geometry(&[1, 5]).unwrap();
+        assert_eq!(
+            forward(&x, &g, Divisor::IncludePad, Par::Seq),
+            vec![1.0, 3.0, 3.0]
+        );
+        assert_eq!(
+            forward(&x, &g, Divisor::InBounds, Par::Seq),
+            vec![1.5, 3.0, 4.5]
+        );
+        assert_eq!(
+            forward(&x, &g, Divisor::Override(2), Par::Seq),
+            vec![1.5, 4.5, 4.5]
+        );
+        let dx = backward(&[3.0, 6.0, 9.0], &g, Divisor::IncludePad, Par::Seq);
+        assert_eq!(dx, vec![1.0, 1.0 + 2.0, 2.0, 2.0 + 3.0, 3.0]);
+    }
+
+    #[test]
+    fn global_windows_take_the_plane_path() {
+        let g = Geometry::adaptive_for("t", &[2, 2, 2], &[Some(1), Some(1)]).unwrap();
+        let x = [1.0, 2.0, 3.0, 6.0, 0.0, 0.0, 0.0, 4.0];
+        assert_eq!(forward(&x, &g, Divisor::InBounds, Par::Seq), vec![3.0, 1.0]);
+        assert_eq!(
+            backward(&[4.0, 8.0], &g, Divisor::InBounds, Par::Seq),
+            vec![1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]
+        );
+    }
+}

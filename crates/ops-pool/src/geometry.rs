@@ -440,3 +440,56 @@ impl Geometry {
         [self.axes[0].len, self.axes[1].len, self.axes[2].len]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MaxPoolParams;
+
+    #[test]
+    fn tables_of_a_padded_dilated_axis() {
+        // L=5, k=2, d=2, s=2, pad [1, 1]: starts -1, 1, 3; taps at start + {0, 2}
+        let g = MaxPoolParams::new(&[2])
+            .dilation(&[2])
+            .padding(&[1])
+            .geometry(&[1, 5])
+            .unwrap();
+        let a = &g.axes[2];
+        assert_eq!((a.out, a.start.clone()), (3, vec![-1, 1, 3]));
+        assert_eq!((a.lo.clone(), a.hi.clone()), (vec![1, 0, 0], vec![2, 2, 1]));
+        assert_eq!(a.full, (1, 2));
+        assert_eq!(g.output_shape(), vec![1, 3]);
+    }
+
+    #[test]
+    fn adaptive_windows() {
+        let g = Geometry::adaptive("t", &[1, 5], &[Some(3)]).unwrap();
+        let a = &g.axes[2];
+        // [0,2), [1,4), [3,5)
+        assert_eq!(
+            (a.start.clone(), a.hi.clone(), a.ext),
+            (vec![0, 1, 3], vec![2, 3, 2], 3)
+        );
+    }
+
+    #[test]
+    fn rank_and_empty_axes_are_errors() {
+        let p = MaxPoolParams::new(&[2, 2]);
+        assert!(matches!(
+            p.geometry(&[4, 4]),
+            Err(PoolError::WrongRank {
+                unbatched: 3,
+                batched: 4,
+                ..
+            })
+        ));
+        assert!(matches!(
+            p.geometry(&[1, 0, 4, 4]),
+            Err(PoolError::EmptyInput { .. })
+        ));
+        assert_eq!(
+            p.geometry(&[0, 1, 4, 4]).unwrap().output_shape(),
+            vec![0, 1, 2, 2]
+        );
+    }
+}

@@ -33,6 +33,23 @@
 //!   op, the axis and the allowed range; `?` converts it into an
 //!   [`autograd::AutogradError`].
 //!
+//! ## Where this differs from PyTorch 2.15 (deliberately)
+//!
+//! - Padding may be up to `dilation*(k-1)` on each side (PyTorch: at most
+//!   `k/2`, dilation ignored for max pooling); the ONNX suite needs it.
+//! - A dilated max-pooling window lying entirely in padding is an error
+//!   ([`PoolError::EmptyWindow`]); PyTorch returns `-inf` with an
+//!   out-of-range index.
+//! - [`lp_pool`] pools `|x|^p` (FORMAT.md and ONNX; PyTorch pools `x^p`, NaN
+//!   for odd `p` on negative sums), does not rescale ceil-mode windows that
+//!   run past the end (PyTorch multiplies by `kernel_numel / in_bounds`),
+//!   and accepts padding (PyTorch's `lp_pool` has none). Equal to PyTorch for
+//!   `x >= 0` and full windows.
+//! - [`max_unpool`] with repeated indices keeps the last write
+//!   (deterministic; PyTorch is nondeterministic there).
+//! - Average pooling accepts the same rank forms in every dimension (no
+//!   `avg_pool3d`-only "input smaller than kernel" check).
+//!
 //! ```
 //! use autograd::Var;
 //! use core_tensor::Tensor;

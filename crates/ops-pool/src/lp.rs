@@ -144,3 +144,29 @@ impl<F: Float> Backward<F> for LpPoolFn {
         Ok(vec![Some(spread.mul(&xpow)?)])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LpPoolParams;
+
+    #[test]
+    fn forward_and_backward_on_a_hand_checked_row() {
+        // p = 2 over [3, -4] and [0, 0]
+        let g = LpPoolParams::new(2.0, &[2]).geometry(&[1, 4]).unwrap();
+        let x = [3.0, -4.0, 0.0, 0.0];
+        let y = forward(&x, &g, 2.0, Par::Seq);
+        assert_eq!(y, vec![5.0, 0.0]);
+        // d/dx sqrt(x0^2 + x1^2) = x / y; the zero window has gradient 0
+        assert_eq!(
+            backward(&x, &y, &[10.0, 1.0], &g, 2.0, Par::Seq),
+            vec![6.0, -8.0, 0.0, 0.0]
+        );
+        // p = 3 over positive values: y = (1 + 8)^(1/3), dy/dx_i = x_i^2 / y^2
+        let g = LpPoolParams::new(3.0, &[2]).geometry(&[1, 2]).unwrap();
+        let y = forward(&[1.0, 2.0], &g, 3.0, Par::Seq);
+        assert!((y[0] - 9f64.cbrt()).abs() < 1e-14);
+        let dx = backward(&[1.0, 2.0], &y, &[1.0], &g, 3.0, Par::Seq);
+        assert!((dx[1] - 4.0 / (y[0] * y[0])).abs() < 1e-14);
+    }
+}

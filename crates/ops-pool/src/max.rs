@@ -41,7 +41,9 @@ fn forward_typed<F: Float, O: Offset>(x: &[F], g: &Geometry, par: Par) -> (Vec<F
         g.planes * pin,
         "max_pool forward: input length does not match the geometry"
     );
-    let mut y = vec![F::neg_infinity(); g.planes * pout];
+    // Zeros come from calloc (pages faulted in by the parallel tasks that write them);
+    // every output is overwritten, since every window holds an input element.
+    let mut y = vec![F::zero(); g.planes * pout];
     let mut t = vec![O::default(); g.planes * pout];
     if g.planes == 0 {
         return (y, t);
@@ -463,5 +465,49 @@ impl<F: Float> Backward<F> for MaxGatherFn {
             &self.argmax,
             "max_pool_backward",
         )?)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MaxPoolParams;
+
+    fn geom(shape: &[usize], p: &MaxPoolParams) -> Arc<Geometry> {
+        Arc::new(p.geometry(shape).unwrap())
+    }
+
+    #[test]
+    fn forward_backward_and_gather_on_a_hand_checked_plane() {
+        // 3x4 plane, k=2 s=(1,2): windows rows {0,1},{1,2} x cols {0,1},{2,3}
+        let x = [1.0, 9.0, 2.0, 3.0, 4.0, 0.0, 8.0, 8.0, 7.0, 6.0, 5.0, 1.0];
+        let g = geom(&[1, 3, 4], &MaxPoolParams::new(&[2, 2]).stride(&[1, 2]));
+        let (y, am) = forward(&x, &g, Par::Seq);
+        assert_eq!(y, vec![9.0, 8.0, 7.0, 8.0]);
+        // in-window offsets: 9 at tap (0,1); first 8 at (1,0); 7 at (1,0); 8 at (0,0)
+        assert_eq!(
+            (0..4).map(|i| am.offset(i)).collect::<Vec<_>>(),
+            vec![1, 2, 2, 0]
+        );
+        assert_eq!(am.to_indices(), vec![1, 6, 8, 6]);
+        let dx = backward(&[1.0, 2.0, 3.0, 4.0], &am, Par::Seq);
+        assert_eq!(
+            dx,
+            vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 6.0, 0.0, 3.0, 0.0, 0.0, 0.0]
+        );
+        let v: Vec<f64> = (0..12).map(f64::from).collect();
+        assert_eq!(gather(&v, &am, Par::Seq), vec![1.0, 6.0, 8.0, 6.0]);
+    }
+
+    #[test]
+    fn nan_rows_take_the_exact_path() {
+        // A long row (interior fast path) with a NaN in the middle.
+        let mut x: Vec<f64> = (0..20).map(f64::from).collect();
+        x[9] = f64::NAN;
+        let g = geom(&[1, 20], &MaxPoolParams::new(&[2]));
+        let (y, am) = forward(&x, &g, Par::Seq);
+        assert!(y[4].is_nan());
+        assert_eq!(am.to_indices()[4], 9);
+        assert_eq!(y[5], 11.0);
     }
 }

@@ -312,3 +312,38 @@ impl<F: Float> Backward<F> for UnpoolScatterFn {
         Ok(vec![Some(gather_op(ctx.grad_output, &self.state)?)])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_scatter_and_gather() {
+        let p = MaxUnpoolParams::new(&[2]);
+        let g = UnpoolGeometry::new("t", &[1, 2], &p).unwrap();
+        assert_eq!(g.output_shape(), vec![1, 4]);
+        let idx = Tensor::from_vec(&[1, 2], vec![1i64, 2]).unwrap();
+        g.validate("t", &idx).unwrap();
+        assert_eq!(
+            forward(&[5.0, 7.0], idx.as_slice(), &g, Par::Seq),
+            vec![0.0, 5.0, 7.0, 0.0]
+        );
+        assert_eq!(
+            gather(&[1.0, 2.0, 3.0, 4.0], idx.as_slice(), &g, Par::Seq),
+            vec![2.0, 3.0]
+        );
+        // The default size minus/plus the stride bounds the explicit size.
+        assert!(UnpoolGeometry::new("t", &[1, 2], &p.clone().output_size(&[5])).is_ok());
+        assert!(UnpoolGeometry::new("t", &[1, 2], &p.clone().output_size(&[6])).is_err());
+        assert!(UnpoolGeometry::new("t", &[1, 2], &p.clone().output_size(&[2])).is_err());
+        let bad = Tensor::from_vec(&[1, 2], vec![0i64, 4]).unwrap();
+        assert!(matches!(
+            g.validate("t", &bad),
+            Err(PoolError::IndexOutOfRange {
+                index: 4,
+                position: 1,
+                ..
+            })
+        ));
+    }
+}

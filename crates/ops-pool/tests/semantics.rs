@@ -415,3 +415,30 @@ fn f32_and_f64_agree() {
         .collect();
     common::assert_close(&a, &vals(&avg_pool(&x64, &p).unwrap()), 1e-6, 1e-6);
 }
+
+#[test]
+fn an_empty_batch_gives_an_empty_output_and_gradient() {
+    // torch: F.max_pool2d(torch.zeros(0, 2, 4, 4), 2).shape == (0, 2, 2, 2)
+    let x = Var::leaf(Tensor::<f64>::zeros(&[0, 2, 4, 4]));
+    let outs = [
+        max_pool(&x, &MaxPoolParams::new(&[2, 2])).unwrap(),
+        avg_pool(&x, &AvgPoolParams::new(&[2, 2])).unwrap(),
+        lp_pool(&x, &LpPoolParams::new(2.0, &[2, 2])).unwrap(),
+        adaptive_avg_pool(&x, &[Some(1), Some(3)]).unwrap(),
+        adaptive_max_pool(&x, &[Some(1), Some(3)]).unwrap(),
+    ];
+    for y in &outs {
+        assert_eq!(y.shape()[..2], [0, 2]);
+        y.backward_with(&Tensor::zeros(&y.shape()), Default::default())
+            .unwrap();
+    }
+    assert_eq!(x.grad().unwrap().shape(), &[0, 2, 4, 4]);
+    let idx = Tensor::<i64>::from_vec(&[0, 2, 2, 2], vec![]).unwrap();
+    let up = max_unpool(
+        &Var::leaf(Tensor::<f64>::zeros(&[0, 2, 2, 2])),
+        &idx,
+        &MaxUnpoolParams::new(&[2, 2]),
+    )
+    .unwrap();
+    assert_eq!(up.shape(), vec![0, 2, 4, 4]);
+}
