@@ -110,6 +110,11 @@ fn run_bench(suite: BenchSuite, opts: harness::BenchOptions) -> bool {
 }
 
 fn sync_conformance(from: Option<std::path::PathBuf>, dry_run: bool) -> bool {
+    let hint = if from.is_none() {
+        " (the default source is ../shared/conformance next to the repository; give another with --from DIR)"
+    } else {
+        ""
+    };
     let from = from.unwrap_or_else(|| xtask::repo_root().join("../shared/conformance"));
     let to = xtask::conformance_dir();
     match sync::sync(&from, &to, dry_run) {
@@ -124,7 +129,7 @@ fn sync_conformance(from: Option<std::path::PathBuf>, dry_run: bool) -> bool {
             true
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e}{hint}");
             false
         }
     }
