@@ -322,7 +322,7 @@ fn unsupported_ops_and_adapter_errors_are_failures_with_a_line() {
             .lines()
             .next()
             .unwrap()
-            .ends_with("(lp_pool1d): error: error: kernel said no"),
+            .ends_with("(lp_pool1d): error: kernel said no"),
         "{}",
         s.report()
     );

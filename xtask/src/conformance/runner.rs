@@ -261,6 +261,7 @@ pub fn run_case(case: &Case, adapter: &Adapter) -> Verdict {
     match adapter(case) {
         None => Verdict::UnsupportedOp,
         Some(Err(CaseError::Unsupported(why))) => Verdict::Unsupported(why),
+        Some(Err(CaseError::Failed(why))) => Verdict::Error(why),
         Some(Err(e)) => Verdict::Error(e.to_string()),
         Some(Ok(produced)) => judge(case, &produced),
     }
