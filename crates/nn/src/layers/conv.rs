@@ -7,7 +7,8 @@ use std::sync::Arc;
 use autograd::Var;
 use core_tensor::{Float, Rng};
 
-use super::im2col::{ConvGeom, im2col};
+use super::conv_op::conv_op;
+use super::im2col::ConvGeom;
 use crate::init::default_weight_and_bias;
 use crate::module::Module;
 use crate::{NnError, Result};
@@ -84,10 +85,12 @@ impl<const D: usize> ConvOptions<D> {
 /// `fan_in = C_in / groups · Π kernel`).
 ///
 /// The forward pass unfolds the padded input with the zero-copy window
-/// view into a column matrix per group (`im2col`) and multiplies it by the
-/// weight matrix; the unfolding is a differentiable op whose backward is the
-/// scatter-add `col2im` (and vice versa), so gradients of every order flow
-/// through the matrix product's own backward.
+/// view into a column matrix per sample and group (`im2col`) and multiplies
+/// the weight matrix into it, writing the output in place. The backward
+/// pass is fused matrix products plus the scatter-add `col2im`; when it is
+/// recorded for higher orders, the same gradients are built from
+/// differentiable `im2col` / `col2im` ops (each the other's adjoint) and
+/// batched `matmul`, so gradients of every order flow.
 pub struct ConvNd<F: Float, const D: usize> {
     in_channels: usize,
     out_channels: usize,
@@ -284,6 +287,19 @@ pub fn conv_nd<F: Float>(
             &xs,
         ));
     }
+    if let Some(b) = bias {
+        if b.shape() != [ws[0]] {
+            return Err(NnError::config(
+                name,
+                "bias",
+                format!(
+                    "bias of shape {:?} does not match the {} output channels",
+                    b.shape(),
+                    ws[0]
+                ),
+            ));
+        }
+    }
     let geom = Arc::new(ConvGeom::new(
         name,
         n,
@@ -295,23 +311,7 @@ pub fn conv_nd<F: Float>(
         padding,
         dilation,
     )?);
-    let cout = ws[0];
-    let cout_g = cout / groups;
-    let cols = im2col(x, &geom)?; // (G, R, N*L)
-    let w = weight.reshape(&[groups, cout_g, geom.rows()])?;
-    let y = w.matmul(&cols)?; // (G, cout_g, N*L)
-    let y = y
-        .reshape(&[groups, cout_g, n, geom.positions()])?
-        .permute(&[2, 0, 1, 3])?;
-    let mut out_shape = vec![n, cout];
-    out_shape.extend_from_slice(&geom.output);
-    let mut y = y.reshape(&out_shape)?;
-    if let Some(b) = bias {
-        let mut bshape = vec![cout];
-        bshape.extend(std::iter::repeat_n(1, d));
-        y = y.add(&b.reshape(&bshape)?)?;
-    }
-    Ok(y)
+    conv_op(x, weight, bias, geom)
 }
 
 impl<F: Float, const D: usize> Module<F> for ConvNd<F, D> {

@@ -104,9 +104,9 @@ impl ConvGeom {
         self.cg() * self.taps()
     }
 
-    /// The shape of the column tensor, `(groups, cg * taps, n * positions)`.
-    pub(crate) fn cols_shape(&self) -> [usize; 3] {
-        [self.groups, self.rows(), self.n * self.positions()]
+    /// The shape of the column tensor, `(n, groups, cg * taps, positions)`.
+    pub(crate) fn cols_shape(&self) -> [usize; 4] {
+        [self.n, self.groups, self.rows(), self.positions()]
     }
 
     /// The shape of the input, `(n, c, *input)`.
@@ -134,10 +134,10 @@ impl ConvGeom {
     }
 }
 
-/// Unfolds `x` `(n, c, *input)` into `(groups, cg * taps, n * positions)`:
-/// row `ci * taps + t` of group `g` holds tap `t` of channel
-/// `g * cg + ci` at every output position of every sample. Built on the
-/// zero-copy [`window_view`] of the zero-padded input.
+/// Unfolds `x` `(n, c, *input)` into `(n, groups, cg * taps, positions)`:
+/// row `ci * taps + t` of group `g` of sample `b` holds tap `t` of channel
+/// `g * cg + ci` at every output position. Built on the zero-copy
+/// [`window_view`] of the zero-padded input; parallel over `(n, c)` planes.
 pub(crate) fn im2col_kernel<F: Float>(
     x: &Tensor<F>,
     geom: &ConvGeom,
@@ -148,24 +148,24 @@ pub(crate) fn im2col_kernel<F: Float>(
     let padded = pad_constant(x.view(), &pads, F::zero())?;
     // (n, c, *output, *kernel)
     let windows = window_view(padded.view(), &geom.kernel, &geom.stride, &geom.dilation)?;
-    let taps = geom.taps();
-    let per_channel = taps * geom.n * geom.positions();
-    let mut out = vec![F::zero(); geom.c * per_channel];
-    if per_channel == 0 {
+    let per_plane = geom.taps() * geom.positions();
+    let mut out = vec![F::zero(); geom.n * geom.c * per_plane];
+    if out.is_empty() {
         return Ok(Tensor::from_vec(&geom.cols_shape(), out)?);
     }
-    // Per channel: (n, *output, *kernel) -> (*kernel, n, *output).
-    let mut perm: Vec<usize> = (1 + d..1 + 2 * d).collect();
-    perm.push(0);
-    perm.extend(1..1 + d);
+    // Per (n, c): (*output, *kernel) -> (*kernel, *output).
+    let mut perm: Vec<usize> = (d..2 * d).collect();
+    perm.extend(0..d);
     let mut dst_shape: Vec<usize> = geom.kernel.clone();
-    dst_shape.push(geom.n);
     dst_shape.extend_from_slice(&geom.output);
     par.for_work(out.len())
-        .for_each_chunk_mut(&mut out, per_channel, |c, chunk| {
-            let src = windows.index_axis(Axis(1), c).permuted_axes(IxDyn(&perm));
+        .for_each_chunk_mut(&mut out, per_plane, |nc, chunk| {
+            let src = windows
+                .index_axis(Axis(0), nc / geom.c)
+                .index_axis_move(Axis(0), nc % geom.c)
+                .permuted_axes(IxDyn(&perm));
             let mut dst = ArrayViewMutD::from_shape(IxDyn(&dst_shape), chunk)
-                .expect("chunk holds taps * n * positions elements");
+                .expect("chunk holds taps * positions elements");
             dst.assign(&src);
         });
     Ok(Tensor::from_vec(&geom.cols_shape(), out)?)
@@ -186,8 +186,7 @@ pub(crate) fn col2im_kernel<F: Float>(cols: &Tensor<F>, geom: &ConvGeom, par: Pa
     let plane = id * ih * iw;
     let taps = geom.taps();
     let positions = geom.positions();
-    let row_len = geom.n * positions;
-    let (cg, n) = (geom.cg(), geom.n);
+    let n = geom.n;
     let src = cols.as_slice();
     let mut out = vec![F::zero(); n * geom.c * plane];
     if plane == 0 || out.is_empty() {
@@ -201,13 +200,11 @@ pub(crate) fn col2im_kernel<F: Float>(cols: &Tensor<F>, geom: &ConvGeom, par: Pa
     par.for_work(out.len() * taps)
         .for_each_chunk_mut(&mut out, plane, |nc, dst| {
             let (b, c) = (nc / geom.c, nc % geom.c);
-            let (g, ci) = (c / cg, c % cg);
-            let group_base = g * geom.rows() * row_len;
             for a in 0..kd {
                 for bb in 0..kh {
                     for e in 0..kw {
                         let t = (a * kh + bb) * kw + e;
-                        let row = group_base + (ci * taps + t) * row_len + b * positions;
+                        let row = ((b * geom.c + c) * taps + t) * positions;
                         for z in 0..od {
                             let Some(iz) = coord(z, a, sd, dd, pd, id) else {
                                 continue;
@@ -306,7 +303,7 @@ mod tests {
         let x = Tensor::from_vec(&[1, 1, 3, 3], (0..9).map(f64::from).collect()).unwrap();
         let g = ConvGeom::new("t", 1, 1, 1, &[3, 3], &[2, 2], &[1, 1], &[0, 0], &[1, 1]).unwrap();
         let cols = im2col_kernel(&x, &g, Par::Seq).unwrap();
-        assert_eq!(cols.shape(), &[1, 4, 4]);
+        assert_eq!(cols.shape(), &[1, 1, 4, 4]);
         // Row t = tap (a, b); columns = output positions (0,0),(0,1),(1,0),(1,1).
         assert_eq!(
             cols.as_slice(),

@@ -3,6 +3,7 @@
 
 mod activation;
 mod conv;
+mod conv_op;
 mod dropout;
 mod flatten;
 pub(crate) mod im2col;
