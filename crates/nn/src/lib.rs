@@ -33,6 +33,26 @@
 //! assert!(last.value().as_slice()[0] < first.value().as_slice()[0]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Where this differs from PyTorch
+//!
+//! - [`Module::load_state_dict`] checks everything before copying, so a
+//!   failed load leaves the module untouched (PyTorch copies the matching
+//!   keys, then raises).
+//! - [`cross_entropy`] / [`nll_loss`] take class indices without class
+//!   weights or `ignore_index`; [`mse_loss`] requires equal shapes instead
+//!   of broadcasting with a warning.
+//! - Convolutions take numeric zero padding only (no `padding='same'` or
+//!   `padding_mode`).
+//! - `LPPool*d` pools `|x|^p` (the `ops-pool` definition), equal to PyTorch
+//!   for non-negative inputs and full windows; `AvgPool1d` also accepts
+//!   `divisor_override`.
+//! - `MaxUnpool*d` takes indices, so it is a layer with its own `forward`
+//!   rather than a single-input [`Module`].
+//! - [`Dropout`] draws its masks from its own seeded generator rather than
+//!   a global one.
+//! - [`StepLR`] and [`CosineAnnealingLR`] use the closed forms, equal to
+//!   PyTorch's recursive updates up to rounding.
 #![doc(test(attr(deny(warnings))))]
 
 mod error;
