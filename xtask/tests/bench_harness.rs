@@ -4,8 +4,11 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use std::cell::RefCell;
 use xtask::bench::BenchCase;
-use xtask::bench::harness::{BenchOptions, BenchRow, Timing, format_row, header, run_cases, time};
+use xtask::bench::harness::{
+    BenchOptions, BenchRow, Timing, format_row, header, run_cases, time, time_interleaved,
+};
 
 #[test]
 fn time_runs_warmup_plus_iters_and_orders_median_and_min() {
@@ -28,6 +31,21 @@ fn time_runs_warmup_plus_iters_and_orders_median_and_min() {
         },
     );
     assert_eq!(calls.get(), 1, "at least one timed iteration");
+}
+
+#[test]
+fn interleaved_timing_alternates_the_two_closures() {
+    let order = RefCell::new(String::new());
+    let (a, b) = time_interleaved(
+        || order.borrow_mut().push('a'),
+        || order.borrow_mut().push('b'),
+        BenchOptions {
+            warmup: 1,
+            iters: 3,
+        },
+    );
+    assert_eq!(order.into_inner(), "abababab");
+    assert!(a.min_ms <= a.median_ms && b.min_ms <= b.median_ms);
 }
 
 #[test]

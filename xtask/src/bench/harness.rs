@@ -41,17 +41,36 @@ pub struct Timing {
 }
 
 /// Runs `f` `warmup` times untimed, then `iters` times timed (at least once).
-pub fn time(mut f: impl FnMut(), opts: BenchOptions) -> Timing {
+pub fn time(f: impl FnMut(), opts: BenchOptions) -> Timing {
+    time_interleaved(f, || {}, opts).0
+}
+
+/// Times `a` and `b` alternately (`a`, `b`, `a`, `b`, ...), after `warmup`
+/// untimed rounds, so that both see the same load on a shared machine and
+/// their ratio is fair. Runs at least one timed round.
+pub fn time_interleaved(
+    mut a: impl FnMut(),
+    mut b: impl FnMut(),
+    opts: BenchOptions,
+) -> (Timing, Timing) {
     for _ in 0..opts.warmup {
-        f();
+        a();
+        b();
     }
-    let mut ms: Vec<f64> = (0..opts.iters.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
+    let once = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64() * 1e3
+    };
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for _ in 0..opts.iters.max(1) {
+        ta.push(once(&mut a));
+        tb.push(once(&mut b));
+    }
+    (summarize(ta), summarize(tb))
+}
+
+fn summarize(mut ms: Vec<f64>) -> Timing {
     ms.sort_by(f64::total_cmp);
     let n = ms.len();
     let median_ms = if n % 2 == 1 {
@@ -76,8 +95,9 @@ impl CopyBaseline {
     /// Allocates and touches source and destination buffers of `bytes` bytes.
     pub fn new(bytes: usize) -> Self {
         Self {
+            // Non-zero fills write every page now, not in the first timed copy.
             src: vec![1; bytes],
-            dst: vec![0; bytes],
+            dst: vec![2; bytes],
         }
     }
 
@@ -146,7 +166,8 @@ pub fn init_thread_pool() -> bool {
         .is_ok()
 }
 
-/// Times every case and its copy baseline, in order, calling `progress`
+/// Times every case and its copy baseline (interleaved, see
+/// [`time_interleaved`]), in order, calling `progress`
 /// after each one.
 pub fn run_cases(
     cases: Vec<BenchCase>,
@@ -156,9 +177,8 @@ pub fn run_cases(
     cases
         .into_iter()
         .map(|mut case| {
-            let kernel = time(&mut case.run, opts);
-            let mut copy = CopyBaseline::new(case.input_bytes);
-            let copy = time(|| copy.run(), opts);
+            let mut baseline = CopyBaseline::new(case.input_bytes);
+            let (kernel, copy) = time_interleaved(&mut case.run, || baseline.run(), opts);
             let row = BenchRow {
                 id: case.id,
                 description: case.description,
@@ -221,7 +241,7 @@ pub fn footer(rows: &[BenchRow], opts: BenchOptions) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} warm-up + {} timed iterations each, {THREADS} rayon threads; ratio = kernel median / median of a parallel copy of the input bytes in this process.",
+        "{} warm-up + {} timed iterations each, {THREADS} rayon threads; ratio = kernel median / median of a parallel copy of the input bytes, timed alternately with the kernel in this process.",
         opts.warmup, opts.iters
     );
     let _ = writeln!(
