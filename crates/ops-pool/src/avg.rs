@@ -66,10 +66,7 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
             .for_each_chunk_mut(&mut y, per_task, |i, yc| {
                 for (j, yv) in yc.iter_mut().enumerate() {
                     let p = i * per_task + j;
-                    let s: F = x[p * pin..(p + 1) * pin]
-                        .iter()
-                        .fold(F::zero(), |a, &v| a + v);
-                    *yv = s / d[0];
+                    *yv = lane_sum(&x[p * pin..(p + 1) * pin]) / d[0];
                 }
             });
         return y;
@@ -98,6 +95,24 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
 
 /// Input elements handled by one parallel task (several planes when they are small).
 const PLANE_BATCH: usize = 1 << 15;
+
+/// The sum of `v` with eight independent accumulators (vectorised),
+/// combined pairwise at the end.
+fn lane_sum<F: Float>(v: &[F]) -> F {
+    let mut acc = [F::zero(); 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let mut t = F::zero();
+    for &x in tail {
+        t += x;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + t
+}
 
 /// Whether the single window of each plane covers the whole plane (global pooling).
 fn is_global(g: &Geometry) -> bool {

@@ -169,6 +169,17 @@ fn time_p1_to_p5() {
             std::hint::black_box(max::forward(&x, &g, Par::Rayon));
         });
         report(&format!("{id} fwd"), f, c, torch.0);
+        // What a fresh output costs by itself: allocate zeroed y (f32) and the
+        // 1-byte argmax and touch every page from 2 threads.
+        let n_out = g.planes() * g.plane_out();
+        let alloc = median_ms(reps, || {
+            let mut y = vec![0f32; n_out];
+            let mut t = vec![0u8; n_out];
+            y.par_chunks_mut(1 << 14).for_each(|c| c.fill(1.0));
+            t.par_chunks_mut(1 << 16).for_each(|c| c.fill(1));
+            std::hint::black_box((&y, &t));
+        });
+        report(&format!("{id} alloc"), alloc, c, f64::NAN);
         let fb = median_ms(reps, || {
             let (y, am) = max::forward(&x, &g, Par::Rayon);
             std::hint::black_box(y);
