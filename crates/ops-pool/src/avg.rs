@@ -47,6 +47,10 @@ fn row_divisors<F: Float>(g: &Geometry, div: Divisor, od: usize, oh: usize, out:
 }
 
 /// Average pooling forward: `y[o] = Σ_{taps of o inside x} x / divisor(o)`.
+///
+/// # Panics
+/// If a slice length does not match the geometry (an internal invariant:
+/// the functional API builds both from the same shapes).
 pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F> {
     let (pin, pout) = (g.plane_in(), g.plane_out());
     assert_eq!(
@@ -186,6 +190,10 @@ fn sweep_sum<F: Float>(xr: &[F], yr: &mut [F], aw: &AxisPlan, f: impl Fn(F) -> F
 }
 
 /// Average pooling backward: `dx[i] = Σ_{windows o containing i} dy[o] / divisor(o)`.
+///
+/// # Panics
+/// If a slice length does not match the geometry (an internal invariant:
+/// the functional API builds both from the same shapes).
 pub fn backward<F: Float>(dy: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F> {
     let (pin, pout) = (g.plane_in(), g.plane_out());
     assert_eq!(

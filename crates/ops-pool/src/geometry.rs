@@ -68,7 +68,7 @@ impl AxisPlan {
 
 /// The resolved geometry of one pooling call: shape of the input and
 /// output, and the window tables. Built by the functional API (or by
-/// [`Geometry::pool`] / [`Geometry::adaptive`]) and passed to the kernels.
+/// [`MaxPoolParams::geometry`](crate::MaxPoolParams::geometry), [`Geometry::adaptive_for`]) and passed to the kernels.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Geometry {
     pub(crate) op: &'static str,

@@ -27,6 +27,10 @@ fn pow_abs<F: Float>(v: F, p: F) -> F {
 }
 
 /// Lp pooling forward for a finite `p > 0`.
+///
+/// # Panics
+/// If a slice length does not match the geometry (an internal invariant:
+/// the functional API builds both from the same shapes).
 pub fn forward<F: Float>(x: &[F], g: &Geometry, p: f64, par: Par) -> Vec<F> {
     let (pin, pout) = (g.plane_in(), g.plane_out());
     assert_eq!(
@@ -58,6 +62,10 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, p: f64, par: Par) -> Vec<F> {
 
 /// Lp pooling backward for a finite `p > 0`, given the input `x`, the
 /// forward output `y` and the output gradient `dy`.
+///
+/// # Panics
+/// If a slice length does not match the geometry (an internal invariant:
+/// the functional API builds both from the same shapes).
 pub fn backward<F: Float>(x: &[F], y: &[F], dy: &[F], g: &Geometry, p: f64, par: Par) -> Vec<F> {
     assert_eq!(
         y.len(),

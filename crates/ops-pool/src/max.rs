@@ -19,6 +19,10 @@ use crate::geometry::{AxisPlan, Geometry};
 /// maxima and their compact argmax.
 ///
 /// Also used for adaptive max pooling (the geometry decides the windows).
+///
+/// # Panics
+/// If a slice length does not match the geometry (an internal invariant:
+/// the functional API builds both from the same shapes).
 pub fn forward<F: Float>(x: &[F], geom: &Arc<Geometry>, par: Par) -> (Vec<F>, ArgMax) {
     let vol = geom.window_volume();
     let (y, offsets) = if vol <= 1 << 8 {
@@ -278,6 +282,10 @@ fn row_dyn<F: Float>(xs: &[F], k: usize, s: usize, hv: &mut [F], hc: &mut [u32])
 
 /// Max pooling backward: `dx[argmax(o)] += dy[o]` (contributions of
 /// overlapping windows accumulate).
+///
+/// # Panics
+/// If a slice length does not match the geometry (an internal invariant:
+/// the functional API builds both from the same shapes).
 pub fn backward<F: Float>(dy: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
     let g = &*argmax.geom;
     let (pin, pout) = (g.plane_in(), g.plane_out());
@@ -303,6 +311,10 @@ pub fn backward<F: Float>(dy: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
 
 /// The double backward of max pooling: `out[o] = v[argmax(o)]`, a gather of
 /// an input-shaped tensor at the argmax (the adjoint of [`backward`]).
+///
+/// # Panics
+/// If a slice length does not match the geometry (an internal invariant:
+/// the functional API builds both from the same shapes).
 pub fn gather<F: Float>(v: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
     let g = &*argmax.geom;
     let (pin, pout) = (g.plane_in(), g.plane_out());

@@ -165,6 +165,10 @@ impl UnpoolGeometry {
 
 /// Max unpooling forward: `y[plane, idx[i]] = x[i]` on zeros. `idx` must be valid
 /// ([`UnpoolGeometry::validate`]).
+///
+/// # Panics
+/// If a slice length does not match the geometry (an internal invariant:
+/// the functional API builds both from the same shapes).
 pub fn forward<F: Float>(x: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par) -> Vec<F> {
     let (pin, pout) = (g.plane_in(), g.plane_out());
     assert!(
@@ -188,6 +192,10 @@ pub fn forward<F: Float>(x: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par) -> 
 }
 
 /// Max unpooling backward: `dx[i] = dy[plane, idx[i]]`.
+///
+/// # Panics
+/// If a slice length does not match the geometry (an internal invariant:
+/// the functional API builds both from the same shapes).
 pub fn gather<F: Float>(dy: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par) -> Vec<F> {
     let (pin, pout) = (g.plane_in(), g.plane_out());
     assert!(
@@ -209,6 +217,10 @@ pub fn gather<F: Float>(dy: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par) -> 
 }
 
 /// The adjoint of [`gather`]: `y[plane, idx[i]] += v[i]`.
+///
+/// # Panics
+/// If a slice length does not match the geometry (an internal invariant:
+/// the functional API builds both from the same shapes).
 pub fn scatter_add<F: Float>(v: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par) -> Vec<F> {
     let (pin, pout) = (g.plane_in(), g.plane_out());
     assert!(
