@@ -10,9 +10,10 @@ use core_tensor::Rng;
 use ops_norm::{BatchNormConfig, RunningStats, batch_norm, group_norm, layer_norm};
 use rayon::prelude::*;
 
-fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+/// (median, minimum) wall time in ms over `reps` runs after one warm-up.
+fn timings(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
     f();
-    let mut t: Vec<f64> = (0..reps)
+    let mut t: Vec<f64> = (0..reps.max(1))
         .map(|_| {
             let s = Instant::now();
             f();
@@ -20,7 +21,11 @@ fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {
         })
         .collect();
     t.sort_by(f64::total_cmp);
-    t[reps / 2]
+    (t[t.len() / 2], t[0])
+}
+
+fn median_ms(reps: usize, f: impl FnMut()) -> f64 {
+    timings(reps, f).0
 }
 
 fn zero(vars: &[&Var<f32>]) {
@@ -35,10 +40,10 @@ fn input(shape: &[usize]) -> Tensor<f32> {
     Tensor::from_vec(shape, (0..n).map(|_| rng.normal() as f32).collect()).expect("valid shape")
 }
 
-fn copy_ms(x: &Tensor<f32>, reps: usize) -> f64 {
+fn copy_ms(x: &Tensor<f32>, reps: usize) -> (f64, f64) {
     let src = x.as_slice();
     let mut dst = vec![0.0f32; src.len()];
-    median_ms(reps, || {
+    timings(reps, || {
         dst.par_chunks_mut(1 << 16)
             .zip(src.par_chunks(1 << 16))
             .for_each(|(d, s)| d.copy_from_slice(s));
@@ -68,18 +73,23 @@ fn main() {
         }
         let x = input(&shape);
         let c = if name == "N4" { 768 } else { shape[1] };
-        let copy = copy_ms(&x, reps);
-        println!("{name} {shape:?}: copy {copy:.3} ms");
+        let (copy, copy_min) = copy_ms(&x, reps);
+        println!("{name} {shape:?}: copy median {copy:.3} ms, min {copy_min:.3} ms");
         let g = input(&shape);
         let w = Var::leaf(Tensor::<f32>::ones(&[c]));
         let b = Var::leaf(Tensor::<f32>::zeros(&[c]));
-        let report =
-            |label: &str, ms: f64| println!("  {label:<28} {ms:8.3} ms  ratio {:5.2}", ms / copy);
+        let report = |label: &str, (ms, min): (f64, f64)| {
+            println!(
+                "  {label:<26} median {ms:8.3} ms ratio {:5.2} | min {min:8.3} ms ratio {:5.2}",
+                ms / copy,
+                min / copy_min
+            )
+        };
         let xv = Var::leaf(x.clone());
         if name == "N4" {
             report(
                 "layer_norm fwd",
-                median_ms(reps, || {
+                timings(reps, || {
                     std::hint::black_box(
                         layer_norm(&xv, &[768], Some(&w), Some(&b), 1e-5).unwrap(),
                     );
@@ -87,7 +97,7 @@ fn main() {
             );
             report(
                 "layer_norm fwd+bwd",
-                median_ms(reps, || {
+                timings(reps, || {
                     zero(&[&xv, &w, &b]);
                     let y = layer_norm(&xv, &[768], Some(&w), Some(&b), 1e-5).unwrap();
                     y.backward_with(&g, BackwardOptions::default()).unwrap();
@@ -98,7 +108,7 @@ fn main() {
         let mut st = RunningStats::<f32>::new(c);
         report(
             "batch_norm train fwd",
-            median_ms(reps, || {
+            timings(reps, || {
                 std::hint::black_box(
                     batch_norm(
                         &xv,
@@ -113,7 +123,7 @@ fn main() {
         );
         report(
             "batch_norm train fwd+bwd",
-            median_ms(reps, || {
+            timings(reps, || {
                 zero(&[&xv, &w, &b]);
                 let y = batch_norm(
                     &xv,
@@ -131,7 +141,7 @@ fn main() {
         }
         report(
             "batch_norm eval fwd",
-            median_ms(reps, || {
+            timings(reps, || {
                 std::hint::black_box(
                     batch_norm(
                         &xv,
@@ -146,13 +156,13 @@ fn main() {
         );
         report(
             "group_norm 32 fwd",
-            median_ms(reps, || {
+            timings(reps, || {
                 std::hint::black_box(group_norm(&xv, 32, Some(&w), Some(&b), 1e-5).unwrap());
             }),
         );
         report(
             "group_norm 32 fwd+bwd",
-            median_ms(reps, || {
+            timings(reps, || {
                 zero(&[&xv, &w, &b]);
                 let y = group_norm(&xv, 32, Some(&w), Some(&b), 1e-5).unwrap();
                 y.backward_with(&g, BackwardOptions::default()).unwrap();
@@ -199,6 +209,7 @@ pub fn kernels_n4(reps: usize) {
                 .unwrap(),
             );
         });
-        println!("kernels N4 {par:?}: copy {copy:.3} fwd {f:.3} ms bwd {b:.3} ms");
+        println!("kernels N4 {par:?}: copy {:.3}", copy.0);
+        println!("   fwd {f:.3} ms bwd {b:.3} ms");
     }
 }

@@ -10,7 +10,9 @@
 //!   explicit [`Par`](core_tensor::Par) — per-channel statistics and the fused
 //!   batch-norm backward ([`kernels::channel`]), per-row statistics and the
 //!   fused backward of layer / group / instance / RMS norm ([`kernels::row`]).
-//!   Statistics are two-pass in `f64` (never `E[x²] − E[x]²`).
+//!   Statistics are two-pass (never `E[x²] − E[x]²`): per block (plane or
+//!   row) over eight lanes in the element type, shifted by the block's first
+//!   value, then merged across blocks in `f64` (Chan's formula).
 //! - functional ops on [`autograd::Var`]: [`batch_norm`], [`instance_norm`],
 //!   [`layer_norm`], [`group_norm`], [`rms_norm`]. Their first-order
 //!   backward is the fused kernel; when the backward pass is recorded

@@ -11,7 +11,7 @@
 
 use core_tensor::{Float, Par, TensorError};
 
-use super::{Moments, lane_g_gdev, units_per_task};
+use super::{BLOCK, Moments, filled, lane_g_gdev, units_per_task};
 use crate::NormError;
 
 /// Planes at least this long are processed one at a time.
@@ -184,39 +184,45 @@ fn channel_zip<F: Float, const K: usize, const M: usize>(
 ) -> Vec<F> {
     let ChannelLayout { c, s, .. } = layout;
     let len = layout.numel();
-    let mut out = vec![F::zero(); len];
     if len == 0 {
-        return out;
+        return Vec::new();
     }
     let par = par.for_work(len);
     if s >= PLANE_MIN {
         let planes_per_task = units_per_task(s);
-        par.for_each_chunk_mut(&mut out, planes_per_task * s, |t, chunk| {
+        filled(par, len, planes_per_task * s, |t, chunk| {
+            let mut written = 0;
             for (p, o) in chunk.chunks_mut(s).enumerate() {
                 let plane = t * planes_per_task + p;
                 let k = &coeffs[plane % c];
                 let off = plane * s;
                 let ins: [&[F]; M] = inputs.map(|v| &v[off..off + s]);
                 for (e, oe) in o.iter_mut().enumerate() {
-                    *oe = body(k, ins.map(|v| v[e]));
+                    oe.write(body(k, ins.map(|v| v[e])));
                 }
+                written += o.len();
             }
-        });
+            (written, ())
+        })
+        .0
     } else {
         let row = c * s;
         let expanded: Vec<[F; K]> = (0..row).map(|j| coeffs[j / s]).collect();
         let rows_per_task = units_per_task(row);
-        par.for_each_chunk_mut(&mut out, rows_per_task * row, |t, chunk| {
+        filled(par, len, rows_per_task * row, |t, chunk| {
+            let mut written = 0;
             for (r, o) in chunk.chunks_mut(row).enumerate() {
                 let off = (t * rows_per_task + r) * row;
                 let ins: [&[F]; M] = inputs.map(|v| &v[off..off + row]);
-                for (e, (oe, k)) in o.iter_mut().zip(&expanded).enumerate() {
-                    *oe = body(k, ins.map(|v| v[e]));
+                for (e, oe) in o.iter_mut().enumerate() {
+                    oe.write(body(&expanded[e], ins.map(|v| v[e])));
                 }
+                written += o.len();
             }
-        });
+            (written, ())
+        })
+        .0
     }
-    out
 }
 
 /// Batch-norm forward with given statistics:
@@ -279,9 +285,15 @@ pub fn channel_grad_sums<F: Float>(
         let planes = par.map_range(n * c, |p| {
             let r = p * s..(p + 1) * s;
             let m = F::cast(mean[p % c]);
-            let (a, b) = lane_g_gdev(&x[r.clone()], &dy[r], m);
-            // Σ g·(x − m) = Σ g·(x − m_F) + (m_F − m)·Σ g.
-            (a.widen(), b.widen() + (m.widen() - mean[p % c]) * a.widen())
+            let shift = m.widen() - mean[p % c];
+            let (mut sa, mut sb) = (0.0f64, 0.0f64);
+            for (xb, gb) in x[r.clone()].chunks(BLOCK).zip(dy[r].chunks(BLOCK)) {
+                let (a, b) = lane_g_gdev(xb, gb, m);
+                // Σ g·(x − m) = Σ g·(x − m_F) + (m_F − m)·Σ g.
+                sa += a.widen();
+                sb += b.widen() + shift * a.widen();
+            }
+            (sa, sb)
         });
         return Ok((0..c)
             .map(|ch| {

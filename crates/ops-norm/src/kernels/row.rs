@@ -12,7 +12,7 @@
 
 use core_tensor::{Float, Par, TensorError};
 
-use super::{Moments, lane_g_gdev, lane_sq_dev, lane_weighted, map_chunks_mut, units_per_task};
+use super::{BLOCK, Moments, filled, lane_g_gdev, lane_sq_dev, lane_weighted, units_per_task};
 use crate::NormError;
 
 /// The row view of a normalization and how its affine parameters map on it.
@@ -112,20 +112,22 @@ pub fn row_forward<F: Float>(
     } = layout;
     let w = materialize(weight, layout.affine_len(), F::one());
     let b = materialize(bias, layout.affine_len(), F::zero());
-    let mut y = vec![F::zero(); x.len()];
-    let mut stats = vec![(f64::NAN, f64::NAN, f64::NAN); rows];
-    if y.is_empty() {
-        return Ok((y, split_stats(stats)));
+    if x.is_empty() {
+        return Ok((
+            Vec::new(),
+            split_stats(vec![(f64::NAN, f64::NAN, f64::NAN); rows]),
+        ));
     }
     let rows_per_task = units_per_task(len);
     let segs = len / group;
-    par.for_work(x.len()).for_each_chunk_pair_mut(
-        &mut y,
+    let (y, parts) = filled(
+        par.for_work(x.len()),
+        x.len(),
         rows_per_task * len,
-        &mut stats,
-        rows_per_task,
-        |t, ychunk, schunk| {
-            for (i, (yr, st)) in ychunk.chunks_mut(len).zip(schunk.iter_mut()).enumerate() {
+        |t, ychunk| {
+            let mut written = 0;
+            let mut stats = Vec::with_capacity(rows_per_task);
+            for (i, yr) in ychunk.chunks_mut(len).enumerate() {
                 let r = t * rows_per_task + i;
                 let xr = &x[r * len..(r + 1) * len];
                 let (mean, var) = if center {
@@ -135,26 +137,29 @@ pub fn row_forward<F: Float>(
                     (0.0, lane_sq_dev(xr, F::zero()).widen() / len as f64)
                 };
                 let rstd = 1.0 / (var + eps).sqrt();
-                *st = (mean, rstd, var);
+                stats.push((mean, rstd, var));
                 let (m, rs) = (F::cast(mean), F::cast(rstd));
                 let base = (r % period) * segs;
                 if group == 1 {
                     let (wr, br) = (&w[base..base + len], &b[base..base + len]);
+                    written += yr.len().min(xr.len()).min(wr.len()).min(br.len());
                     for (((yv, &xv), &wv), &bv) in yr.iter_mut().zip(xr).zip(wr).zip(br) {
-                        *yv = (xv - m) * rs * wv + bv;
+                        yv.write((xv - m) * rs * wv + bv);
                     }
                 } else {
                     for (k, (ys, xs)) in yr.chunks_mut(group).zip(xr.chunks(group)).enumerate() {
                         let (sc, sh) = (rs * w[base + k], b[base + k]);
+                        written += ys.len().min(xs.len());
                         for (yv, &xv) in ys.iter_mut().zip(xs) {
-                            *yv = (xv - m) * sc + sh;
+                            yv.write((xv - m) * sc + sh);
                         }
                     }
                 }
             }
+            (written, stats)
         },
     );
-    Ok((y, split_stats(stats)))
+    Ok((y, split_stats(parts.into_iter().flatten().collect())))
 }
 
 fn split_stats(stats: Vec<(f64, f64, f64)>) -> RowStats {
@@ -220,15 +225,15 @@ pub fn row_backward<F: Float>(
     }
     let n_aff = layout.affine_len();
     let w = materialize(weight, n_aff, F::one());
-    let mut dx = vec![F::zero(); x.len()];
     let rows_per_task = units_per_task(len);
     let segs = len / group;
     let inv_len = 1.0 / len as f64;
-    let parts = map_chunks_mut(
+    let (dx, parts) = filled(
         par.for_work(2 * x.len()),
-        &mut dx,
+        x.len(),
         rows_per_task * len,
         |t, chunk| {
+            let mut written = 0;
             let mut dw = vec![F::zero(); if param_grads { n_aff } else { 0 }];
             let mut db = dw.clone();
             for (i, dxr) in chunk.chunks_mut(len).enumerate() {
@@ -245,9 +250,13 @@ pub fn row_backward<F: Float>(
                 let (mut s1, mut s2) = (0.0f64, 0.0f64);
                 if group == 1 {
                     let wr = &w[base..base + len];
-                    let (a, b) = lane_weighted(xr, gr, wr, m);
-                    s1 = a.widen();
-                    s2 = b.widen() + shift * s1;
+                    for ((xs, gs), ws) in
+                        xr.chunks(BLOCK).zip(gr.chunks(BLOCK)).zip(wr.chunks(BLOCK))
+                    {
+                        let (a, b) = lane_weighted(xs, gs, ws, m);
+                        s1 += a.widen();
+                        s2 += b.widen() + shift * a.widen();
+                    }
                     if param_grads {
                         let (dwr, dbr) = (&mut dw[base..base + len], &mut db[base..base + len]);
                         for (((a, bb), &xv), &gv) in
@@ -259,8 +268,12 @@ pub fn row_backward<F: Float>(
                     }
                 } else {
                     for (k, (xs, gs)) in xr.chunks(group).zip(gr.chunks(group)).enumerate() {
-                        let (sg, sgd) = lane_g_gdev(xs, gs, m);
-                        let (sg, sgd) = (sg.widen(), sgd.widen() + shift * sg.widen());
+                        let (mut sg, mut sgd) = (0.0f64, 0.0f64);
+                        for (xb, gb) in xs.chunks(BLOCK).zip(gs.chunks(BLOCK)) {
+                            let (a, b) = lane_g_gdev(xb, gb, m);
+                            sg += a.widen();
+                            sgd += b.widen() + shift * a.widen();
+                        }
                         let wk = w[base + k].widen();
                         s1 += wk * sg;
                         s2 += wk * sgd;
@@ -276,8 +289,9 @@ pub fn row_backward<F: Float>(
                 let (c0, c1) = (F::cast(rstd * mdxhat), F::cast(rstd * rstd * mdxhat_xhat));
                 if group == 1 {
                     let wr = &w[base..base + len];
+                    written += dxr.len().min(xr.len()).min(gr.len()).min(wr.len());
                     for (((o, &xv), &gv), &wv) in dxr.iter_mut().zip(xr).zip(gr).zip(wr) {
-                        *o = rs * wv * gv - c0 - (xv - m) * c1;
+                        o.write(rs * wv * gv - c0 - (xv - m) * c1);
                     }
                 } else {
                     for (k, ((os, xs), gs)) in dxr
@@ -287,13 +301,14 @@ pub fn row_backward<F: Float>(
                         .enumerate()
                     {
                         let kw = rs * w[base + k];
+                        written += os.len().min(xs.len()).min(gs.len());
                         for ((o, &xv), &gv) in os.iter_mut().zip(xs).zip(gs) {
-                            *o = kw * gv - c0 - (xv - m) * c1;
+                            o.write(kw * gv - c0 - (xv - m) * c1);
                         }
                     }
                 }
             }
-            (dw, db)
+            (written, (dw, db))
         },
     );
     let (mut dw, mut db) = (vec![0.0f64; n_aff], vec![0.0f64; n_aff]);
