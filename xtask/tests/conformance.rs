@@ -351,11 +351,19 @@ fn bad_files_are_failed_cases_and_bad_folders_are_errors() {
     let meta = std::collections::HashMap::from([("params".to_string(), "{}".to_string())]);
     safetensors::serialize_to_file([("in.x", view)], Some(meta), &dir.join("no_op.safetensors"))
         .unwrap();
+    // A complete header but a dtype cases never use.
+    let half = safetensors::tensor::TensorView::new(safetensors::Dtype::F16, vec![4], &t).unwrap();
+    let meta = std::collections::HashMap::from([
+        ("params".to_string(), "{}".to_string()),
+        ("op".to_string(), "max_pool1d".to_string()),
+    ]);
+    safetensors::serialize_to_file([("in.x", half)], Some(meta), &dir.join("f16.safetensors"))
+        .unwrap();
 
     let s =
         runner::run_folders(std::slice::from_ref(&dir), None, &runner::workspace_adapter).unwrap();
-    assert_eq!(s.results.len(), 2);
-    assert_eq!(s.failed(), 2);
+    assert_eq!(s.results.len(), 3);
+    assert_eq!(s.failed(), 3);
     assert!(
         s.results
             .iter()
@@ -370,7 +378,13 @@ fn bad_files_are_failed_cases_and_bad_folders_are_errors() {
         report.contains("garbage.safetensors: cannot load:"),
         "{report}"
     );
-    assert!(report.ends_with("0 passed, 2 failed\n"));
+    assert!(
+        report.contains(
+            "f16.safetensors: cannot load: tensor `in.x` has dtype F16; cases use F32, F64 or I64"
+        ),
+        "{report}"
+    );
+    assert!(report.ends_with("0 passed, 3 failed\n"));
 
     let missing = dir.join("does-not-exist");
     assert!(matches!(

@@ -126,39 +126,16 @@ impl Case {
             let shape = view.shape().to_vec();
             let data = view.data();
             let t = match view.dtype() {
-                Dtype::F32 => CaseTensor::F32(
-                    Tensor::from_vec(
-                        &shape,
-                        data.chunks_exact(4)
-                            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                            .collect(),
-                    )
-                    .map_err(|e| err(e.to_string()))?,
-                ),
-                Dtype::F64 => CaseTensor::F64(
-                    Tensor::from_vec(
-                        &shape,
-                        data.chunks_exact(8)
-                            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-                            .collect(),
-                    )
-                    .map_err(|e| err(e.to_string()))?,
-                ),
-                Dtype::I64 => CaseTensor::I64(
-                    Tensor::from_vec(
-                        &shape,
-                        data.chunks_exact(8)
-                            .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-                            .collect(),
-                    )
-                    .map_err(|e| err(e.to_string()))?,
-                ),
+                Dtype::F32 => decode(&shape, data, f32::from_le_bytes).map(CaseTensor::F32),
+                Dtype::F64 => decode(&shape, data, f64::from_le_bytes).map(CaseTensor::F64),
+                Dtype::I64 => decode(&shape, data, i64::from_le_bytes).map(CaseTensor::I64),
                 other => {
                     return Err(err(format!(
                         "tensor `{name}` has dtype {other:?}; cases use F32, F64 or I64"
                     )));
                 }
-            };
+            }
+            .map_err(|e| err(format!("tensor `{name}`: {e}")))?;
             tensors.insert(name, t);
         }
         let params: serde_json::Value = serde_json::from_str(&get("params")?)
@@ -278,4 +255,17 @@ impl Case {
         v.as_f64()
             .ok_or_else(|| CaseError::Failed(format!("params `{key}` = {v} is not a number")))
     }
+}
+
+/// Little-endian elements of `N` bytes each, as a tensor of `shape`.
+fn decode<T: Clone, const N: usize>(
+    shape: &[usize],
+    data: &[u8],
+    from_le_bytes: fn([u8; N]) -> T,
+) -> Result<Tensor<T>, core_tensor::TensorError> {
+    let values = data
+        .chunks_exact(N)
+        .map(|c| from_le_bytes(c.try_into().expect("chunks_exact yields N bytes")))
+        .collect();
+    Tensor::from_vec(shape, values)
 }
