@@ -7,7 +7,7 @@ use std::sync::Arc;
 use autograd::{AutogradError, Backward, BackwardCtx, Var};
 use core_tensor::window::{WindowAxis, pad_constant, window_view};
 use core_tensor::{Float, Par, Tensor};
-use ndarray::{ArrayViewMutD, Axis, IxDyn};
+use ndarray::{ArrayViewD, ArrayViewMutD, Axis, Dimension, Ix2, Ix4, Ix6, IxDyn};
 
 use crate::Result;
 
@@ -164,11 +164,31 @@ pub(crate) fn im2col_kernel<F: Float>(
                 .index_axis(Axis(0), nc / geom.c)
                 .index_axis_move(Axis(0), nc % geom.c)
                 .permuted_axes(IxDyn(&perm));
-            let mut dst = ArrayViewMutD::from_shape(IxDyn(&dst_shape), chunk)
+            let dst = ArrayViewMutD::from_shape(IxDyn(&dst_shape), chunk)
                 .expect("chunk holds taps * positions elements");
-            dst.assign(&src);
+            // Fixed-rank views copy faster than dynamic-rank ones.
+            match d {
+                1 => assign_fixed::<F, Ix2>(dst, src),
+                2 => assign_fixed::<F, Ix4>(dst, src),
+                3 => assign_fixed::<F, Ix6>(dst, src),
+                _ => {
+                    let mut dst = dst;
+                    dst.assign(&src);
+                }
+            }
         });
     Ok(Tensor::from_vec(&geom.cols_shape(), out)?)
+}
+
+/// `dst.assign(&src)` after converting both views to the fixed rank `D`.
+fn assign_fixed<F: Float, D: Dimension>(dst: ArrayViewMutD<'_, F>, src: ArrayViewD<'_, F>) {
+    let mut dst = dst
+        .into_dimensionality::<D>()
+        .expect("the rank is 2·d for d spatial axes");
+    let src = src
+        .into_dimensionality::<D>()
+        .expect("the rank is 2·d for d spatial axes");
+    dst.assign(&src);
 }
 
 /// The adjoint of [`im2col_kernel`]: scatters-adds a column tensor back
