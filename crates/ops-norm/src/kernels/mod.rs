@@ -1,5 +1,5 @@
 //! Pure normalization kernels over contiguous row-major slices, with an
-//! explicit [`Par`](core_tensor::Par). They know nothing of the graph and
+//! explicit [`Par`]. They know nothing of the graph and
 //! can be used (and tested) on plain buffers.
 //!
 //! Two layouts cover the whole family:
@@ -318,7 +318,9 @@ mod tests {
 
     #[test]
     fn moments_keep_precision_at_a_large_offset_in_f32() {
-        let x: Vec<f32> = (0..50_000).map(|i| 1e4 + ((i as f32) * 0.61).sin()).collect();
+        let x: Vec<f32> = (0..50_000)
+            .map(|i| 1e4 + ((i as f32) * 0.61).sin())
+            .collect();
         let m32 = Moments::of(&x);
         let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
         let m64 = Moments::of(&x64);
