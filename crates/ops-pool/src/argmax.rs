@@ -92,6 +92,9 @@ impl ArgMax {
 
     /// The in-window offset of output element `i` (row-major over the
     /// window's taps).
+    ///
+    /// # Panics
+    /// If `i >= self.len()`.
     pub fn offset(&self, i: usize) -> usize {
         match &self.offsets {
             Offsets::U8(v) => v[i] as usize,
