@@ -126,6 +126,18 @@ proptest! {
     }
 
     #[test]
+    fn conv3d_with_unit_depth_is_conv2d(c in cfg()) {
+        let (x, w, b) = tensors(&c);
+        let y2 = conv_nd(&Var::constant(x.clone()), &Var::constant(w.clone()), Some(&Var::constant(b.clone())), &c.s, &c.p, &c.d, c.groups).unwrap();
+        let (xs, ws) = (x.shape().to_vec(), w.shape().to_vec());
+        let x3 = x.reshape(&[xs[0], xs[1], 1, xs[2], xs[3]]).unwrap();
+        let w3 = w.reshape(&[ws[0], ws[1], 1, ws[2], ws[3]]).unwrap();
+        let y3 = conv_nd(&Var::constant(x3), &Var::constant(w3), Some(&Var::constant(b)), &[1, c.s[0], c.s[1]], &[0, c.p[0], c.p[1]], &[1, c.d[0], c.d[1]], c.groups).unwrap();
+        prop_assert_eq!(y3.shape()[2], 1);
+        prop_assert_eq!(y3.value().to_vec(), y2.value().to_vec());
+    }
+
+    #[test]
     fn conv1d_is_conv2d_with_unit_height(c in cfg()) {
         let c = Cfg { h: 1, k: [1, c.k[1]], s: [1, c.s[1]], p: [0, c.p[1]], d: [1, c.d[1]], ..c };
         prop_assume!(c.out().is_some());
@@ -155,4 +167,29 @@ proptest! {
         let second = gradgradcheck(&f, &inputs, &opts).unwrap();
         prop_assert!(second.passed, "{:?}", second);
     }
+}
+
+#[test]
+fn conv3d_gradients_pass_gradcheck() {
+    let mut rng = Rng::new(8);
+    let mut t =
+        |s: &[usize]| Tensor::from_vec(s, rng.uniform_vec(s.iter().product(), -1.0, 1.0)).unwrap();
+    let inputs = [t(&[1, 2, 3, 3, 4]), t(&[2, 1, 2, 2, 2]), t(&[2])];
+    let f = single(|v: &[Var<f64>]| {
+        conv_nd(
+            &v[0],
+            &v[1],
+            Some(&v[2]),
+            &[1, 2, 1],
+            &[1, 0, 1],
+            &[1, 1, 2],
+            2,
+        )
+        .map_err(|e| autograd::AutogradError::op("conv3d", e))
+    });
+    let opts = GradcheckOptions::default();
+    let first = gradcheck(&f, &inputs, &opts).unwrap();
+    assert!(first.passed, "{first:?}");
+    let second = gradgradcheck(&f, &inputs, &opts).unwrap();
+    assert!(second.passed, "{second:?}");
 }

@@ -105,6 +105,8 @@ pub struct ConvNd<F: Float, const D: usize> {
 pub type Conv1d<F> = ConvNd<F, 1>;
 /// `torch.nn.Conv2d`: input `(N, C, H, W)` or `(C, H, W)`.
 pub type Conv2d<F> = ConvNd<F, 2>;
+/// `torch.nn.Conv3d`: input `(N, C, D, H, W)` or `(C, D, H, W)`.
+pub type Conv3d<F> = ConvNd<F, 3>;
 
 fn name_of(d: usize) -> &'static str {
     match d {
