@@ -58,7 +58,7 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
         g.planes * pin,
         "avg_pool forward: input length does not match the geometry"
     );
-    let mut y = vec![F::zero(); g.planes * pout];
+    let mut y = crate::alloc::filled(g.planes * pout, F::zero(), par);
     if g.planes == 0 {
         return y;
     }
@@ -201,7 +201,7 @@ pub fn backward<F: Float>(dy: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec
         g.planes * pout,
         "avg_pool backward: gradient length does not match the geometry"
     );
-    let mut dx = vec![F::zero(); g.planes * pin];
+    let mut dx = crate::alloc::filled(g.planes * pin, F::zero(), par);
     if g.planes == 0 {
         return dx;
     }

@@ -80,6 +80,7 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
+mod alloc;
 mod argmax;
 pub mod avg;
 mod cases;

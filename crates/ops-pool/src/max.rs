@@ -45,10 +45,9 @@ fn forward_typed<F: Float, O: Offset>(x: &[F], g: &Geometry, par: Par) -> (Vec<F
         g.planes * pin,
         "max_pool forward: input length does not match the geometry"
     );
-    // Zeros come from calloc (pages faulted in by the parallel tasks that write them);
-    // every output is overwritten, since every window holds an input element.
-    let mut y = vec![F::zero(); g.planes * pout];
-    let mut t = vec![O::default(); g.planes * pout];
+    // Filled in parallel; every output is overwritten anyway, since every window holds an input element.
+    let mut y = crate::alloc::filled(g.planes * pout, F::zero(), par);
+    let mut t = crate::alloc::filled(g.planes * pout, O::default(), par);
     if g.planes == 0 {
         return (y, t);
     }
@@ -294,7 +293,7 @@ pub fn backward<F: Float>(dy: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
         g.planes * pout,
         "max_pool backward: gradient length does not match the geometry"
     );
-    let mut dx = vec![F::zero(); g.planes * pin];
+    let mut dx = crate::alloc::filled(g.planes * pin, F::zero(), par);
     if g.planes == 0 {
         return dx;
     }
@@ -323,7 +322,7 @@ pub fn gather<F: Float>(v: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
         g.planes * pin,
         "max_pool gather: input length does not match the geometry"
     );
-    let mut out = vec![F::zero(); g.planes * pout];
+    let mut out = crate::alloc::filled(g.planes * pout, F::zero(), par);
     if g.planes == 0 {
         return out;
     }

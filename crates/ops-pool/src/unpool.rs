@@ -175,7 +175,7 @@ pub fn forward<F: Float>(x: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par) -> 
         x.len() == g.planes * pin && idx.len() == x.len(),
         "max_unpool forward: lengths do not match the geometry"
     );
-    let mut y = vec![F::zero(); g.planes * pout];
+    let mut y = crate::alloc::filled(g.planes * pout, F::zero(), par);
     if g.planes == 0 {
         return y;
     }
@@ -202,7 +202,7 @@ pub fn gather<F: Float>(dy: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par) -> 
         dy.len() == g.planes * pout && idx.len() == g.planes * pin,
         "max_unpool gather: lengths do not match the geometry"
     );
-    let mut dx = vec![F::zero(); g.planes * pin];
+    let mut dx = crate::alloc::filled(g.planes * pin, F::zero(), par);
     if g.planes == 0 {
         return dx;
     }
@@ -227,7 +227,7 @@ pub fn scatter_add<F: Float>(v: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par)
         v.len() == g.planes * pin && idx.len() == v.len(),
         "max_unpool scatter_add: lengths do not match the geometry"
     );
-    let mut y = vec![F::zero(); g.planes * pout];
+    let mut y = crate::alloc::filled(g.planes * pout, F::zero(), par);
     if g.planes == 0 {
         return y;
     }
