@@ -232,7 +232,7 @@ fn per_crate(seed: u64, per_op: usize) -> Vec<(&'static str, Vec<GradcheckCase>)
 
 /// Crates expected to register gradcheck cases; add a crate here once its
 /// `gradcheck_cases` is filled, so that losing its cases fails this test.
-const REGISTERING: &[&str] = &["autograd", "ops-pool", "ops-norm"];
+const REGISTERING: &[&str] = &["autograd", "ops-pool", "ops-norm", "nn"];
 
 #[test]
 fn every_registered_case_passes() {

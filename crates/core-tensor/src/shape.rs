@@ -3,14 +3,25 @@
 use crate::TensorError;
 
 /// The product of `shape`, or [`TensorError::SizeOverflow`].
+///
+/// Like ndarray, the product of the non-zero axes must also fit in
+/// `isize` (strides of an empty array are still computed from them), so a
+/// shape such as `[0, usize::MAX, 2]` is rejected even though it holds no
+/// element.
 pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize, TensorError> {
-    shape
+    let overflow = || TensorError::SizeOverflow {
+        op,
+        shape: shape.to_vec(),
+    };
+    let nonzero = shape
         .iter()
+        .filter(|&&d| d != 0)
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| TensorError::SizeOverflow {
-            op,
-            shape: shape.to_vec(),
-        })
+        .ok_or_else(overflow)?;
+    if nonzero > isize::MAX as usize {
+        return Err(overflow());
+    }
+    Ok(if shape.contains(&0) { 0 } else { nonzero })
 }
 
 /// Row-major (C-order) strides, in elements, of a contiguous array of
@@ -134,5 +145,10 @@ mod tests {
         assert_eq!(checked_numel("t", &[2, 3]).unwrap(), 6);
         assert_eq!(checked_numel("t", &[]).unwrap(), 1);
         assert!(checked_numel("t", &[usize::MAX, 3]).is_err());
+        // An empty shape whose other axes overflow isize is still rejected,
+        // as ndarray would refuse to build it.
+        assert_eq!(checked_numel("t", &[0, 3]).unwrap(), 0);
+        assert!(checked_numel("t", &[0, usize::MAX / 2, 4]).is_err());
+        assert!(checked_numel("t", &[isize::MAX as usize + 1]).is_err());
     }
 }
