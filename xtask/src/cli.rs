@@ -24,13 +24,17 @@ Commands:
       --cases N            samples per op (default 3)
       --no-second-order    skip the second-order (gradgradcheck) checks
 
-  bench [pool|norm|all] [--iters N] [--warmup N]
+  bench [pool|norm|all] [--iters N] [--warmup N] [--system-malloc]
       Time the benchmark cases of ops-pool / ops-norm (default all) against a
       parallel copy of the same input bytes in the same process (2 threads).
+      By default the allocator keeps freed large blocks for reuse
+      (core_tensor::alloc::retain_freed_memory), as a training loop should.
       The table marks each case pass/FAIL against its kernel/copy target; the
       exit code is 0 either way (timings on a shared machine are noisy).
       --iters N            timed iterations per case (default 10)
       --warmup N           untimed iterations first (default 2)
+      --system-malloc      keep the C allocator's defaults (large blocks are
+                           unmapped when freed and faulted in again)
 
   sync-conformance [--from DIR] [--dry-run]
       Mirror torch/, onnx/ and FORMAT.md from DIR (default ../shared/conformance
@@ -72,6 +76,8 @@ pub enum Command {
         iters: usize,
         /// `--warmup`.
         warmup: usize,
+        /// `--system-malloc`: leave the C allocator's defaults alone.
+        system_malloc: bool,
     },
     /// `sync-conformance`.
     SyncConformance {
@@ -244,7 +250,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             })
         }
         "bench" => {
-            let (mut suite, mut iters, mut warmup) = (None, 10, 2);
+            let (mut suite, mut iters, mut warmup, mut system_malloc) = (None, 10, 2, false);
             while let Some(arg) = a.it.next() {
                 let (k, inline) = split_eq(&arg);
                 match k {
@@ -255,6 +261,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                     "--warmup" => {
                         warmup = a.number(k, inline, "a non-negative integer", |_: &usize| true)?
                     }
+                    "--system-malloc" if inline.is_none() => system_malloc = true,
                     _ if k.starts_with('-') => return Err(unknown("bench", &arg)),
                     "pool" | "norm" | "all" if suite.is_none() => {
                         suite = Some(match k {
@@ -275,6 +282,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 suite: suite.unwrap_or(BenchSuite::All),
                 iters,
                 warmup,
+                system_malloc,
             })
         }
         "sync-conformance" => {

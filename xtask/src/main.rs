@@ -35,7 +35,12 @@ fn main() -> ExitCode {
             suite,
             iters,
             warmup,
-        } => run_bench(suite, harness::BenchOptions { warmup, iters }),
+            system_malloc,
+        } => run_bench(
+            suite,
+            harness::BenchOptions { warmup, iters },
+            system_malloc,
+        ),
         Command::SyncConformance { from, dry_run } => sync_conformance(from, dry_run),
     };
     if ok {
@@ -90,7 +95,16 @@ fn gradcheck(op: Option<String>, seed: u64, per_op: usize, second_order: bool) -
     summary.failed() == 0
 }
 
-fn run_bench(suite: BenchSuite, opts: harness::BenchOptions) -> bool {
+fn run_bench(suite: BenchSuite, opts: harness::BenchOptions, system_malloc: bool) -> bool {
+    let retained = !system_malloc && core_tensor::alloc::retain_freed_memory();
+    println!(
+        "allocator: {}",
+        if retained {
+            "freed large blocks kept for reuse (core_tensor::alloc::retain_freed_memory)"
+        } else {
+            "C allocator defaults"
+        }
+    );
     harness::init_thread_pool();
     let mut cases = Vec::new();
     if matches!(suite, BenchSuite::Pool | BenchSuite::All) {

@@ -58,15 +58,25 @@ fn parses_every_command_with_defaults_and_options() {
         Ok(Command::Bench {
             suite: BenchSuite::All,
             iters: 10,
-            warmup: 2
+            warmup: 2,
+            system_malloc: false
         })
     );
     assert_eq!(
-        parse(args(&["bench", "norm", "--iters", "3", "--warmup", "0"])),
+        parse(args(&[
+            "bench",
+            "norm",
+            "--iters",
+            "3",
+            "--warmup",
+            "0",
+            "--system-malloc"
+        ])),
         Ok(Command::Bench {
             suite: BenchSuite::Norm,
             iters: 3,
-            warmup: 0
+            warmup: 0,
+            system_malloc: true
         })
     );
     assert_eq!(

@@ -36,6 +36,7 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
+pub mod alloc;
 mod error;
 mod float;
 pub mod par;
