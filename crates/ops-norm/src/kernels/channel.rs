@@ -125,52 +125,92 @@ pub fn channel_moments<F: Float>(
             .map(|ch| (0..n).fold(Moments::EMPTY, |acc, i| acc.merge(planes[i * c + ch])))
             .collect());
     }
-    // Small planes: a global two-pass over whole samples, each task summing
-    // into per-position accumulators (contiguous, vectorizable loops).
+    // Small planes: tasks of whole samples (rows of `C·S` values). Each task
+    // takes two-pass moments of every row position over its own rows, summed
+    // in the element type (at most `SMALL_MAX_ROWS` rows, shifted by the
+    // task's first row: contiguous, vectorizable loops over a cache-resident
+    // block), finished in `f64`; the tasks are then combined per channel.
     let row = c * s;
-    let rows_per_task = units_per_task(row);
-    let tasks = n.div_ceil(rows_per_task);
-    let rows_of = |t: usize| t * rows_per_task..((t + 1) * rows_per_task).min(n);
-    let fold = |parts: Vec<Vec<f64>>| -> Vec<f64> {
-        let mut per_channel = vec![0.0f64; c];
-        for part in &parts {
-            for (j, v) in part.iter().enumerate() {
-                per_channel[j / s] += v;
+    let rows_per_task = small_rows_per_task(n, row);
+    let parts = par.map_range(n.div_ceil(rows_per_task), |t| {
+        let rows = t * rows_per_task..((t + 1) * rows_per_task).min(n);
+        let cnt = rows.len();
+        let block = &x[rows.start * row..rows.end * row];
+        let first = &block[..row];
+        let mut acc = vec![F::zero(); row];
+        for xr in block.chunks_exact(row).skip(1) {
+            for ((a, &v), &f) in acc.iter_mut().zip(xr).zip(first) {
+                *a += v - f;
             }
         }
-        per_channel
-    };
-    let count = n * s;
-    let sums = fold(par.map_range(tasks, |t| {
-        let mut acc = vec![0.0f64; row];
-        for r in rows_of(t) {
-            for (a, &v) in acc.iter_mut().zip(&x[r * row..(r + 1) * row]) {
-                *a += v.widen();
-            }
-        }
-        acc
-    }));
-    let means: Vec<f64> = sums.iter().map(|&t| t / count as f64).collect();
-    let expanded: Vec<f64> = (0..row).map(|j| means[j / s]).collect();
-    let m2 = fold(par.map_range(tasks, |t| {
-        let mut acc = vec![0.0f64; row];
-        for r in rows_of(t) {
-            for ((a, &v), &m) in acc
-                .iter_mut()
-                .zip(&x[r * row..(r + 1) * row])
-                .zip(&expanded)
-            {
-                let d = v.widen() - m;
+        let inv = 1.0 / cnt as f64;
+        let mean: Vec<f64> = acc
+            .iter()
+            .zip(first)
+            .map(|(&a, &f)| f.widen() + a.widen() * inv)
+            .collect();
+        let mean_f: Vec<F> = mean.iter().map(|&m| F::cast(m)).collect();
+        acc.fill(F::zero());
+        for xr in block.chunks_exact(row) {
+            for ((a, &v), &m) in acc.iter_mut().zip(xr).zip(&mean_f) {
+                let d = v - m;
                 *a += d * d;
             }
         }
-        acc
-    }));
+        // Σ(x − m)² = Σ(x − m_F)² − n·(m − m_F)², m_F being m rounded to F.
+        let m2: Vec<f64> = acc
+            .iter()
+            .zip(&mean)
+            .zip(&mean_f)
+            .map(|((&a, &m), &mf)| {
+                let sh = m - mf.widen();
+                (a.widen() - cnt as f64 * sh * sh).max(0.0)
+            })
+            .collect();
+        (cnt as f64, mean, m2)
+    });
+    // Combine the (task, position) moments of each channel: the overall mean,
+    // then `M2 = Σ m2ᵢ + nᵢ·(meanᵢ − mean)²` (exact, no cancellation).
+    let count = n * s;
+    let mut means = vec![0.0f64; c];
+    for (cnt, mean, _) in &parts {
+        for (acc, ms) in means.iter_mut().zip(mean.chunks_exact(s)) {
+            *acc += cnt * ms.iter().sum::<f64>();
+        }
+    }
+    for m in &mut means {
+        *m /= count as f64;
+    }
+    let mut m2s = vec![0.0f64; c];
+    for (cnt, mean, m2) in &parts {
+        for ((acc, &mc), (ms, qs)) in m2s
+            .iter_mut()
+            .zip(&means)
+            .zip(mean.chunks_exact(s).zip(m2.chunks_exact(s)))
+        {
+            for (&m, &q) in ms.iter().zip(qs) {
+                let d = m - mc;
+                *acc += q + cnt * d * d;
+            }
+        }
+    }
     Ok(means
         .iter()
-        .zip(&m2)
+        .zip(&m2s)
         .map(|(&mean, &m2)| Moments { count, mean, m2 })
         .collect())
+}
+
+/// Most samples a small-plane task sums over in the element type.
+const SMALL_MAX_ROWS: usize = 256;
+
+/// Samples per task for small planes: enough work per task, at most eight
+/// tasks when that keeps blocks short (a fixed split, independent of the
+/// number of threads, so results do not depend on `Par`).
+fn small_rows_per_task(n: usize, row: usize) -> usize {
+    units_per_task(row)
+        .max(n.div_ceil(8))
+        .clamp(1, SMALL_MAX_ROWS)
 }
 
 /// Applies per-channel coefficients `k[c]` elementwise: `out[i] =
@@ -206,16 +246,22 @@ fn channel_zip<F: Float, const K: usize, const M: usize>(
         })
         .0
     } else {
+        // Per-channel coefficients expanded along a sample, one array per
+        // coefficient, so the loop over a sample reads `K + M` contiguous
+        // slices of the same length and vectorizes.
         let row = c * s;
-        let expanded: Vec<[F; K]> = (0..row).map(|j| coeffs[j / s]).collect();
+        let expanded: [Vec<F>; K] =
+            std::array::from_fn(|k| (0..row).map(|j| coeffs[j / s][k]).collect());
         let rows_per_task = units_per_task(row);
         filled(par, len, rows_per_task * row, |t, chunk| {
             let mut written = 0;
+            let ks: [&[F]; K] = expanded.each_ref().map(|v| &v[..row]);
             for (r, o) in chunk.chunks_mut(row).enumerate() {
                 let off = (t * rows_per_task + r) * row;
                 let ins: [&[F]; M] = inputs.map(|v| &v[off..off + row]);
+                let o = &mut o[..row];
                 for (e, oe) in o.iter_mut().enumerate() {
-                    oe.write(body(&expanded[e], ins.map(|v| v[e])));
+                    oe.write(body(&ks.map(|v| v[e]), ins.map(|v| v[e])));
                 }
                 written += o.len();
             }
@@ -303,36 +349,41 @@ pub fn channel_grad_sums<F: Float>(
             })
             .collect());
     }
+    // Small planes: per-task sums over whole samples in the element type
+    // (short blocks of at most `SMALL_MAX_ROWS` samples), about the mean
+    // rounded to F and corrected in `f64`, then summed per channel.
     let row = c * s;
-    let rows_per_task = units_per_task(row);
-    let tasks = n.div_ceil(rows_per_task);
-    let expanded: Vec<f64> = (0..row).map(|j| mean[j / s]).collect();
-    let parts = par.map_range(tasks, |t| {
-        let mut a = vec![0.0f64; row];
-        let mut b = vec![0.0f64; row];
-        let end = ((t + 1) * rows_per_task).min(n);
-        for r in t * rows_per_task..end {
-            let xs = &x[r * row..(r + 1) * row];
-            let gs = &dy[r * row..(r + 1) * row];
-            for ((((aj, bj), &xv), &gv), &m) in a
-                .iter_mut()
-                .zip(b.iter_mut())
-                .zip(xs)
-                .zip(gs)
-                .zip(&expanded)
+    let rows_per_task = small_rows_per_task(n, row);
+    let mean_f: Vec<F> = (0..row).map(|j| F::cast(mean[j / s])).collect();
+    let shift: Vec<f64> = (0..row).map(|j| mean_f[j].widen() - mean[j / s]).collect();
+    let parts = par.map_range(n.div_ceil(rows_per_task), |t| {
+        let rows = t * rows_per_task..((t + 1) * rows_per_task).min(n);
+        let xs = &x[rows.start * row..rows.end * row];
+        let gs = &dy[rows.start * row..rows.end * row];
+        let mut a = vec![F::zero(); row];
+        let mut b = vec![F::zero(); row];
+        for (xr, gr) in xs.chunks_exact(row).zip(gs.chunks_exact(row)) {
+            for ((((aj, bj), &xv), &gv), &m) in
+                a.iter_mut().zip(b.iter_mut()).zip(xr).zip(gr).zip(&mean_f)
             {
-                let g = gv.widen();
-                *aj += g;
-                *bj += g * (xv.widen() - m);
+                *aj += gv;
+                *bj += gv * (xv - m);
             }
         }
         (a, b)
     });
     let mut out = vec![(0.0f64, 0.0f64); c];
     for (a, b) in &parts {
-        for j in 0..row {
-            out[j / s].0 += a[j];
-            out[j / s].1 += b[j];
+        for (o, ((ac, bc), sc)) in out.iter_mut().zip(
+            a.chunks_exact(s)
+                .zip(b.chunks_exact(s))
+                .zip(shift.chunks_exact(s)),
+        ) {
+            for ((&av, &bv), &sh) in ac.iter().zip(bc).zip(sc) {
+                // Σ g·(x − m) = Σ g·(x − m_F) + (m_F − m)·Σ g.
+                o.0 += av.widen();
+                o.1 += bv.widen() + sh * av.widen();
+            }
         }
     }
     Ok(out)
