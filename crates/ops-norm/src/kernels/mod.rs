@@ -60,6 +60,7 @@ impl Moments {
     /// squared deviations from it, both summed over eight lanes in the
     /// element type and finished in `f64`. Blocks are kept to a few thousand
     /// values (planes, rows) and merged with [`Moments::merge`].
+    #[inline(always)]
     pub fn of<F: Float>(x: &[F]) -> Moments {
         if x.len() > BLOCK {
             return x
@@ -69,6 +70,7 @@ impl Moments {
         Moments::of_block(x)
     }
 
+    #[inline(always)]
     fn of_block<F: Float>(x: &[F]) -> Moments {
         let Some(&x0) = x.first() else {
             return Moments::EMPTY;
@@ -87,6 +89,7 @@ impl Moments {
     }
 
     /// Chan et al.'s pairwise merge: the moments of the union of two sets.
+    #[inline]
     pub fn merge(self, other: Moments) -> Moments {
         if other.count == 0 {
             return self;
@@ -120,7 +123,7 @@ impl Moments {
 /// lanes (so the loop vectorizes; the summation order is fixed, so results
 /// are reproducible). Shifting by a value of the data (its first element)
 /// keeps the terms small when the data has a large common offset.
-#[inline]
+#[inline(always)]
 pub fn lane_sum<F: Float>(x: &[F], shift: F) -> F {
     let mut acc = [F::zero(); 8];
     let chunks = x.chunks_exact(8);
@@ -139,7 +142,7 @@ pub fn lane_sum<F: Float>(x: &[F], shift: F) -> F {
 
 /// `Σ (x − mean)²` in the element type over eight lanes (the second pass of
 /// the two-pass variance).
-#[inline]
+#[inline(always)]
 pub fn lane_sq_dev<F: Float>(x: &[F], mean: F) -> F {
     let mut acc = [F::zero(); 8];
     let chunks = x.chunks_exact(8);
@@ -160,7 +163,7 @@ pub fn lane_sq_dev<F: Float>(x: &[F], mean: F) -> F {
 
 /// `(Σ g, Σ g·(x − mean))` in the element type over eight lanes, one pass
 /// over both slices (the shorter length is used).
-#[inline]
+#[inline(always)]
 pub fn lane_g_gdev<F: Float>(x: &[F], g: &[F], mean: F) -> (F, F) {
     let mut a = [F::zero(); 8];
     let mut b = [F::zero(); 8];
@@ -181,7 +184,7 @@ pub fn lane_g_gdev<F: Float>(x: &[F], g: &[F], mean: F) -> (F, F) {
 }
 
 /// `(Σ w·g, Σ w·g·(x − mean))` in the element type over eight lanes.
-#[inline]
+#[inline(always)]
 pub fn lane_weighted<F: Float>(x: &[F], g: &[F], w: &[F], mean: F) -> (F, F) {
     let mut a = [F::zero(); 8];
     let mut b = [F::zero(); 8];
@@ -207,7 +210,7 @@ pub fn lane_weighted<F: Float>(x: &[F], g: &[F], w: &[F], mean: F) -> (F, F) {
     (sa, sb)
 }
 
-#[inline]
+#[inline(always)]
 fn pairwise8<F: Float>(a: [F; 8]) -> F {
     ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
 }
@@ -271,6 +274,29 @@ pub(crate) fn filled<F: Float, R: Send>(
     (v, results)
 }
 
+/// Runs `f` compiled for AVX2 when the CPU has it, else as is: the lane
+/// loops of the kernels then run on 256-bit vectors. The operations and
+/// their order are the same (Rust never contracts `a·b + c` into an FMA and
+/// the lanes are explicit), so the results are identical either way.
+#[inline(always)]
+pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: `avx2` only requires the CPU to support AVX2, which
+            // was detected at run time just above.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 /// How many units of `unit_len` elements a task should take.
 pub(crate) fn units_per_task(unit_len: usize) -> usize {
     (TASK_ELEMS / unit_len.max(1)).max(1)
@@ -314,6 +340,28 @@ mod tests {
         assert!((d - x.iter().zip(&g).map(|(a, b)| a * a * b).sum::<f32>()).abs() < 1e-2);
         let sq: f32 = x.iter().map(|v| (v - 2.0) * (v - 2.0)).sum();
         assert!((lane_sq_dev(&x, 2.0) - sq).abs() < 1e-3);
+    }
+
+    #[test]
+    fn wide_dispatch_gives_bitwise_the_same_results() {
+        let x: Vec<f32> = (0..1003).map(|i| 1e4 + ((i as f32) * 0.37).sin()).collect();
+        let g: Vec<f32> = (0..1003).map(|i| ((i as f32) * 0.11).cos()).collect();
+        let run = || {
+            (
+                Moments::of(&x),
+                lane_weighted(&x, &g, &g, 1e4),
+                lane_g_gdev(&x, &g, 1e4),
+            )
+        };
+        let plain = run();
+        let widened = wide(run);
+        assert_eq!(plain.0, widened.0);
+        assert_eq!(plain.1.0.to_bits(), widened.1.0.to_bits());
+        assert_eq!(plain.1.1.to_bits(), widened.1.1.to_bits());
+        assert_eq!(plain.2.0.to_bits(), widened.2.0.to_bits());
+        assert_eq!(plain.2.1.to_bits(), widened.2.1.to_bits());
+        assert!(plain.0.m2 > 0.0 && plain.1.0 != 0.0);
+        assert_eq!(wide(|| 7), 7);
     }
 
     #[test]

@@ -125,38 +125,45 @@ pub fn row_forward<F: Float>(
         x.len(),
         rows_per_task * len,
         |t, ychunk| {
-            let mut written = 0;
-            let mut stats = Vec::with_capacity(rows_per_task);
-            for (i, yr) in ychunk.chunks_mut(len).enumerate() {
-                let r = t * rows_per_task + i;
-                let xr = &x[r * len..(r + 1) * len];
-                let (mean, var) = if center {
-                    let m = Moments::of(xr);
-                    (m.mean, m.var_biased())
-                } else {
-                    (0.0, lane_sq_dev(xr, F::zero()).widen() / len as f64)
-                };
-                let rstd = 1.0 / (var + eps).sqrt();
-                stats.push((mean, rstd, var));
-                let (m, rs) = (F::cast(mean), F::cast(rstd));
-                let base = (r % period) * segs;
-                if group == 1 {
-                    let (wr, br) = (&w[base..base + len], &b[base..base + len]);
-                    written += yr.len().min(xr.len()).min(wr.len()).min(br.len());
-                    for (((yv, &xv), &wv), &bv) in yr.iter_mut().zip(xr).zip(wr).zip(br) {
-                        yv.write((xv - m) * rs * wv + bv);
-                    }
-                } else {
-                    for (k, (ys, xs)) in yr.chunks_mut(group).zip(xr.chunks(group)).enumerate() {
-                        let (sc, sh) = (rs * w[base + k], b[base + k]);
-                        written += ys.len().min(xs.len());
-                        for (yv, &xv) in ys.iter_mut().zip(xs) {
-                            yv.write((xv - m) * sc + sh);
+            super::wide(
+                #[inline(always)]
+                || {
+                    let mut written = 0;
+                    let mut stats = Vec::with_capacity(rows_per_task);
+                    for (i, yr) in ychunk.chunks_mut(len).enumerate() {
+                        let r = t * rows_per_task + i;
+                        let xr = &x[r * len..(r + 1) * len];
+                        let (mean, var) = if center {
+                            let m = Moments::of(xr);
+                            (m.mean, m.var_biased())
+                        } else {
+                            (0.0, lane_sq_dev(xr, F::zero()).widen() / len as f64)
+                        };
+                        let rstd = 1.0 / (var + eps).sqrt();
+                        stats.push((mean, rstd, var));
+                        let (m, rs) = (F::cast(mean), F::cast(rstd));
+                        let base = (r % period) * segs;
+                        if group == 1 {
+                            let (wr, br) = (&w[base..base + len], &b[base..base + len]);
+                            written += yr.len().min(xr.len()).min(wr.len()).min(br.len());
+                            for (((yv, &xv), &wv), &bv) in yr.iter_mut().zip(xr).zip(wr).zip(br) {
+                                yv.write((xv - m) * rs * wv + bv);
+                            }
+                        } else {
+                            for (k, (ys, xs)) in
+                                yr.chunks_mut(group).zip(xr.chunks(group)).enumerate()
+                            {
+                                let (sc, sh) = (rs * w[base + k], b[base + k]);
+                                written += ys.len().min(xs.len());
+                                for (yv, &xv) in ys.iter_mut().zip(xs) {
+                                    yv.write((xv - m) * sc + sh);
+                                }
+                            }
                         }
                     }
-                }
-            }
-            (written, stats)
+                    (written, stats)
+                },
+            )
         },
     );
     Ok((y, split_stats(parts.into_iter().flatten().collect())))
@@ -233,82 +240,89 @@ pub fn row_backward<F: Float>(
         x.len(),
         rows_per_task * len,
         |t, chunk| {
-            let mut written = 0;
-            let mut dw = vec![F::zero(); if param_grads { n_aff } else { 0 }];
-            let mut db = dw.clone();
-            for (i, dxr) in chunk.chunks_mut(len).enumerate() {
-                let r = t * rows_per_task + i;
-                let xr = &x[r * len..(r + 1) * len];
-                let gr = &dy[r * len..(r + 1) * len];
-                let (mean, rstd) = (stats.mean[r], stats.rstd[r]);
-                let (m, rs) = (F::cast(mean), F::cast(rstd));
-                // Sums about m_F (the mean rounded to F) are corrected to the
-                // exact mean: Σ g·(x − m) = Σ g·(x − m_F) + (m_F − m)·Σ g.
-                let shift = m.widen() - mean;
-                let base = (r % period) * segs;
-                // Pass 1: Σ dx̂ and Σ dx̂·(x − mean), and the parameter sums.
-                let (mut s1, mut s2) = (0.0f64, 0.0f64);
-                if group == 1 {
-                    let wr = &w[base..base + len];
-                    for ((xs, gs), ws) in
-                        xr.chunks(BLOCK).zip(gr.chunks(BLOCK)).zip(wr.chunks(BLOCK))
-                    {
-                        let (a, b) = lane_weighted(xs, gs, ws, m);
-                        s1 += a.widen();
-                        s2 += b.widen() + shift * a.widen();
-                    }
-                    if param_grads {
-                        let (dwr, dbr) = (&mut dw[base..base + len], &mut db[base..base + len]);
-                        for (((a, bb), &xv), &gv) in
-                            dwr.iter_mut().zip(dbr.iter_mut()).zip(xr).zip(gr)
-                        {
-                            *a += gv * (xv - m) * rs;
-                            *bb += gv;
+            super::wide(
+                #[inline(always)]
+                || {
+                    let mut written = 0;
+                    let mut dw = vec![F::zero(); if param_grads { n_aff } else { 0 }];
+                    let mut db = dw.clone();
+                    for (i, dxr) in chunk.chunks_mut(len).enumerate() {
+                        let r = t * rows_per_task + i;
+                        let xr = &x[r * len..(r + 1) * len];
+                        let gr = &dy[r * len..(r + 1) * len];
+                        let (mean, rstd) = (stats.mean[r], stats.rstd[r]);
+                        let (m, rs) = (F::cast(mean), F::cast(rstd));
+                        // Sums about m_F (the mean rounded to F) are corrected to the
+                        // exact mean: Σ g·(x − m) = Σ g·(x − m_F) + (m_F − m)·Σ g.
+                        let shift = m.widen() - mean;
+                        let base = (r % period) * segs;
+                        // Pass 1: Σ dx̂ and Σ dx̂·(x − mean), and the parameter sums.
+                        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+                        if group == 1 {
+                            let wr = &w[base..base + len];
+                            for ((xs, gs), ws) in
+                                xr.chunks(BLOCK).zip(gr.chunks(BLOCK)).zip(wr.chunks(BLOCK))
+                            {
+                                let (a, b) = lane_weighted(xs, gs, ws, m);
+                                s1 += a.widen();
+                                s2 += b.widen() + shift * a.widen();
+                            }
+                            if param_grads {
+                                let (dwr, dbr) =
+                                    (&mut dw[base..base + len], &mut db[base..base + len]);
+                                for (((a, bb), &xv), &gv) in
+                                    dwr.iter_mut().zip(dbr.iter_mut()).zip(xr).zip(gr)
+                                {
+                                    *a += gv * (xv - m) * rs;
+                                    *bb += gv;
+                                }
+                            }
+                        } else {
+                            for (k, (xs, gs)) in xr.chunks(group).zip(gr.chunks(group)).enumerate()
+                            {
+                                let (mut sg, mut sgd) = (0.0f64, 0.0f64);
+                                for (xb, gb) in xs.chunks(BLOCK).zip(gs.chunks(BLOCK)) {
+                                    let (a, b) = lane_g_gdev(xb, gb, m);
+                                    sg += a.widen();
+                                    sgd += b.widen() + shift * a.widen();
+                                }
+                                let wk = w[base + k].widen();
+                                s1 += wk * sg;
+                                s2 += wk * sgd;
+                                if param_grads {
+                                    dw[base + k] += F::cast(sgd * rstd);
+                                    db[base + k] += F::cast(sg);
+                                }
+                            }
+                        }
+                        let mdxhat = if center { s1 * inv_len } else { 0.0 };
+                        let mdxhat_xhat = s2 * rstd * inv_len;
+                        // Pass 2: dx = rstd·dx̂ − rstd·mean(dx̂) − (x − mean)·rstd²·mean(dx̂·x̂).
+                        let (c0, c1) = (F::cast(rstd * mdxhat), F::cast(rstd * rstd * mdxhat_xhat));
+                        if group == 1 {
+                            let wr = &w[base..base + len];
+                            written += dxr.len().min(xr.len()).min(gr.len()).min(wr.len());
+                            for (((o, &xv), &gv), &wv) in dxr.iter_mut().zip(xr).zip(gr).zip(wr) {
+                                o.write(rs * wv * gv - c0 - (xv - m) * c1);
+                            }
+                        } else {
+                            for (k, ((os, xs), gs)) in dxr
+                                .chunks_mut(group)
+                                .zip(xr.chunks(group))
+                                .zip(gr.chunks(group))
+                                .enumerate()
+                            {
+                                let kw = rs * w[base + k];
+                                written += os.len().min(xs.len()).min(gs.len());
+                                for ((o, &xv), &gv) in os.iter_mut().zip(xs).zip(gs) {
+                                    o.write(kw * gv - c0 - (xv - m) * c1);
+                                }
+                            }
                         }
                     }
-                } else {
-                    for (k, (xs, gs)) in xr.chunks(group).zip(gr.chunks(group)).enumerate() {
-                        let (mut sg, mut sgd) = (0.0f64, 0.0f64);
-                        for (xb, gb) in xs.chunks(BLOCK).zip(gs.chunks(BLOCK)) {
-                            let (a, b) = lane_g_gdev(xb, gb, m);
-                            sg += a.widen();
-                            sgd += b.widen() + shift * a.widen();
-                        }
-                        let wk = w[base + k].widen();
-                        s1 += wk * sg;
-                        s2 += wk * sgd;
-                        if param_grads {
-                            dw[base + k] += F::cast(sgd * rstd);
-                            db[base + k] += F::cast(sg);
-                        }
-                    }
-                }
-                let mdxhat = if center { s1 * inv_len } else { 0.0 };
-                let mdxhat_xhat = s2 * rstd * inv_len;
-                // Pass 2: dx = rstd·dx̂ − rstd·mean(dx̂) − (x − mean)·rstd²·mean(dx̂·x̂).
-                let (c0, c1) = (F::cast(rstd * mdxhat), F::cast(rstd * rstd * mdxhat_xhat));
-                if group == 1 {
-                    let wr = &w[base..base + len];
-                    written += dxr.len().min(xr.len()).min(gr.len()).min(wr.len());
-                    for (((o, &xv), &gv), &wv) in dxr.iter_mut().zip(xr).zip(gr).zip(wr) {
-                        o.write(rs * wv * gv - c0 - (xv - m) * c1);
-                    }
-                } else {
-                    for (k, ((os, xs), gs)) in dxr
-                        .chunks_mut(group)
-                        .zip(xr.chunks(group))
-                        .zip(gr.chunks(group))
-                        .enumerate()
-                    {
-                        let kw = rs * w[base + k];
-                        written += os.len().min(xs.len()).min(gs.len());
-                        for ((o, &xv), &gv) in os.iter_mut().zip(xs).zip(gs) {
-                            o.write(kw * gv - c0 - (xv - m) * c1);
-                        }
-                    }
-                }
-            }
-            (written, (dw, db))
+                    (written, (dw, db))
+                },
+            )
         },
     );
     let (mut dw, mut db) = (vec![0.0f64; n_aff], vec![0.0f64; n_aff]);
