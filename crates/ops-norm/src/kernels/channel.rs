@@ -11,7 +11,7 @@
 
 use core_tensor::{Float, Par, TensorError};
 
-use super::{BLOCK, Moments, filled, lane_g_gdev, units_per_task};
+use super::{BLOCK, Moments, filled, lane_g_gdev, units_per_task, wide};
 use crate::NormError;
 
 /// Planes at least this long are processed one at a time.
@@ -120,7 +120,7 @@ pub fn channel_moments<F: Float>(
     }
     let par = par.for_work(x.len());
     if s >= PLANE_MIN {
-        let planes = par.map_range(n * c, |p| Moments::of(&x[p * s..(p + 1) * s]));
+        let planes = par.map_range(n * c, |p| wide(|| Moments::of(&x[p * s..(p + 1) * s])));
         return Ok((0..c)
             .map(|ch| (0..n).fold(Moments::EMPTY, |acc, i| acc.merge(planes[i * c + ch])))
             .collect());
@@ -133,41 +133,46 @@ pub fn channel_moments<F: Float>(
     let row = c * s;
     let rows_per_task = small_rows_per_task(n, row);
     let parts = par.map_range(n.div_ceil(rows_per_task), |t| {
-        let rows = t * rows_per_task..((t + 1) * rows_per_task).min(n);
-        let cnt = rows.len();
-        let block = &x[rows.start * row..rows.end * row];
-        let first = &block[..row];
-        let mut acc = vec![F::zero(); row];
-        for xr in block.chunks_exact(row).skip(1) {
-            for ((a, &v), &f) in acc.iter_mut().zip(xr).zip(first) {
-                *a += v - f;
-            }
-        }
-        let inv = 1.0 / cnt as f64;
-        let mean: Vec<f64> = acc
-            .iter()
-            .zip(first)
-            .map(|(&a, &f)| f.widen() + a.widen() * inv)
-            .collect();
-        let mean_f: Vec<F> = mean.iter().map(|&m| F::cast(m)).collect();
-        acc.fill(F::zero());
-        for xr in block.chunks_exact(row) {
-            for ((a, &v), &m) in acc.iter_mut().zip(xr).zip(&mean_f) {
-                let d = v - m;
-                *a += d * d;
-            }
-        }
-        // Σ(x − m)² = Σ(x − m_F)² − n·(m − m_F)², m_F being m rounded to F.
-        let m2: Vec<f64> = acc
-            .iter()
-            .zip(&mean)
-            .zip(&mean_f)
-            .map(|((&a, &m), &mf)| {
-                let sh = m - mf.widen();
-                (a.widen() - cnt as f64 * sh * sh).max(0.0)
-            })
-            .collect();
-        (cnt as f64, mean, m2)
+        wide(
+            #[inline(always)]
+            || {
+                let rows = t * rows_per_task..((t + 1) * rows_per_task).min(n);
+                let cnt = rows.len();
+                let block = &x[rows.start * row..rows.end * row];
+                let first = &block[..row];
+                let mut acc = vec![F::zero(); row];
+                for xr in block.chunks_exact(row).skip(1) {
+                    for ((a, &v), &f) in acc.iter_mut().zip(xr).zip(first) {
+                        *a += v - f;
+                    }
+                }
+                let inv = 1.0 / cnt as f64;
+                let mean: Vec<f64> = acc
+                    .iter()
+                    .zip(first)
+                    .map(|(&a, &f)| f.widen() + a.widen() * inv)
+                    .collect();
+                let mean_f: Vec<F> = mean.iter().map(|&m| F::cast(m)).collect();
+                acc.fill(F::zero());
+                for xr in block.chunks_exact(row) {
+                    for ((a, &v), &m) in acc.iter_mut().zip(xr).zip(&mean_f) {
+                        let d = v - m;
+                        *a += d * d;
+                    }
+                }
+                // Σ(x − m)² = Σ(x − m_F)² − n·(m − m_F)², m_F being m rounded to F.
+                let m2: Vec<f64> = acc
+                    .iter()
+                    .zip(&mean)
+                    .zip(&mean_f)
+                    .map(|((&a, &m), &mf)| {
+                        let sh = m - mf.widen();
+                        (a.widen() - cnt as f64 * sh * sh).max(0.0)
+                    })
+                    .collect();
+                (cnt as f64, mean, m2)
+            },
+        )
     });
     // Combine the (task, position) moments of each channel: the overall mean,
     // then `M2 = Σ m2ᵢ + nᵢ·(meanᵢ − mean)²` (exact, no cancellation).
@@ -231,18 +236,23 @@ fn channel_zip<F: Float, const K: usize, const M: usize>(
     if s >= PLANE_MIN {
         let planes_per_task = units_per_task(s);
         filled(par, len, planes_per_task * s, |t, chunk| {
-            let mut written = 0;
-            for (p, o) in chunk.chunks_mut(s).enumerate() {
-                let plane = t * planes_per_task + p;
-                let k = &coeffs[plane % c];
-                let off = plane * s;
-                let ins: [&[F]; M] = inputs.map(|v| &v[off..off + s]);
-                for (e, oe) in o.iter_mut().enumerate() {
-                    oe.write(body(k, ins.map(|v| v[e])));
-                }
-                written += o.len();
-            }
-            (written, ())
+            wide(
+                #[inline(always)]
+                || {
+                    let mut written = 0;
+                    for (p, o) in chunk.chunks_mut(s).enumerate() {
+                        let plane = t * planes_per_task + p;
+                        let k = &coeffs[plane % c];
+                        let off = plane * s;
+                        let ins: [&[F]; M] = inputs.map(|v| &v[off..off + s]);
+                        for (e, oe) in o.iter_mut().enumerate() {
+                            oe.write(body(k, ins.map(|v| v[e])));
+                        }
+                        written += o.len();
+                    }
+                    (written, ())
+                },
+            )
         })
         .0
     } else {
@@ -254,18 +264,23 @@ fn channel_zip<F: Float, const K: usize, const M: usize>(
             std::array::from_fn(|k| (0..row).map(|j| coeffs[j / s][k]).collect());
         let rows_per_task = units_per_task(row);
         filled(par, len, rows_per_task * row, |t, chunk| {
-            let mut written = 0;
-            let ks: [&[F]; K] = expanded.each_ref().map(|v| &v[..row]);
-            for (r, o) in chunk.chunks_mut(row).enumerate() {
-                let off = (t * rows_per_task + r) * row;
-                let ins: [&[F]; M] = inputs.map(|v| &v[off..off + row]);
-                let o = &mut o[..row];
-                for (e, oe) in o.iter_mut().enumerate() {
-                    oe.write(body(&ks.map(|v| v[e]), ins.map(|v| v[e])));
-                }
-                written += o.len();
-            }
-            (written, ())
+            wide(
+                #[inline(always)]
+                || {
+                    let mut written = 0;
+                    let ks: [&[F]; K] = expanded.each_ref().map(|v| &v[..row]);
+                    for (r, o) in chunk.chunks_mut(row).enumerate() {
+                        let off = (t * rows_per_task + r) * row;
+                        let ins: [&[F]; M] = inputs.map(|v| &v[off..off + row]);
+                        let o = &mut o[..row];
+                        for (e, oe) in o.iter_mut().enumerate() {
+                            oe.write(body(&ks.map(|v| v[e]), ins.map(|v| v[e])));
+                        }
+                        written += o.len();
+                    }
+                    (written, ())
+                },
+            )
         })
         .0
     }
@@ -329,17 +344,22 @@ pub fn channel_grad_sums<F: Float>(
     let par = par.for_work(2 * x.len());
     if s >= PLANE_MIN {
         let planes = par.map_range(n * c, |p| {
-            let r = p * s..(p + 1) * s;
-            let m = F::cast(mean[p % c]);
-            let shift = m.widen() - mean[p % c];
-            let (mut sa, mut sb) = (0.0f64, 0.0f64);
-            for (xb, gb) in x[r.clone()].chunks(BLOCK).zip(dy[r].chunks(BLOCK)) {
-                let (a, b) = lane_g_gdev(xb, gb, m);
-                // Σ g·(x − m) = Σ g·(x − m_F) + (m_F − m)·Σ g.
-                sa += a.widen();
-                sb += b.widen() + shift * a.widen();
-            }
-            (sa, sb)
+            wide(
+                #[inline(always)]
+                || {
+                    let r = p * s..(p + 1) * s;
+                    let m = F::cast(mean[p % c]);
+                    let shift = m.widen() - mean[p % c];
+                    let (mut sa, mut sb) = (0.0f64, 0.0f64);
+                    for (xb, gb) in x[r.clone()].chunks(BLOCK).zip(dy[r].chunks(BLOCK)) {
+                        let (a, b) = lane_g_gdev(xb, gb, m);
+                        // Σ g·(x − m) = Σ g·(x − m_F) + (m_F − m)·Σ g.
+                        sa += a.widen();
+                        sb += b.widen() + shift * a.widen();
+                    }
+                    (sa, sb)
+                },
+            )
         });
         return Ok((0..c)
             .map(|ch| {
@@ -357,20 +377,25 @@ pub fn channel_grad_sums<F: Float>(
     let mean_f: Vec<F> = (0..row).map(|j| F::cast(mean[j / s])).collect();
     let shift: Vec<f64> = (0..row).map(|j| mean_f[j].widen() - mean[j / s]).collect();
     let parts = par.map_range(n.div_ceil(rows_per_task), |t| {
-        let rows = t * rows_per_task..((t + 1) * rows_per_task).min(n);
-        let xs = &x[rows.start * row..rows.end * row];
-        let gs = &dy[rows.start * row..rows.end * row];
-        let mut a = vec![F::zero(); row];
-        let mut b = vec![F::zero(); row];
-        for (xr, gr) in xs.chunks_exact(row).zip(gs.chunks_exact(row)) {
-            for ((((aj, bj), &xv), &gv), &m) in
-                a.iter_mut().zip(b.iter_mut()).zip(xr).zip(gr).zip(&mean_f)
-            {
-                *aj += gv;
-                *bj += gv * (xv - m);
-            }
-        }
-        (a, b)
+        wide(
+            #[inline(always)]
+            || {
+                let rows = t * rows_per_task..((t + 1) * rows_per_task).min(n);
+                let xs = &x[rows.start * row..rows.end * row];
+                let gs = &dy[rows.start * row..rows.end * row];
+                let mut a = vec![F::zero(); row];
+                let mut b = vec![F::zero(); row];
+                for (xr, gr) in xs.chunks_exact(row).zip(gs.chunks_exact(row)) {
+                    for ((((aj, bj), &xv), &gv), &m) in
+                        a.iter_mut().zip(b.iter_mut()).zip(xr).zip(gr).zip(&mean_f)
+                    {
+                        *aj += gv;
+                        *bj += gv * (xv - m);
+                    }
+                }
+                (a, b)
+            },
+        )
     });
     let mut out = vec![(0.0f64, 0.0f64); c];
     for (a, b) in &parts {
