@@ -242,8 +242,17 @@ fn gradgradcheck_passes_with_respect_to_every_input_of_batch_norm_in_both_modes(
 #[test]
 fn sequential_and_parallel_kernels_agree_exactly() {
     let mut rng = Rng::new(2024);
-    // Large planes, small planes (batch norm 1-d) and few channels.
-    for (n, c, s) in [(8, 6, 1024), (512, 96, 1), (64, 3, 5), (4, 2, 9000)] {
+    // Large planes, small planes (batch norm 1-d) and few channels; the last
+    // two reach the size (2^21 elements) from which the channel kernels
+    // actually split over rayon (below it they run sequentially).
+    for (n, c, s) in [
+        (8, 6, 1024),
+        (512, 96, 1),
+        (64, 3, 5),
+        (4, 2, 9000),
+        (2048, 1024, 1),
+        (8, 4, 1 << 16),
+    ] {
         let layout = ChannelLayout { n, c, s };
         let len = n * c * s;
         let x: Vec<f32> = (0..len).map(|_| rng.normal() as f32).collect();

@@ -11,7 +11,7 @@
 
 use core_tensor::{Float, Par, TensorError};
 
-use super::{BLOCK, Moments, filled, lane_g_gdev, units_per_task, wide};
+use super::{BLOCK, Moments, channel_par, filled, lane_g_gdev, units_per_task, wide};
 use crate::NormError;
 
 /// Planes at least this long are processed one at a time.
@@ -118,7 +118,7 @@ pub fn channel_moments<F: Float>(
     if x.is_empty() {
         return Ok(vec![Moments::EMPTY; c]);
     }
-    let par = par.for_work(x.len());
+    let par = channel_par(par, x.len());
     if s >= PLANE_MIN {
         let planes = par.map_range(n * c, |p| wide(|| Moments::of(&x[p * s..(p + 1) * s])));
         return Ok((0..c)
@@ -232,7 +232,7 @@ fn channel_zip<F: Float, const K: usize, const M: usize>(
     if len == 0 {
         return Vec::new();
     }
-    let par = par.for_work(len);
+    let par = channel_par(par, len);
     if s >= PLANE_MIN {
         let planes_per_task = units_per_task(s);
         filled(par, len, planes_per_task * s, |t, chunk| {
@@ -341,7 +341,7 @@ pub fn channel_grad_sums<F: Float>(
     if x.is_empty() {
         return Ok(vec![(0.0, 0.0); c]);
     }
-    let par = par.for_work(2 * x.len());
+    let par = channel_par(par, x.len());
     if s >= PLANE_MIN {
         let planes = par.map_range(n * c, |p| {
             wide(
