@@ -13,6 +13,7 @@ use crate::error::{PoolError, Result};
 use crate::geometry::{Geometry, WindowSpec};
 use crate::lp::{self, LpPoolFn};
 use crate::max::{self, MaxPoolFn};
+use crate::max_values;
 use crate::params::{AvgPoolParams, LpPoolParams, MaxPoolParams, MaxUnpoolParams};
 use crate::unpool::{self, UnpoolFn, UnpoolGeometry, UnpoolState};
 
@@ -195,9 +196,24 @@ fn max_with_geom<F: Float>(x: &Var<F>, geom: Geometry) -> Result<(Var<F>, Arc<cr
 /// [`PoolError`] for a wrong rank, empty axes, zero kernel/stride/dilation,
 /// padding of at least the effective kernel, an empty output or a window
 /// lying entirely in padding.
+///
+/// When no gradient will be recorded (`x` does not require grad, or grad
+/// mode is off), the values-only kernel [`max_values::forward`] runs and no
+/// argmax is kept, as PyTorch's forward under `torch.no_grad()`; the values
+/// are bit for bit those of the recording path.
 pub fn max_pool<F: Float>(x: &Var<F>, p: &MaxPoolParams) -> Result<Var<F>> {
     let geom = p.geometry(&x.shape())?;
-    Ok(max_with_geom(x, geom)?.0)
+    max_values_or_op(x, geom)
+}
+
+/// The max pooling output without indices: values only when no gradient
+/// is recorded, otherwise the argmax kernel and its op.
+fn max_values_or_op<F: Float>(x: &Var<F>, geom: Geometry) -> Result<Var<F>> {
+    if x.requires_grad() && autograd::is_grad_enabled() {
+        return Ok(max_with_geom(x, geom)?.0);
+    }
+    let y = max_values::forward(x.value().as_slice(), &geom, Par::Rayon);
+    Ok(Var::constant(to_var(&geom.output_shape(), y)?))
 }
 
 /// [`max_pool`] that also returns PyTorch's indices (`return_indices=True`):
@@ -284,8 +300,11 @@ pub fn adaptive_avg_pool<F: Float>(x: &Var<F>, output_size: &[Option<usize>]) ->
 ///
 /// # Errors
 /// As [`adaptive_avg_pool`].
+///
+/// Without recorded gradient it runs the values-only kernel, as [`max_pool`].
 pub fn adaptive_max_pool<F: Float>(x: &Var<F>, output_size: &[Option<usize>]) -> Result<Var<F>> {
-    Ok(adaptive_max_pool_with_indices(x, output_size)?.0)
+    let geom = Geometry::adaptive(name("amax", output_size.len()), &x.shape(), output_size)?;
+    max_values_or_op(x, geom)
 }
 
 /// [`adaptive_max_pool`] with PyTorch's `i64` indices (`return_indices=True`).

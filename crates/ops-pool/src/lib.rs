@@ -22,7 +22,8 @@
 //! - **Kernels** are pure functions over contiguous slices with an explicit
 //!   [`Par`](core_tensor::Par): [`max`], [`avg`], [`lp`], [`unpool`]
 //!   (adaptive pooling uses the max and avg kernels with adaptive windows,
-//!   see [`Geometry::adaptive_for`]). Max pooling saves, per output, the
+//!   see [`Geometry::adaptive_for`]), and [`max_values`], the values-only
+//!   max forward that [`max_pool`] uses when no gradient is recorded. Max pooling saves, per output, the
 //!   argmax offset *inside its window* in `u8` (up to 256 taps), `u16` or
 //!   `u32` ([`ArgMax`]); average pooling saves no tensor.
 //! - **Second order**: every backward is linear in the incoming gradient and
@@ -89,6 +90,7 @@ mod functional;
 mod geometry;
 pub mod lp;
 pub mod max;
+pub mod max_values;
 pub mod params;
 pub mod unpool;
 

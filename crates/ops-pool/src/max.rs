@@ -69,7 +69,7 @@ fn forward_typed<F: Float, O: Offset>(x: &[F], g: &Geometry, par: Par) -> (Vec<F
 const PLANE_BATCH: usize = 1 << 15;
 
 /// Planes per parallel task.
-fn per_task(g: &Geometry) -> usize {
+pub(crate) fn per_task(g: &Geometry) -> usize {
     (PLANE_BATCH / g.plane_in().max(1)).clamp(1, g.planes.max(1))
 }
 
@@ -172,7 +172,7 @@ fn combine_row<F: Float>(m: &mut [F], c: &mut [u32], v: &[F], h: &[u32], cb: u32
 
 /// Whether `v` holds a NaN (a full scan the compiler vectorises).
 #[inline]
-fn has_nan<F: Float>(v: &[F]) -> bool {
+pub(crate) fn has_nan<F: Float>(v: &[F]) -> bool {
     v.iter().fold(false, |a, x| a | x.is_nan())
 }
 
@@ -271,7 +271,7 @@ fn row_k<F: Float, const K: usize, const S: usize>(xs: &[F], hv: &mut [F], hc: &
 }
 
 /// Shortest row (in interior windows) given to [`row_3_2`].
-const ROW_3_2_MIN: usize = 128;
+pub(crate) const ROW_3_2_MIN: usize = 128;
 
 /// `row_k::<3, 2>` on deinterleaved blocks: the taps of window `i` are
 /// `x[2i]`, `x[2i+1]`, `x[2i+2]`, gathered into three contiguous lanes so

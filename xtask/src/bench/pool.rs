@@ -2,15 +2,21 @@
 //! P1..P5 (f32, NCHW), forward and forward + backward, timed on the
 //! kernels with `Par::Rayon` (what the autograd ops call).
 //!
+//! The max pooling "fwd" cases time the inference forward
+//! (`max_values::forward`: values only, no argmax, what `max_pool` runs
+//! under `no_grad`, as PyTorch's forward under `torch.no_grad()`); the
+//! "fwd+bwd" cases time the training path (`max::forward` with its argmax,
+//! then `max::backward`).
+//!
 //! `ideal_bytes` counts what an ideal kernel must move: forward reads the
-//! input and writes the output (plus, for max pooling, the 1-byte in-window
-//! argmax it keeps for backward); backward reads the output gradient (and
-//! the argmax) and writes the input gradient.
+//! input and writes the output (plus, for the training max pooling forward,
+//! the 1-byte in-window argmax it keeps for backward); backward reads the
+//! output gradient (and the argmax) and writes the input gradient.
 
 use std::sync::Arc;
 
 use core_tensor::{Par, Rng};
-use ops_pool::{AvgPoolParams, Divisor, Geometry, MaxPoolParams, avg, max};
+use ops_pool::{AvgPoolParams, Divisor, Geometry, MaxPoolParams, avg, max, max_values};
 
 use super::BenchCase;
 
@@ -47,20 +53,20 @@ fn max_cases(
         let (x, g) = (Arc::clone(&x), Arc::clone(&g));
         out.push(BenchCase {
             id: ids.0,
-            description: description.clone(),
-            ideal_bytes: fwd_bytes,
+            description: format!("{description}, inference forward (values only, no argmax; as PyTorch under no_grad)"),
+            ideal_bytes: (n_in + n_out) * F32,
             input_bytes: n_in * F32,
             target_copy_ratio: 1.5,
             pytorch_ms: Some(pytorch.0),
             run: Box::new(move || {
-                std::hint::black_box(max::forward(&x, &g, Par::Rayon));
+                std::hint::black_box(max_values::forward(&x, &g, Par::Rayon));
             }),
         });
     }
     let dy = vec![1f32; n_out];
     out.push(BenchCase {
         id: ids.1,
-        description,
+        description: format!("{description}, training forward (with argmax) + backward"),
         ideal_bytes: fwd_bytes + n_out * F32 + n_out + n_in * F32,
         input_bytes: n_in * F32,
         target_copy_ratio: 3.0,

@@ -1,0 +1,234 @@
+//! Values-only max pooling forward: the maxima without the argmax, for
+//! inference (PyTorch's forward under `no_grad`, which skips the indices).
+//!
+//! Same sweep and rules as [`crate::max::forward`]: rows in order, taps in
+//! order within a row, a strictly larger value or a NaN replaces the running
+//! maximum, padding is never read (minus infinity). The values are
+//! therefore bit for bit those of [`crate::max::forward`]; only the
+//! in-window offsets are not computed or stored.
+
+use core_tensor::{Float, Par};
+
+use crate::geometry::{AxisPlan, Geometry};
+use crate::max::{ROW_3_2_MIN, has_nan, per_task};
+
+/// Max pooling forward over `x` (contiguous `planes × plane_in`), values
+/// only: `y[o] = max over the window of o` (NaN propagating), as
+/// `F.max_pool{1,2,3}d` without `return_indices` under `torch.no_grad()`.
+///
+/// Also used for adaptive max pooling (the geometry decides the windows).
+///
+/// # Panics
+/// If `x.len()` does not match the geometry (an internal invariant: the
+/// functional API builds both from the same shapes).
+pub fn forward<F: Float>(x: &[F], g: &Geometry, par: Par) -> Vec<F> {
+    let (pin, pout) = (g.plane_in(), g.plane_out());
+    assert_eq!(
+        x.len(),
+        g.planes * pin,
+        "max_pool forward: input length does not match the geometry"
+    );
+    // Every output is overwritten, since every window holds an input element.
+    let mut y = crate::alloc::filled(g.planes * pout, F::zero(), par);
+    if g.planes == 0 {
+        return y;
+    }
+    let per_task = per_task(g);
+    par.for_work(x.len())
+        .for_each_chunk_mut(&mut y, per_task * pout, |i, yc| {
+            let mut hv = Vec::new();
+            for (j, yp) in yc.chunks_mut(pout).enumerate() {
+                let p = i * per_task + j;
+                max_plane(&x[p * pin..(p + 1) * pin], g, yp, &mut hv);
+            }
+        });
+    y
+}
+
+/// One plane: a row pass (every input row's window maxima along the last
+/// axis into `hv`), then, per output row, the window's rows combined in
+/// row-major order.
+fn max_plane<F: Float>(x: &[F], g: &Geometry, y: &mut [F], hv: &mut Vec<F>) {
+    let [ad, ah, aw] = &g.axes;
+    let [dd, hh, ww] = g.in3();
+    let own = aw.out;
+    let nrows = dd * hh;
+    if nrows == 1 && ad.out == 1 && ah.out == 1 && ad.ext == 1 && ah.ext == 1 {
+        // 1-d: the row pass is the whole job.
+        row_pass(x, aw, y);
+        return;
+    }
+    hv.resize(nrows * own, F::neg_infinity());
+    for (r, h) in hv.chunks_mut(own).enumerate() {
+        row_pass(&x[r * ww..(r + 1) * ww], aw, h);
+    }
+    for od in 0..ad.out {
+        for oh in 0..ah.out {
+            let row = (od * ah.out + oh) * own;
+            let yr = &mut y[row..row + own];
+            let mut first = true;
+            for td in ad.lo[od]..ad.hi[od] {
+                for th in ah.lo[oh]..ah.hi[oh] {
+                    let r = ad.pos(od, td) * hh + ah.pos(oh, th);
+                    let hvr = &hv[r * own..(r + 1) * own];
+                    if first {
+                        yr.copy_from_slice(hvr);
+                        first = false;
+                    } else {
+                        combine_row(yr, hvr);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `m <- v` where `v` beats `m` (strictly larger, or NaN).
+fn combine_row<F: Float>(m: &mut [F], v: &[F]) {
+    if has_nan(v) {
+        m.iter_mut().zip(v).for_each(|(mv, &vv)| update(mv, vv));
+    } else {
+        m.iter_mut()
+            .zip(v)
+            .for_each(|(mv, &vv)| update_no_nan(mv, vv));
+    }
+}
+
+/// [`update`] for a value known not to be NaN (a running NaN in `m` is
+/// kept, since no number compares greater).
+#[inline(always)]
+fn update_no_nan<F: Float>(m: &mut F, v: F) {
+    *m = if v > *m { v } else { *m };
+}
+
+/// The running-max update: a NaN always wins, otherwise only a strictly
+/// larger value (ties keep the first, so `-0.0`/`0.0` pick as the argmax kernel does).
+#[inline(always)]
+fn update<F: Float>(m: &mut F, v: F) {
+    *m = if (v > *m) | v.is_nan() { v } else { *m };
+}
+
+/// The maximum of every window's taps along one input row.
+fn row_pass<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F]) {
+    let (a, b) = aw.full;
+    let fast = a < b && aw.dil == 1 && aw.stride.is_some() && row_fixed(xr, aw, &mut hv[a..b]);
+    if fast {
+        row_edge(xr, aw, hv, 0..a);
+        row_edge(xr, aw, hv, b..aw.out);
+    } else {
+        row_edge(xr, aw, hv, 0..aw.out);
+    }
+}
+
+/// Windows `range` of one row, any geometry.
+fn row_edge<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F], range: std::ops::Range<usize>) {
+    for ow in range {
+        let mut m = F::neg_infinity();
+        for tw in aw.lo[ow]..aw.hi[ow] {
+            update(&mut m, xr[aw.pos(ow, tw)]);
+        }
+        hv[ow] = m;
+    }
+}
+
+/// Interior windows (all taps inside the row, uniform stride, no dilation)
+/// with the window size and stride as constants; rows holding a NaN are
+/// left to the exact path (returns false).
+fn row_fixed<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F]) -> bool {
+    let Some(s) = aw.stride else { return false };
+    let base = aw.start[aw.full.0] as usize;
+    let n = hv.len();
+    let xs = &xr[base..base + (n - 1) * s + aw.ext];
+    if has_nan(xs) {
+        return false;
+    }
+    match (aw.ext, s) {
+        (2, 1) => row_k::<F, 2, 1>(xs, hv),
+        (2, 2) => row_k::<F, 2, 2>(xs, hv),
+        (3, 1) => row_k::<F, 3, 1>(xs, hv),
+        (3, 2) if n >= ROW_3_2_MIN => row_3_2(xs, hv),
+        (3, 2) => row_k::<F, 3, 2>(xs, hv),
+        (3, 3) => row_k::<F, 3, 3>(xs, hv),
+        (4, 4) => row_k::<F, 4, 4>(xs, hv),
+        (k, s) => row_dyn(xs, k, s, hv),
+    }
+    true
+}
+
+#[inline(always)]
+fn row_k<F: Float, const K: usize, const S: usize>(xs: &[F], hv: &mut [F]) {
+    let n = hv.len();
+    assert!(xs.len() >= (n.max(1) - 1) * S + K);
+    for (i, h) in hv.iter_mut().enumerate() {
+        let mut mv = xs[i * S];
+        for k in 1..K {
+            update_no_nan(&mut mv, xs[i * S + k]);
+        }
+        *h = mv;
+    }
+}
+
+/// `row_k::<3, 2>` on deinterleaved blocks: window `i` takes `x[2i]`,
+/// `x[2i+1]`, `x[2i+2]`; the odd and shifted even taps are gathered into
+/// contiguous lanes so the tap-ordered combine runs on unit-stride data.
+fn row_3_2<F: Float>(xs: &[F], hv: &mut [F]) {
+    const B: usize = 64;
+    let n = hv.len();
+    assert!(xs.len() > 2 * n.max(1));
+    let (mut t1, mut t2) = ([F::zero(); B], [F::zero(); B]);
+    let mut i0 = 0;
+    while i0 < n {
+        let len = (n - i0).min(B);
+        let m = &mut hv[i0..i0 + len];
+        let w = &xs[2 * i0..2 * (i0 + len) + 1];
+        for (j, (mv, (a, b))) in m
+            .iter_mut()
+            .zip(t1.iter_mut().zip(t2.iter_mut()))
+            .enumerate()
+        {
+            *mv = w[2 * j];
+            *a = w[2 * j + 1];
+            *b = w[2 * j + 2];
+        }
+        m.iter_mut()
+            .zip(&t1[..len])
+            .for_each(|(mv, &v)| update_no_nan(mv, v));
+        m.iter_mut()
+            .zip(&t2[..len])
+            .for_each(|(mv, &v)| update_no_nan(mv, v));
+        i0 += len;
+    }
+}
+
+fn row_dyn<F: Float>(xs: &[F], k: usize, s: usize, hv: &mut [F]) {
+    for (i, m) in hv.iter_mut().enumerate() {
+        let mut mv = xs[i * s];
+        for kk in 1..k {
+            update_no_nan(&mut mv, xs[i * s + kk]);
+        }
+        *m = mv;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MaxPoolParams;
+
+    #[test]
+    fn hand_checked_plane_and_nan() {
+        // 3x4 plane, k=2 s=(1,2): windows rows {0,1},{1,2} x cols {0,1},{2,3}
+        let x = [1.0, 9.0, 2.0, 3.0, 4.0, 0.0, 8.0, 8.0, 7.0, 6.0, 5.0, 1.0];
+        let g = MaxPoolParams::new(&[2, 2])
+            .stride(&[1, 2])
+            .geometry(&[1, 3, 4])
+            .unwrap();
+        assert_eq!(forward(&x, &g, Par::Seq), vec![9.0, 8.0, 7.0, 8.0]);
+        let mut x: Vec<f64> = (0..20).map(f64::from).collect();
+        x[9] = f64::NAN;
+        let g = MaxPoolParams::new(&[2]).geometry(&[1, 20]).unwrap();
+        let y = forward(&x, &g, Par::Seq);
+        assert!(y[4].is_nan());
+        assert_eq!((y[3], y[5]), (7.0, 11.0));
+    }
+}
