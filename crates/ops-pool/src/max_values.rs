@@ -58,6 +58,10 @@ fn max_plane<F: Float>(x: &[F], g: &Geometry, y: &mut [F], hv: &mut Vec<F>) {
         row_pass(x, aw, y);
         return;
     }
+    if order_free(x) {
+        columns_first(x, g, y, hv);
+        return;
+    }
     hv.resize(nrows * own, F::neg_infinity());
     for (r, h) in hv.chunks_mut(own).enumerate() {
         row_pass(&x[r * ww..(r + 1) * ww], aw, h);
@@ -79,6 +83,47 @@ fn max_plane<F: Float>(x: &[F], g: &Geometry, y: &mut [F], hv: &mut Vec<F>) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Whether the maximum of any subset of `x` has the same bits whatever the
+/// order of the scan: no NaN (payloads, last-NaN rule) and no zero (`0.0`
+/// and `-0.0` compare equal, the first one wins). Equal values are then
+/// bitwise equal, so the window maximum does not depend on the tap order.
+fn order_free<F: Float>(x: &[F]) -> bool {
+    !x.iter()
+        .fold(false, |a, &v| a | v.is_nan() | (v == F::zero()))
+}
+
+/// Order-free planes (see [`order_free`]): per output row, the window's
+/// input rows are first combined element-wise over the full width (unit
+/// stride), then one row pass along the last axis: fewer strided taps than
+/// a row pass per input row.
+fn columns_first<F: Float>(x: &[F], g: &Geometry, y: &mut [F], vm: &mut Vec<F>) {
+    let [ad, ah, aw] = &g.axes;
+    let [_, hh, ww] = g.in3();
+    let own = aw.out;
+    vm.resize(ww, F::neg_infinity());
+    for od in 0..ad.out {
+        for oh in 0..ah.out {
+            let row = (od * ah.out + oh) * own;
+            let mut first = true;
+            for td in ad.lo[od]..ad.hi[od] {
+                for th in ah.lo[oh]..ah.hi[oh] {
+                    let r = ad.pos(od, td) * hh + ah.pos(oh, th);
+                    let xr = &x[r * ww..(r + 1) * ww];
+                    if first {
+                        vm.copy_from_slice(xr);
+                        first = false;
+                    } else {
+                        vm.iter_mut()
+                            .zip(xr)
+                            .for_each(|(m, &v)| update_no_nan(m, v));
+                    }
+                }
+            }
+            row_pass(vm, aw, &mut y[row..row + own]);
         }
     }
 }
