@@ -11,7 +11,9 @@
 
 use core_tensor::{Float, Par, TensorError};
 
-use super::{BLOCK, Moments, channel_par, filled, lane_g_gdev, units_per_task, wide};
+use super::{
+    BLOCK, CHANNEL_PAR_MIN, Moments, channel_par, filled, lane_g_gdev, units_per_task, wide,
+};
 use crate::NormError;
 
 /// Planes at least this long are processed one at a time.
@@ -209,10 +211,18 @@ pub fn channel_moments<F: Float>(
 /// Most samples a small-plane task sums over in the element type.
 const SMALL_MAX_ROWS: usize = 256;
 
-/// Samples per task for small planes: enough work per task, at most eight
-/// tasks when that keeps blocks short (a fixed split, independent of the
-/// number of threads, so results do not depend on `Par`).
+/// Samples per task for small planes: below [`CHANNEL_PAR_MIN`] elements
+/// (run sequentially) blocks of up to `SMALL_MAX_ROWS` samples, since every
+/// block costs `f64` vectors and a merge per row position; above it enough
+/// work per task, at most eight tasks when that keeps blocks short. The
+/// split depends only on the layout, never on the number of threads, so
+/// results do not depend on `Par`.
 fn small_rows_per_task(n: usize, row: usize) -> usize {
+    if n.saturating_mul(row) < CHANNEL_PAR_MIN {
+        // Sequential anyway: the fewest blocks (each costs `f64` vectors and
+        // a merge per row position).
+        return n.clamp(1, SMALL_MAX_ROWS);
+    }
     units_per_task(row)
         .max(n.div_ceil(8))
         .clamp(1, SMALL_MAX_ROWS)
