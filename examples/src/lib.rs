@@ -29,6 +29,7 @@ pub mod data;
 mod error;
 pub mod idx;
 pub mod plot;
+pub mod run;
 pub mod train;
 
 pub use error::ExampleError;

@@ -4,7 +4,6 @@
 //!
 //! `cargo run --release -p examples --bin train_digits -- --help`
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -13,11 +12,7 @@ use core_tensor::Rng;
 use examples::ExampleError;
 use examples::args::{Command, TrainArgs, parse};
 use examples::data::load_digits;
-use examples::plot::plot_history;
-use examples::train::{architecture, digits_cnn, evaluate, train_epoch};
-use indicatif::{ProgressBar, ProgressStyle};
-use nn::prelude::*;
-use nn::save_safetensors;
+use examples::run::{RunSpec, train_and_save};
 
 const HELP: &str = "\
 train_digits: train a small CNN on the UCI handwritten digits (1797 8x8 images,
@@ -64,55 +59,12 @@ fn run(a: TrainArgs) -> Result<(), ExampleError> {
     );
 
     let mut rng = Rng::new(a.seed.wrapping_add(1));
-    let mut model = digits_cnn::<f32>(train.height, train.width, train.classes, &mut rng)?;
-    let mut opt = Adam::new(model.parameters(), AdamOptions::adam(a.lr))?;
-    let mut schedule = CosineAnnealingLR::new(&opt, a.epochs, 0.0)?;
-    let batches = train.len().div_ceil(a.batch_size) as u64;
-    let style =
-        ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} batches {elapsed}")
-            .map_err(|e| ExampleError::Plot(e.to_string()))?
-            .progress_chars("=> ");
-    let (mut losses, mut accs) = (Vec::new(), Vec::new());
-    for epoch in 1..=a.epochs {
-        let bar = ProgressBar::new(batches)
-            .with_style(style.clone())
-            .with_prefix(epoch.to_string());
-        let stats = train_epoch(&mut model, &mut opt, &train, a.batch_size, &mut rng, || {
-            bar.inc(1)
-        })?;
-        bar.finish_and_clear();
-        let acc = evaluate(&mut model, &test, 256)?;
-        println!(
-            "epoch {epoch:>3}: loss {:.4}  train acc {:5.2}%  test acc {:5.2}%  lr {:.5}",
-            stats.loss,
-            100.0 * stats.accuracy,
-            100.0 * acc,
-            opt.lr()
-        );
-        schedule.step(&mut opt);
-        losses.push(stats.loss);
-        accs.push(100.0 * acc);
-    }
-    let final_acc = accs.last().copied().unwrap_or(0.0);
-    println!(
-        "test accuracy: {final_acc:.2}% ({} test images)",
-        test.len()
-    );
-
-    std::fs::create_dir_all(&a.out).map_err(|source| ExampleError::Io {
-        path: a.out.clone(),
-        source,
-    })?;
-    let model_path = a.out.join("digits_cnn.safetensors");
-    let mut meta = HashMap::new();
-    let arch = architecture(train.height, train.width, train.classes);
-    meta.insert("architecture".to_string(), format!("{arch:?}"));
-    meta.insert("test_accuracy".to_string(), format!("{final_acc:.2}"));
-    save_safetensors(&model.state_dict(), &model_path, Some(meta))?;
-    let plot_path = a.out.join("digits_training.png");
-    plot_history(&plot_path, &losses, &accs, "handgrad CNN on UCI digits")?;
-    println!("model saved to {}", model_path.display());
-    println!("plot saved to {}", plot_path.display());
+    let spec = RunSpec {
+        stem: "digits",
+        title: "handgrad CNN on UCI digits",
+        eval_batch: 256,
+    };
+    train_and_save(&train, &test, &a, &mut rng, &spec)?;
     println!("total time {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }

@@ -3,7 +3,6 @@
 //!
 //! `cargo run --release -p examples --bin train_mnist -- --data DIR`
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -12,11 +11,7 @@ use core_tensor::Rng;
 use examples::ExampleError;
 use examples::args::{Command, TrainArgs, parse};
 use examples::idx::load_mnist;
-use examples::plot::plot_history;
-use examples::train::{architecture, digits_cnn, evaluate, train_epoch};
-use indicatif::{ProgressBar, ProgressStyle};
-use nn::prelude::*;
-use nn::save_safetensors;
+use examples::run::{RunSpec, train_and_save};
 
 const HELP: &str = "\
 train_mnist: train a small CNN on MNIST-format IDX files you already have.
@@ -81,47 +76,12 @@ fn run(a: TrainArgs) -> Result<(), ExampleError> {
         train.width
     );
     let mut rng = Rng::new(a.seed);
-    let mut model = digits_cnn::<f32>(train.height, train.width, train.classes, &mut rng)?;
-    let mut opt = Adam::new(model.parameters(), AdamOptions::adam(a.lr))?;
-    let mut schedule = CosineAnnealingLR::new(&opt, a.epochs, 0.0)?;
-    let style = ProgressStyle::with_template(
-        "epoch {prefix:>3} [{bar:30}] {pos}/{len} batches {elapsed} eta {eta}",
-    )
-    .map_err(|e| ExampleError::Plot(e.to_string()))?
-    .progress_chars("=> ");
-    let (mut losses, mut accs) = (Vec::new(), Vec::new());
-    for epoch in 1..=a.epochs {
-        let bar = ProgressBar::new(train.len().div_ceil(a.batch_size) as u64)
-            .with_style(style.clone())
-            .with_prefix(epoch.to_string());
-        let stats = train_epoch(&mut model, &mut opt, &train, a.batch_size, &mut rng, || {
-            bar.inc(1)
-        })?;
-        bar.finish_and_clear();
-        let acc = evaluate(&mut model, &test, 512)?;
-        println!(
-            "epoch {epoch:>3}: loss {:.4}  train acc {:5.2}%  test acc {:5.2}%",
-            stats.loss,
-            100.0 * stats.accuracy,
-            100.0 * acc
-        );
-        schedule.step(&mut opt);
-        losses.push(stats.loss);
-        accs.push(100.0 * acc);
-    }
-    std::fs::create_dir_all(&a.out).map_err(|source| ExampleError::Io {
-        path: a.out.clone(),
-        source,
-    })?;
-    let model_path = a.out.join("mnist_cnn.safetensors");
-    let arch = architecture(train.height, train.width, train.classes);
-    let meta = HashMap::from([("architecture".to_string(), format!("{arch:?}"))]);
-    save_safetensors(&model.state_dict(), &model_path, Some(meta))?;
-    let plot_path = a.out.join("mnist_training.png");
-    plot_history(&plot_path, &losses, &accs, "handgrad CNN on MNIST")?;
-    println!("test accuracy: {:.2}%", accs.last().copied().unwrap_or(0.0));
-    println!("model saved to {}", model_path.display());
-    println!("plot saved to {}", plot_path.display());
+    let spec = RunSpec {
+        stem: "mnist",
+        title: "handgrad CNN on MNIST",
+        eval_batch: 512,
+    };
+    train_and_save(&train, &test, &a, &mut rng, &spec)?;
     println!("total time {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
