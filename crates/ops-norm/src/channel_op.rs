@@ -10,7 +10,7 @@ use crate::NormError;
 use crate::kernels::channel::{
     ChannelLayout, batch_norm_backward_eval, batch_norm_backward_train, channel_forward,
 };
-use crate::second_order::{Composite, finish};
+use crate::second_order::{Composite, composite_affine, finish, pack_grads};
 
 /// Where the normalizing statistics came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,16 +148,7 @@ fn channel_composite<F: Float>(
                 d.div(&var.add_scalar(eps).sqrt())?
             }
         };
-        let mut y = xhat;
-        let mut k = 1;
-        if has_w {
-            y = y.mul(&v[k].reshape(&bshape)?)?;
-            k += 1;
-        }
-        if has_b {
-            y = y.add(&v[k].reshape(&bshape)?)?;
-        }
-        Ok(y)
+        composite_affine(xhat, v, has_w, has_b, &bshape)
     })
 }
 
@@ -204,28 +195,13 @@ impl<F: Float> Backward<F> for ChannelBackward<F> {
             ),
         }
         .map_err(|e| autograd::AutogradError::op(self.name, e))?;
-        let c = self.layout.c;
-        let mut fused = vec![
-            ctx.needs_grad[0]
-                .then(|| Tensor::from_vec(self.x.shape(), grads.dx))
-                .transpose()?,
-        ];
-        let mut k = 1;
-        if self.weight.is_some() {
-            fused.push(
-                ctx.needs_grad[k]
-                    .then(|| Tensor::from_vec(&[c], grads.dweight.clone()))
-                    .transpose()?,
-            );
-            k += 1;
-        }
-        if self.has_bias {
-            fused.push(
-                ctx.needs_grad[k]
-                    .then(|| Tensor::from_vec(&[c], grads.dbias))
-                    .transpose()?,
-            );
-        }
+        let has_weight = self.weight.is_some();
+        let fused = pack_grads(
+            ctx,
+            grads.dx,
+            has_weight.then_some(grads.dweight),
+            self.has_bias.then_some(grads.dbias),
+        )?;
         Ok(finish(ctx, self.name, fused, &self.composite))
     }
 }

@@ -8,7 +8,7 @@ use core_tensor::{Float, Par};
 
 use crate::NormError;
 use crate::kernels::row::{RowLayout, RowStats, row_backward, row_forward};
-use crate::second_order::{Composite, finish};
+use crate::second_order::{Composite, composite_affine, finish, pack_grads};
 
 /// Everything the row op needs.
 pub(crate) struct RowCall<'a, F: Float> {
@@ -92,16 +92,8 @@ fn row_composite<F: Float>(
             xr
         };
         let var = d.mul(&d)?.mean(&[1], true)?;
-        let mut y = d.div(&var.add_scalar(eps).sqrt())?.reshape(&x.shape())?;
-        let mut k = 1;
-        if has_w {
-            y = y.mul(&v[k].reshape(&bshape)?)?;
-            k += 1;
-        }
-        if has_b {
-            y = y.add(&v[k].reshape(&bshape)?)?;
-        }
-        Ok(y)
+        let y = d.div(&var.add_scalar(eps).sqrt())?.reshape(&x.shape())?;
+        composite_affine(y, v, has_w, has_b, &bshape)
     })
 }
 
@@ -135,28 +127,12 @@ impl<F: Float> Backward<F> for RowBackward<F> {
             Par::Rayon,
         )
         .map_err(|e| AutogradError::op(self.name, e))?;
-        let mut fused = vec![
-            ctx.needs_grad[0]
-                .then(|| Tensor::from_vec(self.x.shape(), grads.dx))
-                .transpose()?,
-        ];
-        let mut k = 1;
-        if let Some(w) = &self.weight {
-            fused.push(
-                ctx.needs_grad[k]
-                    .then(|| Tensor::from_vec(w.shape(), grads.dweight.clone()))
-                    .transpose()?,
-            );
-            k += 1;
-        }
-        if self.has_bias {
-            let shape = ctx.inputs[k].shape();
-            fused.push(
-                ctx.needs_grad[k]
-                    .then(|| Tensor::from_vec(&shape, grads.dbias))
-                    .transpose()?,
-            );
-        }
+        let fused = pack_grads(
+            ctx,
+            grads.dx,
+            self.weight.is_some().then_some(grads.dweight),
+            self.has_bias.then_some(grads.dbias),
+        )?;
         Ok(finish(ctx, self.name, fused, &self.composite))
     }
 }

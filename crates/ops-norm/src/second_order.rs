@@ -16,6 +16,48 @@ use core_tensor::Float;
 /// the op's inputs (`x`, then `weight` and `bias` when present).
 pub(crate) type Composite<F> = Arc<dyn Fn(&[Var<F>]) -> Result<Var<F>> + Send + Sync>;
 
+/// The affine tail of a composite forward: `y · weight + bias`, where the
+/// composite's inputs are `[x, weight?, bias?]` and the parameters are
+/// broadcast through `bshape`.
+pub(crate) fn composite_affine<F: Float>(
+    mut y: Var<F>,
+    inputs: &[Var<F>],
+    has_weight: bool,
+    has_bias: bool,
+    bshape: &[usize],
+) -> Result<Var<F>> {
+    let mut k = 1;
+    if has_weight {
+        y = y.mul(&inputs[k].reshape(bshape)?)?;
+        k += 1;
+    }
+    if has_bias {
+        y = y.add(&inputs[k].reshape(bshape)?)?;
+    }
+    Ok(y)
+}
+
+/// Fused gradient buffers in input order `[dx, dweight?, dbias?]` as
+/// tensors of their inputs' shapes, each only where the engine needs it.
+pub(crate) fn pack_grads<F: Float>(
+    ctx: &BackwardCtx<'_, F>,
+    dx: Vec<F>,
+    dweight: Option<Vec<F>>,
+    dbias: Option<Vec<F>>,
+) -> Result<Vec<Option<Tensor<F>>>> {
+    let buffers = std::iter::once(Some(dx)).chain([dweight, dbias]).flatten();
+    ctx.inputs
+        .iter()
+        .zip(buffers)
+        .zip(ctx.needs_grad)
+        .map(|((input, buf), &need)| {
+            need.then(|| Tensor::from_vec(&input.shape(), buf))
+                .transpose()
+                .map_err(Into::into)
+        })
+        .collect()
+}
+
 /// Turns fused gradient values into the `Backward` result: constants when
 /// no graph is recorded, otherwise [`GradOfGrad`] nodes.
 pub(crate) fn finish<F: Float>(
