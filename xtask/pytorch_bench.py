@@ -12,14 +12,27 @@ import torch
 import torch.nn.functional as F
 
 
-def median_ms(fn, iters):
+def timed_ms(fn):
+    t0 = time.perf_counter()
     fn()
-    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def median_ms(fn, iters, between=None):
+    """Median of `iters` timed calls of `fn` after two untimed ones. With
+    `between`, it runs (untimed) after every call of `fn`, as the copy
+    baseline does in `cargo xtask bench`, which times kernel and copy
+    alternately: then neither starts with its data left in the cache by its
+    own previous call."""
+    for _ in range(2):
+        fn()
+        if between:
+            between()
     times = []
     for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
+        times.append(timed_ms(fn))
+        if between:
+            between()
     return statistics.median(times)
 
 
@@ -27,6 +40,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument(
+        "--back-to-back",
+        action="store_true",
+        help="time each kernel in a row, without a copy between calls "
+        "(its input may then stay in the last-level cache)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -72,13 +91,22 @@ def main():
     cases.append(("N4", *pool_case((64, 128, 768), lambda x: F.layer_norm(x, (768,), n4w, n4b))))
     cases.append(("N5", *pool_case((32, 64, 56, 56), lambda x: F.group_norm(x, 32, n5w, n5b))))
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.iters}")
+    how = "back to back" if args.back_to_back else "alternating with the copy"
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"median of {args.iters}, {how}"
+    )
     print(f"{'case':<5}{'fwd ms':>10}{'fwd+bwd ms':>12}{'copy ms':>10}{'fwd/copy':>10}{'fwd+bwd/copy':>14}")
     for name, x, fwd, fb in cases:
+        # The copy baseline of `cargo xtask bench`: a copy of the input's
+        # bytes between two buffers of their own.
+        src, dst = torch.ones_like(x), torch.empty_like(x)
+        copy = lambda: dst.copy_(src)  # noqa: E731
+        between = None if args.back_to_back else copy
         with torch.no_grad():
-            tf = median_ms(fwd, args.iters)
-        tb = median_ms(fb, max(5, args.iters // 2))
-        tc = median_ms(lambda: x.clone(), args.iters)
+            tf = median_ms(fwd, args.iters, between)
+        tb = median_ms(fb, max(5, args.iters // 2), between)
+        tc = median_ms(copy, args.iters, None if args.back_to_back else fwd)
         print(f"{name:<5}{tf:>10.3f}{tb:>12.3f}{tc:>10.3f}{tf / tc:>10.2f}{tb / tc:>14.2f}")
 
 

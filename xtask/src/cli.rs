@@ -24,7 +24,7 @@ Commands:
       --cases N            samples per op (default 3)
       --no-second-order    skip the second-order (gradgradcheck) checks
 
-  bench [pool|norm|all] [--iters N] [--warmup N] [--system-malloc]
+  bench [pool|norm|all] [--iters N] [--warmup N] [--system-malloc] [--back-to-back]
       Time the benchmark cases of ops-pool / ops-norm (default all) against a
       parallel copy of the same input bytes in the same process (2 threads).
       By default the allocator keeps freed large blocks for reuse
@@ -35,6 +35,10 @@ Commands:
       --warmup N           untimed iterations first (default 2)
       --system-malloc      keep the C allocator's defaults (large blocks are
                            unmapped when freed and faulted in again)
+      --back-to-back       time each kernel's iterations in a row, then the
+                           copy's (default: alternately, so that no kernel
+                           finds its input left in the cache by its previous
+                           call; xtask/pytorch_bench.py has the same switch)
 
   sync-conformance [--from DIR] [--dry-run]
       Mirror torch/, onnx/ and FORMAT.md from DIR (default ../shared/conformance
@@ -78,6 +82,8 @@ pub enum Command {
         warmup: usize,
         /// `--system-malloc`: leave the C allocator's defaults alone.
         system_malloc: bool,
+        /// `--back-to-back`: time kernel and copy each in a row.
+        back_to_back: bool,
     },
     /// `sync-conformance`.
     SyncConformance {
@@ -250,7 +256,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             })
         }
         "bench" => {
-            let (mut suite, mut iters, mut warmup, mut system_malloc) = (None, 10, 2, false);
+            let (mut suite, mut iters, mut warmup) = (None, 10, 2);
+            let (mut system_malloc, mut back_to_back) = (false, false);
             while let Some(arg) = a.it.next() {
                 let (k, inline) = split_eq(&arg);
                 match k {
@@ -262,6 +269,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                         warmup = a.number(k, inline, "a non-negative integer", |_: &usize| true)?
                     }
                     "--system-malloc" if inline.is_none() => system_malloc = true,
+                    "--back-to-back" if inline.is_none() => back_to_back = true,
                     _ if k.starts_with('-') => return Err(unknown("bench", &arg)),
                     "pool" | "norm" | "all" if suite.is_none() => {
                         suite = Some(match k {
@@ -283,6 +291,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 iters,
                 warmup,
                 system_malloc,
+                back_to_back,
             })
         }
         "sync-conformance" => {

@@ -36,9 +36,14 @@ fn main() -> ExitCode {
             iters,
             warmup,
             system_malloc,
+            back_to_back,
         } => run_bench(
             suite,
-            harness::BenchOptions { warmup, iters },
+            harness::BenchOptions {
+                warmup,
+                iters,
+                back_to_back,
+            },
             system_malloc,
         ),
         Command::SyncConformance { from, dry_run } => sync_conformance(from, dry_run),

@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use xtask::bench::BenchCase;
 use xtask::bench::harness::{
     BenchOptions, BenchRow, Timing, format_row, header, run_cases, time, time_interleaved,
+    time_pair,
 };
 
 #[test]
@@ -18,6 +19,7 @@ fn time_runs_warmup_plus_iters_and_orders_median_and_min() {
         BenchOptions {
             warmup: 3,
             iters: 5,
+            back_to_back: false,
         },
     );
     assert_eq!(calls.get(), 8);
@@ -28,6 +30,7 @@ fn time_runs_warmup_plus_iters_and_orders_median_and_min() {
         BenchOptions {
             warmup: 0,
             iters: 0,
+            back_to_back: false,
         },
     );
     assert_eq!(calls.get(), 1, "at least one timed iteration");
@@ -42,10 +45,37 @@ fn interleaved_timing_alternates_the_two_closures() {
         BenchOptions {
             warmup: 1,
             iters: 3,
+            back_to_back: false,
         },
     );
     assert_eq!(order.into_inner(), "abababab");
     assert!(a.min_ms <= a.median_ms && b.min_ms <= b.median_ms);
+}
+
+#[test]
+fn back_to_back_timing_runs_each_closure_in_a_row() {
+    let order = RefCell::new(String::new());
+    let opts = BenchOptions {
+        warmup: 1,
+        iters: 2,
+        back_to_back: true,
+    };
+    time_pair(
+        || order.borrow_mut().push('a'),
+        || order.borrow_mut().push('b'),
+        opts,
+    );
+    assert_eq!(order.borrow().as_str(), "aaabbb");
+    order.borrow_mut().clear();
+    time_pair(
+        || order.borrow_mut().push('a'),
+        || order.borrow_mut().push('b'),
+        BenchOptions {
+            back_to_back: false,
+            ..opts
+        },
+    );
+    assert_eq!(order.into_inner(), "ababab");
 }
 
 #[test]
@@ -119,6 +149,7 @@ fn run_cases_runs_each_case_and_reports_progress() {
         BenchOptions {
             warmup: 1,
             iters: 4,
+            back_to_back: false,
         },
         |r| seen.push(r.id),
     );

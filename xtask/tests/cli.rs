@@ -59,7 +59,8 @@ fn parses_every_command_with_defaults_and_options() {
             suite: BenchSuite::All,
             iters: 10,
             warmup: 2,
-            system_malloc: false
+            system_malloc: false,
+            back_to_back: false
         })
     );
     assert_eq!(
@@ -70,13 +71,15 @@ fn parses_every_command_with_defaults_and_options() {
             "3",
             "--warmup",
             "0",
-            "--system-malloc"
+            "--system-malloc",
+            "--back-to-back"
         ])),
         Ok(Command::Bench {
             suite: BenchSuite::Norm,
             iters: 3,
             warmup: 0,
-            system_malloc: true
+            system_malloc: true,
+            back_to_back: true
         })
     );
     assert_eq!(

@@ -11,7 +11,8 @@
 //!   batch-norm backward ([`kernels::channel`]), per-row statistics and the
 //!   fused backward of layer / group / instance / RMS norm ([`kernels::row`]).
 //!   Statistics are two-pass (never `E[x²] − E[x]²`): per block (plane or
-//!   row) over eight lanes in the element type, shifted by the block's first
+//!   row) over 32 (`f32`) or 16 (`f64`) lanes in the element type (explicit
+//!   AVX2 where the CPU has it), shifted by the block's first
 //!   value, then merged across blocks in `f64` (Chan's formula).
 //! - functional ops on [`autograd::Var`]: [`batch_norm`], [`instance_norm`],
 //!   [`layer_norm`], [`group_norm`], [`rms_norm`]. Their first-order

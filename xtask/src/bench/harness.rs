@@ -20,6 +20,10 @@ pub struct BenchOptions {
     pub warmup: usize,
     /// Timed iterations (at least 1).
     pub iters: usize,
+    /// Time all iterations of the kernel in a row, then all of the copy,
+    /// instead of alternating them: a kernel whose input fits in the
+    /// last-level cache then finds it there, as in a plain timing loop.
+    pub back_to_back: bool,
 }
 
 impl Default for BenchOptions {
@@ -27,6 +31,7 @@ impl Default for BenchOptions {
         Self {
             warmup: 2,
             iters: 10,
+            back_to_back: false,
         }
     }
 }
@@ -41,8 +46,27 @@ pub struct Timing {
 }
 
 /// Runs `f` `warmup` times untimed, then `iters` times timed (at least once).
-pub fn time(f: impl FnMut(), opts: BenchOptions) -> Timing {
-    time_interleaved(f, || {}, opts).0
+pub fn time(mut f: impl FnMut(), opts: BenchOptions) -> Timing {
+    for _ in 0..opts.warmup {
+        f();
+    }
+    summarize((0..opts.iters.max(1)).map(|_| once(&mut f)).collect())
+}
+
+fn once(f: &mut dyn FnMut()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// Times `a` and `b` as `opts` says: alternately ([`time_interleaved`]) or
+/// each in a row ([`BenchOptions::back_to_back`]).
+pub fn time_pair(a: impl FnMut(), mut b: impl FnMut(), opts: BenchOptions) -> (Timing, Timing) {
+    if opts.back_to_back {
+        (time(a, opts), time(&mut b, opts))
+    } else {
+        time_interleaved(a, b, opts)
+    }
 }
 
 /// Times `a` and `b` alternately (`a`, `b`, `a`, `b`, ...), after `warmup`
@@ -57,11 +81,6 @@ pub fn time_interleaved(
         a();
         b();
     }
-    let once = |f: &mut dyn FnMut()| {
-        let t = Instant::now();
-        f();
-        t.elapsed().as_secs_f64() * 1e3
-    };
     let (mut ta, mut tb) = (Vec::new(), Vec::new());
     for _ in 0..opts.iters.max(1) {
         ta.push(once(&mut a));
@@ -167,8 +186,8 @@ pub fn init_thread_pool() -> bool {
 }
 
 /// Times every case and its copy baseline (interleaved, see
-/// [`time_interleaved`]), in order, calling `progress`
-/// after each one.
+/// [`time_interleaved`], unless [`BenchOptions::back_to_back`]), in order,
+/// calling `progress` after each one.
 pub fn run_cases(
     cases: Vec<BenchCase>,
     opts: BenchOptions,
@@ -178,7 +197,7 @@ pub fn run_cases(
         .into_iter()
         .map(|mut case| {
             let mut baseline = CopyBaseline::new(case.input_bytes);
-            let (kernel, copy) = time_interleaved(&mut case.run, || baseline.run(), opts);
+            let (kernel, copy) = time_pair(&mut case.run, || baseline.run(), opts);
             let row = BenchRow {
                 id: case.id,
                 description: case.description,
@@ -241,8 +260,14 @@ pub fn footer(rows: &[BenchRow], opts: BenchOptions) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} warm-up + {} timed iterations each, {THREADS} rayon threads; ratio = kernel median / median of a parallel copy of the input bytes, timed alternately with the kernel in this process.",
-        opts.warmup, opts.iters
+        "{} warm-up + {} timed iterations each, {THREADS} rayon threads; ratio = kernel median / median of a parallel copy of the input bytes, timed {} in this process.",
+        opts.warmup,
+        opts.iters,
+        if opts.back_to_back {
+            "after the kernel's iterations (each back to back)"
+        } else {
+            "alternately with the kernel"
+        }
     );
     let _ = writeln!(
         out,

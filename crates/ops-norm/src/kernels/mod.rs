@@ -12,7 +12,7 @@
 //!
 //! Statistics are two-pass (the mean, then the squared deviations from it),
 //! never `E[x²] − E[x]²`. Within a block (a plane of a channel, a row) the
-//! sums run over eight independent lanes in the element type so the loops
+//! sums run over independent lanes in the element type (see [`lanes`]) so the loops
 //! vectorize, the first pass shifted by the block's first value so that a
 //! large common offset (`1e4 + N(0, 1)` in `f32`) costs no precision; blocks
 //! are finished and merged in `f64` (Chan's pairwise formula), so a channel of
@@ -20,7 +20,10 @@
 //! written once, without zero-filling first.
 
 pub mod channel;
+pub mod lanes;
 pub mod row;
+
+pub use lanes::{lane_g_gdev, lane_sq_dev, lane_sum, lane_weighted};
 
 use std::mem::MaybeUninit;
 
@@ -75,7 +78,7 @@ impl Moments {
 
     /// Two-pass moments of a slice: the mean (of the values shifted by the
     /// first one, so a large common offset costs no precision), then the
-    /// squared deviations from it, both summed over eight lanes in the
+    /// squared deviations from it, both summed over [`lanes`] in the
     /// element type and finished in `f64`. Blocks are kept to a few thousand
     /// values (planes, rows) and merged with [`Moments::merge`].
     #[inline(always)]
@@ -135,102 +138,6 @@ impl Moments {
     pub fn var_unbiased(&self) -> f64 {
         self.m2 / (self.count as f64 - 1.0)
     }
-}
-
-/// `Σ (x − shift)` accumulated in the element type over eight independent
-/// lanes (so the loop vectorizes; the summation order is fixed, so results
-/// are reproducible). Shifting by a value of the data (its first element)
-/// keeps the terms small when the data has a large common offset.
-#[inline(always)]
-pub fn lane_sum<F: Float>(x: &[F], shift: F) -> F {
-    let mut acc = [F::zero(); 8];
-    let chunks = x.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for k in 0..8 {
-            acc[k] += c[k] - shift;
-        }
-    }
-    let mut s = pairwise8(acc);
-    for &v in rest {
-        s += v - shift;
-    }
-    s
-}
-
-/// `Σ (x − mean)²` in the element type over eight lanes (the second pass of
-/// the two-pass variance).
-#[inline(always)]
-pub fn lane_sq_dev<F: Float>(x: &[F], mean: F) -> F {
-    let mut acc = [F::zero(); 8];
-    let chunks = x.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for k in 0..8 {
-            let d = c[k] - mean;
-            acc[k] += d * d;
-        }
-    }
-    let mut s = pairwise8(acc);
-    for &v in rest {
-        let d = v - mean;
-        s += d * d;
-    }
-    s
-}
-
-/// `(Σ g, Σ g·(x − mean))` in the element type over eight lanes, one pass
-/// over both slices (the shorter length is used).
-#[inline(always)]
-pub fn lane_g_gdev<F: Float>(x: &[F], g: &[F], mean: F) -> (F, F) {
-    let mut a = [F::zero(); 8];
-    let mut b = [F::zero(); 8];
-    let n = x.len().min(g.len());
-    let full = n - n % 8;
-    for (xs, gs) in x[..full].chunks_exact(8).zip(g[..full].chunks_exact(8)) {
-        for k in 0..8 {
-            a[k] += gs[k];
-            b[k] += gs[k] * (xs[k] - mean);
-        }
-    }
-    let (mut sa, mut sb) = (pairwise8(a), pairwise8(b));
-    for (&xv, &gv) in x[full..n].iter().zip(&g[full..n]) {
-        sa += gv;
-        sb += gv * (xv - mean);
-    }
-    (sa, sb)
-}
-
-/// `(Σ w·g, Σ w·g·(x − mean))` in the element type over eight lanes.
-#[inline(always)]
-pub fn lane_weighted<F: Float>(x: &[F], g: &[F], w: &[F], mean: F) -> (F, F) {
-    let mut a = [F::zero(); 8];
-    let mut b = [F::zero(); 8];
-    let n = x.len().min(g.len()).min(w.len());
-    let full = n - n % 8;
-    let lanes = x[..full]
-        .chunks_exact(8)
-        .zip(g[..full].chunks_exact(8))
-        .zip(w[..full].chunks_exact(8));
-    for ((xs, gs), ws) in lanes {
-        for k in 0..8 {
-            let wg = ws[k] * gs[k];
-            a[k] += wg;
-            b[k] += wg * (xs[k] - mean);
-        }
-    }
-    let (mut sa, mut sb) = (pairwise8(a), pairwise8(b));
-    for ((&xv, &gv), &wv) in x[full..n].iter().zip(&g[full..n]).zip(&w[full..n]) {
-        let wg = wv * gv;
-        sa += wg;
-        sb += wg * (xv - mean);
-    }
-    (sa, sb)
-}
-
-#[inline(always)]
-fn pairwise8<F: Float>(a: [F; 8]) -> F {
-    ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
 }
 
 /// Maps `f(task, chunk)` over `chunk_len`-sized chunks of `data`, in
@@ -341,23 +248,6 @@ mod tests {
         assert!((all.m2 - naive_m2).abs() < 1e-8 * naive_m2);
         assert!(Moments::EMPTY.var_biased().is_nan());
         assert_eq!(Moments::EMPTY.merge(all), all);
-    }
-
-    #[test]
-    fn lane_sums_match_plain_loops() {
-        let x: Vec<f32> = (0..29).map(|i| i as f32 * 0.5 - 3.0).collect();
-        let g: Vec<f32> = (0..29).map(|i| (i % 5) as f32 - 2.0).collect();
-        assert_eq!(lane_sum(&x, 0.0), x.iter().sum::<f32>());
-        assert_eq!(lane_sum(&x, 1.0), x.iter().map(|v| v - 1.0).sum::<f32>());
-        let (a, b) = lane_g_gdev(&x, &g, 1.5);
-        assert_eq!(a, g.iter().sum::<f32>());
-        let want: f32 = x.iter().zip(&g).map(|(&x, &g)| g * (x - 1.5)).sum();
-        assert!((b - want).abs() < 1e-4);
-        let (c, d) = lane_weighted(&x, &g, &x, 0.0);
-        assert!((c - x.iter().zip(&g).map(|(a, b)| a * b).sum::<f32>()).abs() < 1e-4);
-        assert!((d - x.iter().zip(&g).map(|(a, b)| a * a * b).sum::<f32>()).abs() < 1e-2);
-        let sq: f32 = x.iter().map(|v| (v - 2.0) * (v - 2.0)).sum();
-        assert!((lane_sq_dev(&x, 2.0) - sq).abs() < 1e-3);
     }
 
     #[test]
