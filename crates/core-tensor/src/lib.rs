@@ -37,11 +37,13 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod alloc;
+pub mod chunks;
 mod error;
 mod float;
 pub mod par;
 pub mod rng;
 pub mod shape;
+pub mod simd;
 mod tensor;
 pub mod testing;
 pub mod window;

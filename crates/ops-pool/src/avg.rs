@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use autograd::{Backward, BackwardCtx, Var};
+use core_tensor::chunks::{build_chunks, init_slice};
 use core_tensor::{Float, Par, Tensor};
 
 use crate::geometry::{AxisPlan, Geometry};
@@ -58,43 +59,40 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
         g.planes * pin,
         "avg_pool forward: input length does not match the geometry"
     );
-    let mut y = crate::alloc::filled(g.planes * pout, F::zero(), par);
-    if g.planes == 0 {
-        return y;
-    }
+    let (n, par) = (g.planes * pout, par.for_work(x.len()));
+    let per_task = (PLANE_BATCH / pin.max(1)).clamp(1, g.planes.max(1));
     if is_global(g) {
         let mut d = [F::one()];
         row_divisors(g, div, 0, 0, &mut d);
-        let per_task = (PLANE_BATCH / pin).clamp(1, g.planes);
-        par.for_work(x.len())
-            .for_each_chunk_mut(&mut y, per_task, |i, yc| {
-                for (j, yv) in yc.iter_mut().enumerate() {
-                    let p = i * per_task + j;
-                    *yv = lane_sum(&x[p * pin..(p + 1) * pin]) / d[0];
-                }
-            });
-        return y;
-    }
-    let per_task = (PLANE_BATCH / pin).clamp(1, g.planes);
-    par.for_work(x.len())
-        .for_each_chunk_mut(&mut y, per_task * pout, |i, yc| {
-            let [ad, ah, aw] = &g.axes;
-            let mut d = vec![F::one(); aw.out];
-            for (j, yp) in yc.chunks_mut(pout).enumerate() {
+        return build_chunks(par, n, per_task, |i, yc| {
+            for (j, yv) in yc.iter_mut().enumerate() {
                 let p = i * per_task + j;
-                window_sums(&x[p * pin..(p + 1) * pin], g, yp, |v| v);
-                for od in 0..ad.out {
-                    for oh in 0..ah.out {
-                        row_divisors(g, div, od, oh, &mut d);
-                        let row = (od * ah.out + oh) * aw.out;
-                        for (yv, dv) in yp[row..row + aw.out].iter_mut().zip(&d) {
-                            *yv /= *dv;
-                        }
+                yv.write(lane_sum(&x[p * pin..(p + 1) * pin]) / d[0]);
+            }
+            (yc.len(), ())
+        })
+        .0;
+    }
+    build_chunks(par, n, per_task * pout, |i, yc| {
+        let [ad, ah, aw] = &g.axes;
+        let mut d = vec![F::one(); aw.out];
+        for (j, yp) in yc.chunks_mut(pout).enumerate() {
+            let p = i * per_task + j;
+            let yp = init_slice(yp, F::zero());
+            window_sums(&x[p * pin..(p + 1) * pin], g, yp, |v| v);
+            for od in 0..ad.out {
+                for oh in 0..ah.out {
+                    row_divisors(g, div, od, oh, &mut d);
+                    let row = (od * ah.out + oh) * aw.out;
+                    for (yv, dv) in yp[row..row + aw.out].iter_mut().zip(&d) {
+                        *yv /= *dv;
                     }
                 }
             }
-        });
-    y
+        }
+        (yc.len(), ())
+    })
+    .0
 }
 
 /// Input elements handled by one parallel task (several planes when they are small).
@@ -201,43 +199,40 @@ pub fn backward<F: Float>(dy: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec
         g.planes * pout,
         "avg_pool backward: gradient length does not match the geometry"
     );
-    let mut dx = crate::alloc::filled(g.planes * pin, F::zero(), par);
-    if g.planes == 0 {
-        return dx;
-    }
+    let n = g.planes * pin;
+    let par = par.for_work(n);
+    let per_task = (PLANE_BATCH / pin.max(1)).clamp(1, g.planes.max(1));
     if is_global(g) {
         let mut d = [F::one()];
         row_divisors(g, div, 0, 0, &mut d);
-        let per_task = (PLANE_BATCH / pin).clamp(1, g.planes);
-        par.for_work(dx.len())
-            .for_each_chunk_mut(&mut dx, per_task * pin, |i, dxc| {
-                for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
-                    dxp.fill(dy[i * per_task + j] / d[0]);
-                }
-            });
-        return dx;
-    }
-    let per_task = (PLANE_BATCH / pin).clamp(1, g.planes);
-    par.for_work(dx.len())
-        .for_each_chunk_mut(&mut dx, per_task * pin, |i, dxc| {
-            let [ad, ah, aw] = &g.axes;
-            let mut scaled = vec![F::zero(); aw.out];
+        return build_chunks(par, n, per_task * pin, |i, dxc| {
             for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
-                let p = i * per_task + j;
-                let dyp = &dy[p * pout..(p + 1) * pout];
-                for od in 0..ad.out {
-                    for oh in 0..ah.out {
-                        row_divisors(g, div, od, oh, &mut scaled);
-                        let row = (od * ah.out + oh) * aw.out;
-                        for (s, &gv) in scaled.iter_mut().zip(&dyp[row..row + aw.out]) {
-                            *s = gv / *s;
-                        }
-                        spread_row(dxp, g, od, oh, &scaled);
+                init_slice(dxp, dy[i * per_task + j] / d[0]);
+            }
+            (dxc.len(), ())
+        })
+        .0;
+    }
+    build_chunks(par, n, per_task * pin, |i, dxc| {
+        let [ad, ah, aw] = &g.axes;
+        let mut scaled = vec![F::zero(); aw.out];
+        for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
+            let p = i * per_task + j;
+            let (dxp, dyp) = (init_slice(dxp, F::zero()), &dy[p * pout..(p + 1) * pout]);
+            for od in 0..ad.out {
+                for oh in 0..ah.out {
+                    row_divisors(g, div, od, oh, &mut scaled);
+                    let row = (od * ah.out + oh) * aw.out;
+                    for (s, &gv) in scaled.iter_mut().zip(&dyp[row..row + aw.out]) {
+                        *s = gv / *s;
                     }
+                    spread_row(dxp, g, od, oh, &scaled);
                 }
             }
-        });
-    dx
+        }
+        (dxc.len(), ())
+    })
+    .0
 }
 
 /// Adds `c[ow]` to every in-bounds tap of the windows of output row `(od, oh)`.
@@ -259,14 +254,28 @@ pub(crate) fn spread_row<F: Float>(dx: &mut [F], g: &Geometry, od: usize, oh: us
             }
             if a < b {
                 let base = aw.start[a] as usize;
-                let k = aw.ext;
-                for (w, &cv) in xr[base..base + k * (b - a)]
-                    .chunks_exact_mut(k)
-                    .zip(&c[a..b])
-                {
-                    w.iter_mut().for_each(|v| *v += cv);
+                let xs = &mut xr[base..base + aw.ext * (b - a)];
+                match aw.ext {
+                    2 => spread_k::<F, 2>(xs, &c[a..b]),
+                    3 => spread_k::<F, 3>(xs, &c[a..b]),
+                    k => {
+                        for (w, &cv) in xs.chunks_exact_mut(k).zip(&c[a..b]) {
+                            w.iter_mut().for_each(|v| *v += cv);
+                        }
+                    }
                 }
             }
+        }
+    }
+}
+
+/// `xs[K·i + j] += c[i]` for `j < K`: adjacent windows of `K` taps with
+/// stride `K`, the window size a constant so the loop vectorizes.
+#[inline(always)]
+fn spread_k<F: Float, const K: usize>(xs: &mut [F], c: &[F]) {
+    for (w, &cv) in xs.chunks_exact_mut(K).zip(c) {
+        for v in w {
+            *v += cv;
         }
     }
 }

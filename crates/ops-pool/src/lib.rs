@@ -81,7 +81,6 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
-mod alloc;
 mod argmax;
 pub mod avg;
 mod cases;
@@ -90,6 +89,7 @@ mod functional;
 mod geometry;
 pub mod lp;
 pub mod max;
+mod max_stride2;
 pub mod max_values;
 pub mod params;
 pub mod unpool;

@@ -10,10 +10,12 @@
 use std::sync::Arc;
 
 use autograd::{Backward, BackwardCtx, Var};
+use core_tensor::chunks::{build_chunk_pairs, build_chunks, init_slice};
 use core_tensor::{Float, Par, Tensor};
 
 use crate::argmax::{ArgMax, Offset, Offsets, row_base};
 use crate::geometry::{AxisPlan, Geometry};
+use crate::max_stride2;
 
 /// Max pooling forward over `x` (contiguous `planes × plane_in`): the
 /// maxima and their compact argmax.
@@ -45,24 +47,24 @@ fn forward_typed<F: Float, O: Offset>(x: &[F], g: &Geometry, par: Par) -> (Vec<F
         g.planes * pin,
         "max_pool forward: input length does not match the geometry"
     );
-    // Filled in parallel; every output is overwritten anyway, since every window holds an input element.
-    let mut y = crate::alloc::filled(g.planes * pout, F::zero(), par);
-    let mut t = crate::alloc::filled(g.planes * pout, O::default(), par);
-    if g.planes == 0 {
-        return (y, t);
-    }
-    // Several small planes per task, sharing one scratch buffer.
+    // Several small planes per task, sharing one scratch buffer. The
+    // initial values are all overwritten: every window holds an input element.
     let per_task = per_task(g);
-    let chunk = per_task * pout;
-    par.for_work(x.len())
-        .for_each_chunk_pair_mut(&mut y, chunk, &mut t, chunk, |i, yc, tc| {
+    let (n, chunk) = (g.planes * pout, per_task * pout);
+    build_chunk_pairs(
+        par.for_work(x.len()),
+        (n, chunk),
+        (n, chunk),
+        |i, yc, tc| {
             let mut scratch = Scratch::default();
             for (j, (yp, tp)) in yc.chunks_mut(pout).zip(tc.chunks_mut(pout)).enumerate() {
                 let p = i * per_task + j;
+                let (yp, tp) = (init_slice(yp, F::zero()), init_slice(tp, O::default()));
                 max_plane(&x[p * pin..(p + 1) * pin], g, yp, tp, &mut scratch);
             }
-        });
-    (y, t)
+            (yc.len(), tc.len())
+        },
+    )
 }
 
 /// Input elements handled by one parallel task (several planes when they are small).
@@ -73,11 +75,11 @@ pub(crate) fn per_task(g: &Geometry) -> usize {
     (PLANE_BATCH / g.plane_in().max(1)).clamp(1, g.planes.max(1))
 }
 
-/// Per-task scratch rows of the two-pass max kernel.
-struct Scratch<F> {
-    hv: Vec<F>,
-    hc: Vec<u32>,
-    c: Vec<u32>,
+/// Per-task scratch rows of the two-pass max kernels.
+pub(crate) struct Scratch<F> {
+    pub(crate) hv: Vec<F>,
+    pub(crate) hc: Vec<u32>,
+    pub(crate) c: Vec<u32>,
 }
 
 impl<F> Default for Scratch<F> {
@@ -110,16 +112,22 @@ fn max_plane<F: Float, O: Offset>(
     let [dd, hh, ww] = g.in3();
     let own = aw.out;
     let nrows = dd * hh;
-    let Scratch { hv, hc, c } = scratch;
-    c.resize(own, 0);
     if nrows == 1 && ad.out == 1 && ah.out == 1 && ad.ext == 1 && ah.ext == 1 {
         // 1-d: the row pass is the whole job.
+        let c = &mut scratch.c;
+        c.resize(own, 0);
         row_pass(x, aw, y, c);
         for (tv, &cv) in t.iter_mut().zip(c.iter()) {
             *tv = O::from_usize(cv as usize);
         }
         return;
     }
+    if max_stride2::applies(g) && !has_nan(x) {
+        max_stride2::plane(x, g, y, t, scratch);
+        return;
+    }
+    let Scratch { hv, hc, c } = scratch;
+    c.resize(own, 0);
     hv.resize(nrows * own, F::neg_infinity());
     hc.resize(nrows * own, 0);
     for r in 0..nrows {
@@ -333,19 +341,17 @@ pub fn backward<F: Float>(dy: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
         g.planes * pout,
         "max_pool backward: gradient length does not match the geometry"
     );
-    let mut dx = crate::alloc::filled(g.planes * pin, F::zero(), par);
-    if g.planes == 0 {
-        return dx;
-    }
-    par.for_work(dx.len() + dy.len())
-        .for_each_chunk_mut(&mut dx, per_task(g) * pin, |i, dxc| {
-            for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
-                let p = i * per_task(g) + j;
-                let dyp = &dy[p * pout..(p + 1) * pout];
-                for_each_pos(argmax, p, |o, pos| dxp[pos] += dyp[o]);
-            }
-        });
-    dx
+    let n = g.planes * pin;
+    let per_task = per_task(g);
+    build_chunks(par.for_work(n + dy.len()), n, per_task * pin, |i, dxc| {
+        for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
+            let p = i * per_task + j;
+            let (dxp, dyp) = (init_slice(dxp, F::zero()), &dy[p * pout..(p + 1) * pout]);
+            for_each_pos(argmax, p, |o, pos| dxp[pos] += dyp[o]);
+        }
+        (dxc.len(), ())
+    })
+    .0
 }
 
 /// The double backward of max pooling: `out[o] = v[argmax(o)]`, a gather of
@@ -362,19 +368,17 @@ pub fn gather<F: Float>(v: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
         g.planes * pin,
         "max_pool gather: input length does not match the geometry"
     );
-    let mut out = crate::alloc::filled(g.planes * pout, F::zero(), par);
-    if g.planes == 0 {
-        return out;
-    }
-    par.for_work(out.len())
-        .for_each_chunk_mut(&mut out, per_task(g) * pout, |i, oc| {
-            for (j, op) in oc.chunks_mut(pout).enumerate() {
-                let p = i * per_task(g) + j;
-                let vp = &v[p * pin..(p + 1) * pin];
-                for_each_pos(argmax, p, |o, pos| op[o] = vp[pos]);
-            }
-        });
-    out
+    let n = g.planes * pout;
+    let per_task = per_task(g);
+    build_chunks(par.for_work(n), n, per_task * pout, |i, oc| {
+        for (j, op) in oc.chunks_mut(pout).enumerate() {
+            let p = i * per_task + j;
+            let (op, vp) = (init_slice(op, F::zero()), &v[p * pin..(p + 1) * pin]);
+            for_each_pos(argmax, p, |o, pos| op[o] = vp[pos]);
+        }
+        (oc.len(), ())
+    })
+    .0
 }
 
 /// Calls `f(o, pos)` for every output `o` of plane `p` with the plane

@@ -7,6 +7,7 @@
 //! therefore bit for bit those of [`crate::max::forward`]; only the
 //! in-window offsets are not computed or stored.
 
+use core_tensor::chunks::{build_chunks, init_slice};
 use core_tensor::{Float, Par};
 
 use crate::geometry::{AxisPlan, Geometry};
@@ -28,21 +29,23 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, par: Par) -> Vec<F> {
         g.planes * pin,
         "max_pool forward: input length does not match the geometry"
     );
-    // Every output is overwritten, since every window holds an input element.
-    let mut y = crate::alloc::filled(g.planes * pout, F::zero(), par);
-    if g.planes == 0 {
-        return y;
-    }
+    // The initial zeros are all overwritten: every window holds an input element.
     let per_task = per_task(g);
-    par.for_work(x.len())
-        .for_each_chunk_mut(&mut y, per_task * pout, |i, yc| {
-            let mut hv = Vec::new();
-            for (j, yp) in yc.chunks_mut(pout).enumerate() {
-                let p = i * per_task + j;
-                max_plane(&x[p * pin..(p + 1) * pin], g, yp, &mut hv);
-            }
-        });
-    y
+    let n = g.planes * pout;
+    build_chunks(par.for_work(x.len()), n, per_task * pout, |i, yc| {
+        let mut hv = Vec::new();
+        for (j, yp) in yc.chunks_mut(pout).enumerate() {
+            let p = i * per_task + j;
+            max_plane(
+                &x[p * pin..(p + 1) * pin],
+                g,
+                init_slice(yp, F::zero()),
+                &mut hv,
+            );
+        }
+        (yc.len(), ())
+    })
+    .0
 }
 
 /// One plane: a row pass (every input row's window maxima along the last
@@ -202,6 +205,17 @@ fn row_fixed<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F]) -> bool {
 
 #[inline(always)]
 fn row_k<F: Float, const K: usize, const S: usize>(xs: &[F], hv: &mut [F]) {
+    if K == S {
+        // Adjacent windows: a loop over `K`-chunks, which vectorizes.
+        for (h, w) in hv.iter_mut().zip(xs.chunks_exact(K)) {
+            let mut mv = w[0];
+            for &v in &w[1..] {
+                update_no_nan(&mut mv, v);
+            }
+            *h = mv;
+        }
+        return;
+    }
     let n = hv.len();
     assert!(xs.len() >= (n.max(1) - 1) * S + K);
     for (i, h) in hv.iter_mut().enumerate() {

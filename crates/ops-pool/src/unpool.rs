@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use autograd::{Backward, BackwardCtx, Var};
+use core_tensor::chunks::init_chunks;
 use core_tensor::{Float, Par, Tensor};
 
 use crate::error::{PoolError, Result};
@@ -175,20 +176,15 @@ pub fn forward<F: Float>(x: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par) -> 
         x.len() == g.planes * pin && idx.len() == x.len(),
         "max_unpool forward: lengths do not match the geometry"
     );
-    let mut y = crate::alloc::filled(g.planes * pout, F::zero(), par);
-    if g.planes == 0 {
-        return y;
-    }
-    par.for_work(y.len())
-        .for_each_chunk_mut(&mut y, pout, |p, yp| {
-            for (&v, &i) in x[p * pin..(p + 1) * pin]
-                .iter()
-                .zip(&idx[p * pin..(p + 1) * pin])
-            {
-                yp[i as usize] = v;
-            }
-        });
-    y
+    let n = g.planes * pout;
+    init_chunks(par.for_work(n), n, pout, F::zero(), |p, yp| {
+        for (&v, &i) in x[p * pin..(p + 1) * pin]
+            .iter()
+            .zip(&idx[p * pin..(p + 1) * pin])
+        {
+            yp[i as usize] = v;
+        }
+    })
 }
 
 /// Max unpooling backward: `dx[i] = dy[plane, idx[i]]`.
@@ -202,18 +198,13 @@ pub fn gather<F: Float>(dy: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par) -> 
         dy.len() == g.planes * pout && idx.len() == g.planes * pin,
         "max_unpool gather: lengths do not match the geometry"
     );
-    let mut dx = crate::alloc::filled(g.planes * pin, F::zero(), par);
-    if g.planes == 0 {
-        return dx;
-    }
-    par.for_work(dx.len())
-        .for_each_chunk_mut(&mut dx, pin, |p, dxp| {
-            let dyp = &dy[p * pout..(p + 1) * pout];
-            for (d, &i) in dxp.iter_mut().zip(&idx[p * pin..(p + 1) * pin]) {
-                *d = dyp[i as usize];
-            }
-        });
-    dx
+    let n = g.planes * pin;
+    init_chunks(par.for_work(n), n, pin, F::zero(), |p, dxp| {
+        let dyp = &dy[p * pout..(p + 1) * pout];
+        for (d, &i) in dxp.iter_mut().zip(&idx[p * pin..(p + 1) * pin]) {
+            *d = dyp[i as usize];
+        }
+    })
 }
 
 /// The adjoint of [`gather`]: `y[plane, idx[i]] += v[i]`.
@@ -227,20 +218,15 @@ pub fn scatter_add<F: Float>(v: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par)
         v.len() == g.planes * pin && idx.len() == v.len(),
         "max_unpool scatter_add: lengths do not match the geometry"
     );
-    let mut y = crate::alloc::filled(g.planes * pout, F::zero(), par);
-    if g.planes == 0 {
-        return y;
-    }
-    par.for_work(y.len())
-        .for_each_chunk_mut(&mut y, pout, |p, yp| {
-            for (&val, &i) in v[p * pin..(p + 1) * pin]
-                .iter()
-                .zip(&idx[p * pin..(p + 1) * pin])
-            {
-                yp[i as usize] += val;
-            }
-        });
-    y
+    let n = g.planes * pout;
+    init_chunks(par.for_work(n), n, pout, F::zero(), |p, yp| {
+        for (&val, &i) in v[p * pin..(p + 1) * pin]
+            .iter()
+            .zip(&idx[p * pin..(p + 1) * pin])
+        {
+            yp[i as usize] += val;
+        }
+    })
 }
 
 /// Shared state of the unpooling ops: validated indices and shapes.

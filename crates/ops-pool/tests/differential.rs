@@ -64,6 +64,13 @@ fn input(seed: u64, n: usize, specials: bool) -> Vec<f64> {
         .collect()
 }
 
+/// Inputs made of ties: a few small values, `0.0` and `-0.0` among them.
+fn tied_input(seed: u64, n: usize) -> Vec<f64> {
+    let mut rng = Rng::new(seed);
+    let values = [-1.0, -0.0, 0.0, 1.0, 2.0];
+    (0..n).map(|_| values[rng.below(5) as usize]).collect()
+}
+
 fn same_bits(a: &[f64], b: &[f64]) -> bool {
     a.len() == b.len()
         && a.iter()
@@ -95,6 +102,36 @@ proptest! {
             let (yr, amr) = max::forward(&x, &g, Par::Rayon);
             prop_assert!(same_bits(&y, &yr));
             prop_assert_eq!(am, amr);
+        }
+    }
+
+    /// The stride-2 kernel (2 or 3 taps along the last axis, planes without
+    /// NaN, which combines columns before rows) against the row-major naive
+    /// scan, on inputs full of ties and signed zeros: values bitwise, indices
+    /// exactly.
+    #[test]
+    fn stride_two_windows_match_naive_on_ties_and_signed_zeros(
+        dims in 2usize..=3,
+        planes in 1usize..4,
+        ax in axes(),
+        k in 2usize..=3,
+        pad in (0usize..3, 0usize..3),
+        len in 2usize..14,
+        ceil in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let mut ax = ax;
+        let last = dims - 1;
+        ax[last] = (k, 2, 1, pad.0, pad.1, len.max(k));
+        let (w, sp) = win(&ax, dims, ceil, false);
+        let mut shape = vec![planes];
+        shape.extend(&sp);
+        let x = tied_input(seed, shape.iter().product());
+        let p = MaxPoolParams::new(&w.k).stride(&w.s).padding_mode(Padding::Explicit(w.pad.clone())).ceil_mode(ceil);
+        if let (Ok(g), Some((want, want_idx, _))) = (p.geometry(&shape), naive_max(&x, planes, &sp, &w)) {
+            let (y, am) = max::forward(&x, &Arc::new(g), Par::Seq);
+            prop_assert!(same_bits(&y, &want), "{:?} vs {:?}", y, want);
+            prop_assert_eq!(am.to_indices(), want_idx);
         }
     }
 

@@ -9,11 +9,10 @@
 //! contiguous and vectorize in both cases. Work is split over planes (hence
 //! over channels and batch chunks alike) or over batch chunks.
 
+use core_tensor::chunks::build_chunks;
 use core_tensor::{Float, Par, TensorError};
 
-use super::{
-    BLOCK, CHANNEL_PAR_MIN, Moments, channel_par, filled, lane_g_gdev, units_per_task, wide,
-};
+use super::{BLOCK, CHANNEL_PAR_MIN, Moments, channel_par, lane_g_gdev, units_per_task, wide};
 use crate::NormError;
 
 /// Planes at least this long are processed one at a time.
@@ -245,7 +244,7 @@ fn channel_zip<F: Float, const K: usize, const M: usize>(
     let par = channel_par(par, len);
     if s >= PLANE_MIN {
         let planes_per_task = units_per_task(s);
-        filled(par, len, planes_per_task * s, |t, chunk| {
+        build_chunks(par, len, planes_per_task * s, |t, chunk| {
             wide(
                 #[inline(always)]
                 || {
@@ -273,7 +272,7 @@ fn channel_zip<F: Float, const K: usize, const M: usize>(
         let expanded: [Vec<F>; K] =
             std::array::from_fn(|k| (0..row).map(|j| coeffs[j / s][k]).collect());
         let rows_per_task = units_per_task(row);
-        filled(par, len, rows_per_task * row, |t, chunk| {
+        build_chunks(par, len, rows_per_task * row, |t, chunk| {
             wide(
                 #[inline(always)]
                 || {

@@ -25,10 +25,9 @@ pub mod row;
 
 pub use lanes::{lane_g_gdev, lane_sq_dev, lane_sum, lane_weighted};
 
-use std::mem::MaybeUninit;
+pub(crate) use core_tensor::simd::wide;
 
 use core_tensor::{Float, Par};
-use rayon::prelude::*;
 
 /// Longest block summed in the element type; longer slices are split and
 /// the blocks merged in `f64`.
@@ -138,88 +137,6 @@ impl Moments {
     pub fn var_unbiased(&self) -> f64 {
         self.m2 / (self.count as f64 - 1.0)
     }
-}
-
-/// Maps `f(task, chunk)` over `chunk_len`-sized chunks of `data`, in
-/// parallel when `par` is `Rayon`, and returns the results in chunk order
-/// (so reductions over them are deterministic). Empty data gives no chunk.
-pub(crate) fn map_chunks_mut<T: Send, R: Send>(
-    par: Par,
-    data: &mut [T],
-    chunk_len: usize,
-    f: impl Fn(usize, &mut [T]) -> R + Sync + Send,
-) -> Vec<R> {
-    let chunk_len = chunk_len.max(1);
-    match par {
-        Par::Seq => data
-            .chunks_mut(chunk_len)
-            .enumerate()
-            .map(|(i, c)| f(i, c))
-            .collect(),
-        Par::Rayon => data
-            .par_chunks_mut(chunk_len)
-            .enumerate()
-            .map(|(i, c)| f(i, c))
-            .collect(),
-    }
-}
-
-/// Allocates `n` values and initializes them chunk by chunk with
-/// `fill(task, chunk)` (in parallel with `Rayon`) without zeroing the memory
-/// first, which would cost a whole extra write pass over the output. `fill`
-/// returns how many elements of its chunk it wrote and a per-chunk result;
-/// every chunk must be written completely, which is checked before the
-/// values are exposed.
-pub(crate) fn filled<F: Float, R: Send>(
-    par: Par,
-    n: usize,
-    chunk_len: usize,
-    fill: impl Fn(usize, &mut [MaybeUninit<F>]) -> (usize, R) + Sync + Send,
-) -> (Vec<F>, Vec<R>) {
-    let mut v: Vec<F> = Vec::with_capacity(n);
-    let results = map_chunks_mut(
-        par,
-        &mut v.spare_capacity_mut()[..n],
-        chunk_len,
-        |t, chunk| {
-            let (written, r) = fill(t, chunk);
-            assert_eq!(
-                written,
-                chunk.len(),
-                "a kernel left part of its output chunk unwritten"
-            );
-            r
-        },
-    );
-    // SAFETY: the chunks partition the first `n` slots of the allocation
-    // (capacity ≥ n), and each chunk was written in full: `fill` writes its
-    // elements in order and reported writing all of them (asserted above; a
-    // failed assertion panics before this line, leaving the length 0).
-    unsafe { v.set_len(n) };
-    (v, results)
-}
-
-/// Runs `f` compiled for AVX2 when the CPU has it, else as is: the lane
-/// loops of the kernels then run on 256-bit vectors. The operations and
-/// their order are the same (Rust never contracts `a·b + c` into an FMA and
-/// the lanes are explicit), so the results are identical either way.
-#[inline(always)]
-pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: `avx2` only requires the CPU to support AVX2, which
-            // was detected at run time just above.
-            return unsafe { avx2(f) };
-        }
-    }
-    f()
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
-    f()
 }
 
 /// How many units of `unit_len` elements a task should take.

@@ -10,9 +10,10 @@
 //! `period = G, group = S` (one weight per channel, a channel being `S`
 //! consecutive values of the row); instance norm `period = C, group = S`.
 
+use core_tensor::chunks::build_chunks;
 use core_tensor::{Float, Par, TensorError};
 
-use super::{BLOCK, Moments, filled, lane_g_gdev, lane_sq_dev, lane_weighted, units_per_task};
+use super::{BLOCK, Moments, lane_g_gdev, lane_sq_dev, lane_weighted, units_per_task};
 use crate::NormError;
 
 /// The row view of a normalization and how its affine parameters map on it.
@@ -120,7 +121,7 @@ pub fn row_forward<F: Float>(
     }
     let rows_per_task = units_per_task(len);
     let segs = len / group;
-    let (y, parts) = filled(
+    let (y, parts) = build_chunks(
         par.for_work(x.len()),
         x.len(),
         rows_per_task * len,
@@ -235,7 +236,7 @@ pub fn row_backward<F: Float>(
     let rows_per_task = units_per_task(len);
     let segs = len / group;
     let inv_len = 1.0 / len as f64;
-    let (dx, parts) = filled(
+    let (dx, parts) = build_chunks(
         par.for_work(2 * x.len()),
         x.len(),
         rows_per_task * len,
