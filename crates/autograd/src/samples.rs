@@ -392,7 +392,7 @@ fn reshape_case(g: &mut Gen, _: usize, out: &mut Vec<GradcheckCase>) {
     let mut factors = Vec::new();
     let mut p = 2;
     while n > 1 {
-        while n % p == 0 {
+        while n.is_multiple_of(p) {
             factors.push(p);
             n /= p;
         }

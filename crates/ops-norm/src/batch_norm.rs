@@ -111,13 +111,13 @@ pub fn batch_norm<F: Float>(
     if let Some(r) = running.as_deref() {
         r.check(OP, c, &shape)?;
     }
-    if let Some(m) = config.momentum {
-        if m.is_nan() {
-            return Err(NormError::InvalidMomentum {
-                op: OP,
-                momentum: m,
-            });
-        }
+    if let Some(m) = config.momentum
+        && m.is_nan()
+    {
+        return Err(NormError::InvalidMomentum {
+            op: OP,
+            momentum: m,
+        });
     }
     let use_batch = config.training || running.is_none();
     let eps = config.eps;
@@ -150,17 +150,17 @@ pub fn batch_norm<F: Float>(
     let xv = x.value();
     let (mean, invstd, source) = if use_batch {
         let moments = channel_moments(xv.as_slice(), layout, Par::Rayon)?;
-        if config.training {
-            if let Some(r) = running {
-                r.count_batch(OP)?;
-                let factor = config
-                    .momentum
-                    .unwrap_or(1.0 / r.num_batches_tracked as f64);
-                if layout.per_channel() > 0 {
-                    let means: Vec<f64> = moments.iter().map(|m| m.mean).collect();
-                    let vars: Vec<f64> = moments.iter().map(|m| m.var_unbiased()).collect();
-                    r.blend(factor, &means, &vars)?;
-                }
+        if config.training
+            && let Some(r) = running
+        {
+            r.count_batch(OP)?;
+            let factor = config
+                .momentum
+                .unwrap_or(1.0 / r.num_batches_tracked as f64);
+            if layout.per_channel() > 0 {
+                let means: Vec<f64> = moments.iter().map(|m| m.mean).collect();
+                let vars: Vec<f64> = moments.iter().map(|m| m.var_unbiased()).collect();
+                r.blend(factor, &means, &vars)?;
             }
         }
         let mean = moments.iter().map(|m| m.mean).collect();

@@ -29,16 +29,16 @@ pub(crate) fn check_param<F: Float>(
     expected: &[usize],
     input: &[usize],
 ) -> Result<(), NormError> {
-    if let Some(p) = p {
-        if p.shape() != expected {
-            return Err(NormError::ParamShape {
-                op,
-                what,
-                expected: expected.to_vec(),
-                got: p.shape(),
-                input: input.to_vec(),
-            });
-        }
+    if let Some(p) = p
+        && p.shape() != expected
+    {
+        return Err(NormError::ParamShape {
+            op,
+            what,
+            expected: expected.to_vec(),
+            got: p.shape(),
+            input: input.to_vec(),
+        });
     }
     Ok(())
 }

@@ -113,7 +113,7 @@ fn op_pairs(dims: &[usize], rng: &mut Rng) -> Vec<(String, Vec<Tensor<f64>>, Op,
         Box::new(move |v| Ok(rms_norm(&v[0], &ns3, Some(&v[1]), Some(1e-5))?)),
         Box::new(|v| ref_rms(&v[0], 1, Some(&v[1]), 1e-5)),
     ));
-    let groups = if c % 2 == 0 { 2 } else { 1 };
+    let groups = if c.is_multiple_of(2) { 2 } else { 1 };
     out.push((
         format!("group {groups}"),
         vec![x, w, b],

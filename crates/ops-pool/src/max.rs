@@ -7,6 +7,7 @@
 //! NaN of a window being reported, as in PyTorch. Padding is never read,
 //! which makes it act as minus infinity.
 
+use std::hint::select_unpredictable;
 use std::sync::Arc;
 
 use autograd::{Backward, BackwardCtx, Var};
@@ -188,9 +189,9 @@ pub(crate) fn has_nan<F: Float>(v: &[F]) -> bool {
 /// running NaN in `m` is kept, since no number compares greater).
 #[inline(always)]
 fn update_no_nan<F: Float>(m: &mut F, c: &mut u32, v: F, code: u32) {
-    let mask = u32::from(v > *m).wrapping_neg();
-    *c ^= (*c ^ code) & mask;
-    *m = if v > *m { v } else { *m };
+    let take = v > *m;
+    *c = select_unpredictable(take, code, *c);
+    *m = select_unpredictable(take, v, *m);
 }
 
 /// The running-max update: a NaN always wins, otherwise only a strictly
@@ -198,8 +199,8 @@ fn update_no_nan<F: Float>(m: &mut F, c: &mut u32, v: F, code: u32) {
 #[inline(always)]
 fn update<F: Float>(m: &mut F, c: &mut u32, v: F, code: u32) {
     let take = (v > *m) | v.is_nan();
-    *m = if take { v } else { *m };
-    *c = if take { code } else { *c };
+    *m = select_unpredictable(take, v, *m);
+    *c = select_unpredictable(take, code, *c);
 }
 
 /// The first maximum of every window's taps along one input row.

@@ -8,6 +8,7 @@
 //! in-window offsets are not computed or stored.
 
 use core_tensor::chunks::{build_chunks, init_slice};
+use core_tensor::simd::wide;
 use core_tensor::{Float, Par};
 
 use crate::geometry::{AxisPlan, Geometry};
@@ -36,11 +37,10 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, par: Par) -> Vec<F> {
         let mut hv = Vec::new();
         for (j, yp) in yc.chunks_mut(pout).enumerate() {
             let p = i * per_task + j;
-            max_plane(
-                &x[p * pin..(p + 1) * pin],
-                g,
-                init_slice(yp, F::zero()),
-                &mut hv,
+            let (xp, yp) = (&x[p * pin..(p + 1) * pin], init_slice(yp, F::zero()));
+            wide(
+                #[inline(always)]
+                || max_plane(xp, g, yp, &mut hv),
             );
         }
         (yc.len(), ())
@@ -51,6 +51,7 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, par: Par) -> Vec<F> {
 /// One plane: a row pass (every input row's window maxima along the last
 /// axis into `hv`), then, per output row, the window's rows combined in
 /// row-major order.
+#[inline(always)]
 fn max_plane<F: Float>(x: &[F], g: &Geometry, y: &mut [F], hv: &mut Vec<F>) {
     let [ad, ah, aw] = &g.axes;
     let [dd, hh, ww] = g.in3();
@@ -94,6 +95,7 @@ fn max_plane<F: Float>(x: &[F], g: &Geometry, y: &mut [F], hv: &mut Vec<F>) {
 /// order of the scan: no NaN (payloads, last-NaN rule) and no zero (`0.0`
 /// and `-0.0` compare equal, the first one wins). Equal values are then
 /// bitwise equal, so the window maximum does not depend on the tap order.
+#[inline(always)]
 fn order_free<F: Float>(x: &[F]) -> bool {
     !x.iter()
         .fold(false, |a, &v| a | v.is_nan() | (v == F::zero()))
@@ -103,6 +105,7 @@ fn order_free<F: Float>(x: &[F]) -> bool {
 /// input rows are first combined element-wise over the full width (unit
 /// stride), then one row pass along the last axis: fewer strided taps than
 /// a row pass per input row.
+#[inline(always)]
 fn columns_first<F: Float>(x: &[F], g: &Geometry, y: &mut [F], vm: &mut Vec<F>) {
     let [ad, ah, aw] = &g.axes;
     let [_, hh, ww] = g.in3();
@@ -132,6 +135,7 @@ fn columns_first<F: Float>(x: &[F], g: &Geometry, y: &mut [F], vm: &mut Vec<F>) 
 }
 
 /// `m <- v` where `v` beats `m` (strictly larger, or NaN).
+#[inline(always)]
 fn combine_row<F: Float>(m: &mut [F], v: &[F]) {
     if has_nan(v) {
         m.iter_mut().zip(v).for_each(|(mv, &vv)| update(mv, vv));
@@ -157,6 +161,7 @@ fn update<F: Float>(m: &mut F, v: F) {
 }
 
 /// The maximum of every window's taps along one input row.
+#[inline(always)]
 fn row_pass<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F]) {
     let (a, b) = aw.full;
     let fast = a < b && aw.dil == 1 && aw.stride.is_some() && row_fixed(xr, aw, &mut hv[a..b]);
@@ -169,6 +174,7 @@ fn row_pass<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F]) {
 }
 
 /// Windows `range` of one row, any geometry.
+#[inline(always)]
 fn row_edge<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F], range: std::ops::Range<usize>) {
     for ow in range {
         let mut m = F::neg_infinity();
@@ -182,6 +188,7 @@ fn row_edge<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F], range: std::ops::Ra
 /// Interior windows (all taps inside the row, uniform stride, no dilation)
 /// with the window size and stride as constants; rows holding a NaN are
 /// left to the exact path (returns false).
+#[inline(always)]
 fn row_fixed<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F]) -> bool {
     let Some(s) = aw.stride else { return false };
     let base = aw.start[aw.full.0] as usize;
@@ -230,6 +237,7 @@ fn row_k<F: Float, const K: usize, const S: usize>(xs: &[F], hv: &mut [F]) {
 /// `row_k::<3, 2>` on deinterleaved blocks: window `i` takes `x[2i]`,
 /// `x[2i+1]`, `x[2i+2]`; the odd and shifted even taps are gathered into
 /// contiguous lanes so the tap-ordered combine runs on unit-stride data.
+#[inline(always)]
 fn row_3_2<F: Float>(xs: &[F], hv: &mut [F]) {
     const B: usize = 64;
     let n = hv.len();
@@ -259,6 +267,7 @@ fn row_3_2<F: Float>(xs: &[F], hv: &mut [F]) {
     }
 }
 
+#[inline(always)]
 fn row_dyn<F: Float>(xs: &[F], k: usize, s: usize, hv: &mut [F]) {
     for (i, m) in hv.iter_mut().enumerate() {
         let mut mv = xs[i * s];

@@ -68,7 +68,7 @@ fn input(seed: u64, n: usize, specials: bool) -> Vec<f64> {
 fn tied_input(seed: u64, n: usize) -> Vec<f64> {
     let mut rng = Rng::new(seed);
     let values = [-1.0, -0.0, 0.0, 1.0, 2.0];
-    (0..n).map(|_| values[rng.below(5) as usize]).collect()
+    (0..n).map(|_| values[rng.below(5)]).collect()
 }
 
 fn same_bits(a: &[f64], b: &[f64]) -> bool {

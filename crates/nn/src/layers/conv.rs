@@ -167,7 +167,9 @@ impl<F: Float, const D: usize> ConvNd<F, D> {
                 "groups must be a positive integer",
             ));
         }
-        if in_channels % options.groups != 0 || out_channels % options.groups != 0 {
+        if !in_channels.is_multiple_of(options.groups)
+            || !out_channels.is_multiple_of(options.groups)
+        {
             return Err(NnError::config(
                 name,
                 "groups",
@@ -260,7 +262,7 @@ pub fn conv_nd<F: Float>(
             ),
         ));
     }
-    if groups == 0 || ws[0] % groups != 0 {
+    if groups == 0 || !ws[0].is_multiple_of(groups) {
         return Err(NnError::config(
             name,
             "groups",
@@ -289,18 +291,18 @@ pub fn conv_nd<F: Float>(
             &xs,
         ));
     }
-    if let Some(b) = bias {
-        if b.shape() != [ws[0]] {
-            return Err(NnError::config(
-                name,
-                "bias",
-                format!(
-                    "bias of shape {:?} does not match the {} output channels",
-                    b.shape(),
-                    ws[0]
-                ),
-            ));
-        }
+    if let Some(b) = bias
+        && b.shape() != [ws[0]]
+    {
+        return Err(NnError::config(
+            name,
+            "bias",
+            format!(
+                "bias of shape {:?} does not match the {} output channels",
+                b.shape(),
+                ws[0]
+            ),
+        ));
     }
     let geom = Arc::new(ConvGeom::new(
         name,

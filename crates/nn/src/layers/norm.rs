@@ -588,7 +588,7 @@ impl<F: Float> GroupNorm<F> {
         eps: f64,
         affine: bool,
     ) -> Result<Self> {
-        if num_groups == 0 || num_channels % num_groups != 0 {
+        if num_groups == 0 || !num_channels.is_multiple_of(num_groups) {
             return Err(NnError::config(
                 "GroupNorm",
                 "num_groups",

@@ -43,7 +43,7 @@ impl RowLayout {
     fn check(&self, op: &'static str, got: usize, per_param: bool) -> Result<(), NormError> {
         let valid = self.period >= 1
             && self.group >= 1
-            && self.len % self.group == 0
+            && self.len.is_multiple_of(self.group)
             && self.rows.checked_mul(self.len).is_some()
             && self.period.checked_mul(self.len).is_some();
         if !valid {
