@@ -27,24 +27,25 @@ pub enum Divisor {
     Override(i64),
 }
 
-#[inline]
-fn row_divisors<F: Float>(g: &Geometry, div: Divisor, od: usize, oh: usize, out: &mut [F]) {
+/// The divisor of every output of one plane (the same for every plane),
+/// in output order.
+fn plane_divisors<F: Float>(g: &Geometry, div: Divisor) -> Vec<F> {
     let [ad, ah, aw] = &g.axes;
-    match div {
-        Divisor::Override(d) => out.iter_mut().for_each(|v| *v = F::cast(d as f64)),
-        Divisor::IncludePad => {
-            let f = ad.padded_count[od] * ah.padded_count[oh];
-            for (ow, v) in out.iter_mut().enumerate() {
-                *v = F::from_usize(f * aw.padded_count[ow]);
-            }
-        }
-        Divisor::InBounds => {
-            let f = (ad.hi[od] - ad.lo[od]) * (ah.hi[oh] - ah.lo[oh]);
-            for (ow, v) in out.iter_mut().enumerate() {
-                *v = F::from_usize(f * (aw.hi[ow] - aw.lo[ow]));
-            }
+    let mut out = Vec::with_capacity(g.plane_out());
+    for od in 0..ad.out {
+        for oh in 0..ah.out {
+            out.extend((0..aw.out).map(|ow| match div {
+                Divisor::Override(d) => F::cast(d as f64),
+                Divisor::IncludePad => {
+                    F::from_usize(ad.padded_count[od] * ah.padded_count[oh] * aw.padded_count[ow])
+                }
+                Divisor::InBounds => F::from_usize(
+                    (ad.hi[od] - ad.lo[od]) * (ah.hi[oh] - ah.lo[oh]) * (aw.hi[ow] - aw.lo[ow]),
+                ),
+            }));
         }
     }
+    out
 }
 
 /// Average pooling forward: `y[o] = Σ_{taps of o inside x} x / divisor(o)`.
@@ -61,9 +62,8 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
     );
     let (n, par) = (g.planes * pout, par.for_work(x.len()));
     let per_task = (PLANE_BATCH / pin.max(1)).clamp(1, g.planes.max(1));
+    let d = plane_divisors::<F>(g, div);
     if is_global(g) {
-        let mut d = [F::one()];
-        row_divisors(g, div, 0, 0, &mut d);
         return build_chunks(par, n, per_task, |i, yc| {
             for (j, yv) in yc.iter_mut().enumerate() {
                 let p = i * per_task + j;
@@ -74,20 +74,12 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
         .0;
     }
     build_chunks(par, n, per_task * pout, |i, yc| {
-        let [ad, ah, aw] = &g.axes;
-        let mut d = vec![F::one(); aw.out];
         for (j, yp) in yc.chunks_mut(pout).enumerate() {
             let p = i * per_task + j;
             let yp = init_slice(yp, F::zero());
             window_sums(&x[p * pin..(p + 1) * pin], g, yp, |v| v);
-            for od in 0..ad.out {
-                for oh in 0..ah.out {
-                    row_divisors(g, div, od, oh, &mut d);
-                    let row = (od * ah.out + oh) * aw.out;
-                    for (yv, dv) in yp[row..row + aw.out].iter_mut().zip(&d) {
-                        *yv /= *dv;
-                    }
-                }
+            for (yv, dv) in yp.iter_mut().zip(&d) {
+                *yv /= *dv;
             }
         }
         (yc.len(), ())
@@ -202,9 +194,8 @@ pub fn backward<F: Float>(dy: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec
     let n = g.planes * pin;
     let par = par.for_work(n);
     let per_task = (PLANE_BATCH / pin.max(1)).clamp(1, g.planes.max(1));
+    let d = plane_divisors::<F>(g, div);
     if is_global(g) {
-        let mut d = [F::one()];
-        row_divisors(g, div, 0, 0, &mut d);
         return build_chunks(par, n, per_task * pin, |i, dxc| {
             for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
                 init_slice(dxp, dy[i * per_task + j] / d[0]);
@@ -215,18 +206,17 @@ pub fn backward<F: Float>(dy: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec
     }
     build_chunks(par, n, per_task * pin, |i, dxc| {
         let [ad, ah, aw] = &g.axes;
-        let mut scaled = vec![F::zero(); aw.out];
+        let mut scaled = vec![F::zero(); pout];
         for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
             let p = i * per_task + j;
             let (dxp, dyp) = (init_slice(dxp, F::zero()), &dy[p * pout..(p + 1) * pout]);
+            for ((s, &gv), &dv) in scaled.iter_mut().zip(dyp).zip(&d) {
+                *s = gv / dv;
+            }
             for od in 0..ad.out {
                 for oh in 0..ah.out {
-                    row_divisors(g, div, od, oh, &mut scaled);
                     let row = (od * ah.out + oh) * aw.out;
-                    for (s, &gv) in scaled.iter_mut().zip(&dyp[row..row + aw.out]) {
-                        *s = gv / *s;
-                    }
-                    spread_row(dxp, g, od, oh, &scaled);
+                    spread_row(dxp, g, od, oh, &scaled[row..row + aw.out]);
                 }
             }
         }
