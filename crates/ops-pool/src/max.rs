@@ -123,6 +123,10 @@ fn max_plane<F: Float, O: Offset>(
         }
         return;
     }
+    if max_stride2::tiles_2x2(g) && !has_nan(x) {
+        max_stride2::tiled_2x2(x, g, y, Some(t));
+        return;
+    }
     if max_stride2::applies(g) && !has_nan(x) {
         max_stride2::plane(x, g, y, t, scratch);
         return;

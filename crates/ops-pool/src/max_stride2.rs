@@ -53,6 +53,67 @@ pub(crate) fn plane<F: Float, O: Offset>(
     )
 }
 
+/// Whether [`tiles_2x2`] handles `g`: 2-d 2×2 windows with stride 2 that
+/// tile the plane (no padding, no partial window), the most common max
+/// pooling of CNNs.
+pub(crate) fn tiles_2x2(g: &Geometry) -> bool {
+    let [ad, ah, aw] = &g.axes;
+    let tiled = |a: &crate::geometry::AxisPlan| {
+        a.ext == 2 && a.stride == Some(2) && a.dil == 1 && a.full == (0, a.out)
+    };
+    ad.ext == 1 && ad.out == 1 && tiled(ah) && tiled(aw)
+}
+
+/// One NaN-free plane of 2×2 windows with stride 2 tiling it
+/// ([`tiles_2x2`]): for each output, its four taps in row-major order,
+/// keeping the first maximum (strictly larger values win), in one loop over
+/// the two input rows that vectorizes. `t`, when given, gets the codes 0..4.
+pub(crate) fn tiled_2x2<F: Float, O: Offset>(
+    x: &[F],
+    g: &Geometry,
+    y: &mut [F],
+    t: Option<&mut [O]>,
+) {
+    let w = g.axes[2].len;
+    let own = g.axes[2].out;
+    wide(
+        #[inline(always)]
+        || {
+            let rows = x.chunks_exact(2 * w).zip(y.chunks_exact_mut(own));
+            match t {
+                Some(t) => {
+                    for ((r2, yr), tr) in rows.zip(t.chunks_exact_mut(own)) {
+                        let (x0, x1) = r2.split_at(w);
+                        let taps = x0.chunks_exact(2).zip(x1.chunks_exact(2));
+                        for ((ym, tc), (p0, p1)) in yr.iter_mut().zip(tr.iter_mut()).zip(taps) {
+                            let (mut m, mut c) = (p0[0], 0u8);
+                            for (v, code) in [(p0[1], 1), (p1[0], 2), (p1[1], 3)] {
+                                let take = v > m;
+                                c = select_unpredictable(take, code, c);
+                                m = select_unpredictable(take, v, m);
+                            }
+                            (*ym, *tc) = (m, O::from_usize(usize::from(c)));
+                        }
+                    }
+                }
+                None => {
+                    for (r2, yr) in rows {
+                        let (x0, x1) = r2.split_at(w);
+                        let taps = x0.chunks_exact(2).zip(x1.chunks_exact(2));
+                        for (ym, (p0, p1)) in yr.iter_mut().zip(taps) {
+                            let mut m = p0[0];
+                            for v in [p0[1], p1[0], p1[1]] {
+                                m = if v > m { v } else { m };
+                            }
+                            *ym = m;
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
 /// `(m, c) <- (v, code)` when `v` is larger, or equal with a smaller code
 /// (branch-free, so the loops around it vectorize).
 #[inline(always)]

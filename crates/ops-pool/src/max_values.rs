@@ -13,6 +13,7 @@ use core_tensor::{Float, Par};
 
 use crate::geometry::{AxisPlan, Geometry};
 use crate::max::{ROW_3_2_MIN, has_nan, per_task};
+use crate::max_stride2;
 
 /// Max pooling forward over `x` (contiguous `planes × plane_in`), values
 /// only: `y[o] = max over the window of o` (NaN propagating), as
@@ -60,6 +61,10 @@ fn max_plane<F: Float>(x: &[F], g: &Geometry, y: &mut [F], hv: &mut Vec<F>) {
     if nrows == 1 && ad.out == 1 && ah.out == 1 && ad.ext == 1 && ah.ext == 1 {
         // 1-d: the row pass is the whole job.
         row_pass(x, aw, y);
+        return;
+    }
+    if max_stride2::tiles_2x2(g) && !has_nan(x) {
+        max_stride2::tiled_2x2::<F, u8>(x, g, y, None);
         return;
     }
     if order_free(x) {

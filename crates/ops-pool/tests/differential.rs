@@ -135,6 +135,26 @@ proptest! {
         }
     }
 
+    /// The 2×2 stride-2 tiling kernel (planes without NaN, argmax and
+    /// values-only forward) against the naive scan, on ties and signed zeros.
+    #[test]
+    fn tiling_2x2_windows_match_naive_on_ties_and_signed_zeros(
+        planes in 1usize..4,
+        h in 2usize..13,
+        w in 2usize..13,
+        seed in any::<u64>(),
+    ) {
+        let w2 = Win { k: vec![2, 2], s: vec![2, 2], d: vec![1, 1], pad: vec![[0, 0], [0, 0]], ceil: false };
+        let shape = [planes, h, w];
+        let x = tied_input(seed, shape.iter().product());
+        let g = Arc::new(MaxPoolParams::new(&[2, 2]).geometry(&shape).unwrap());
+        let (want, want_idx, _) = naive_max(&x, planes, &[h, w], &w2).unwrap();
+        let (y, am) = max::forward(&x, &g, Par::Seq);
+        prop_assert!(same_bits(&y, &want), "{:?} vs {:?}", y, want);
+        prop_assert_eq!(am.to_indices(), want_idx);
+        prop_assert!(same_bits(&max_values::forward(&x, &g, Par::Seq), &want));
+    }
+
     #[test]
     fn avg_and_lp_pool_match_naive(
         dims in 1usize..=3, planes in 1usize..4, ax in axes(), ceil in any::<bool>(), cip in any::<bool>(),
