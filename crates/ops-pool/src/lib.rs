@@ -89,6 +89,7 @@ mod functional;
 mod geometry;
 pub mod lp;
 pub mod max;
+mod max_square;
 mod max_stride2;
 pub mod max_values;
 pub mod params;

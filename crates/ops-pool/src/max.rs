@@ -16,7 +16,7 @@ use core_tensor::{Float, Par, Tensor};
 
 use crate::argmax::{ArgMax, Offset, Offsets, row_base};
 use crate::geometry::{AxisPlan, Geometry};
-use crate::max_stride2;
+use crate::{max_square, max_stride2};
 
 /// Max pooling forward over `x` (contiguous `planes × plane_in`): the
 /// maxima and their compact argmax.
@@ -125,6 +125,9 @@ fn max_plane<F: Float, O: Offset>(
     }
     if max_stride2::tiles_2x2(g) && !has_nan(x) {
         max_stride2::tiled_2x2(x, g, y, Some(t));
+        return;
+    }
+    if max_square::applies(g) && max_square::plane(x, g, y, Some(&mut *t), &mut scratch.hv) {
         return;
     }
     if max_stride2::applies(g) && !has_nan(x) {

@@ -155,6 +155,32 @@ proptest! {
         prop_assert!(same_bits(&max_values::forward(&x, &g, Par::Seq), &want));
     }
 
+    /// The 3×3 stride-2 kernel (finite planes, padding rows read as minus
+    /// infinity, argmax and values-only forward) against the naive scan, on
+    /// ties and signed zeros, with padding and ceil mode.
+    #[test]
+    fn square_3x3_stride_two_matches_naive_on_ties_and_signed_zeros(
+        planes in 1usize..3,
+        h in 3usize..14,
+        w in 3usize..14,
+        pads in (0usize..3, 0usize..3, 0usize..3, 0usize..3),
+        ceil in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let pad = vec![[pads.0, pads.1], [pads.2, pads.3]];
+        let w3 = Win { k: vec![3, 3], s: vec![2, 2], d: vec![1, 1], pad: pad.clone(), ceil };
+        let shape = [planes, h, w];
+        let x = tied_input(seed, shape.iter().product());
+        let p = MaxPoolParams::new(&[3, 3]).stride(&[2, 2]).padding_mode(Padding::Explicit(pad)).ceil_mode(ceil);
+        if let (Ok(g), Some((want, want_idx, _))) = (p.geometry(&shape), naive_max(&x, planes, &[h, w], &w3)) {
+            let g = Arc::new(g);
+            let (y, am) = max::forward(&x, &g, Par::Seq);
+            prop_assert!(same_bits(&y, &want), "{:?} vs {:?}", y, want);
+            prop_assert_eq!(am.to_indices(), want_idx);
+            prop_assert!(same_bits(&max_values::forward(&x, &g, Par::Seq), &want));
+        }
+    }
+
     #[test]
     fn avg_and_lp_pool_match_naive(
         dims in 1usize..=3, planes in 1usize..4, ax in axes(), ceil in any::<bool>(), cip in any::<bool>(),

@@ -1,0 +1,168 @@
+//! Max pooling over 2-d 3×3 windows with stride 2 in both axes (the max
+//! pooling of ResNet-style CNNs: `k = 3, s = 2, p = 1`), on planes holding
+//! only finite values.
+//!
+//! Each output scans its nine taps in row-major order and keeps the first
+//! maximum (a later tap wins only when strictly larger), as the general
+//! kernel does, so values (`0.0` against `-0.0` included) and codes are the
+//! same. Whole output rows are computed at once, each tap a stride-2 stream
+//! that the compiler vectorizes. A window row in the padding reads a row of
+//! minus infinity instead: on a plane of finite values a padding tap never
+//! beats a real one, and the code of a real tap already counts the padding
+//! rows above it. Windows reaching into the left or right padding (one or
+//! two per output row) are scanned tap by tap.
+
+use std::hint::select_unpredictable;
+
+use core_tensor::Float;
+use core_tensor::simd::wide;
+
+use crate::argmax::Offset;
+use crate::geometry::{AxisPlan, Geometry};
+
+/// Taps per window side.
+const K: usize = 3;
+
+/// Whether [`plane`] handles `g`: 2-d, 3 taps with stride 2 and no
+/// dilation on both axes, at least one window inside the row.
+pub(crate) fn applies(g: &Geometry) -> bool {
+    let [ad, ah, aw] = &g.axes;
+    let three = |a: &AxisPlan| a.ext == K && a.stride == Some(2) && a.dil == 1;
+    ad.ext == 1 && ad.out == 1 && three(ah) && three(aw) && aw.full.0 < aw.full.1
+}
+
+/// Whether `x` holds only finite values (no NaN, no infinity): `x − x` is
+/// 0 for a finite `x` and NaN otherwise, summed over 32 lanes (plain vector
+/// adds; 32 rather than 8 so that they do not wait on each other: measured
+/// twice as fast).
+#[inline(always)]
+#[allow(clippy::eq_op)] // `v - v` is the test: NaN exactly when `v` is not finite
+fn all_finite<F: Float>(x: &[F]) -> bool {
+    let mut acc = [F::zero(); 32];
+    let chunks = x.chunks_exact(32);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v - v;
+        }
+    }
+    !acc.iter().chain(rest).any(|&a| !a.is_finite())
+}
+
+/// One plane (`applies(g)` holds): maxima into `y` and, when `t` is given,
+/// the in-window row-major codes, if the plane holds only finite values;
+/// returns whether it did (otherwise nothing is written). `pad_row` is
+/// scratch space.
+pub(crate) fn plane<F: Float, O: Offset>(
+    x: &[F],
+    g: &Geometry,
+    y: &mut [F],
+    t: Option<&mut [O]>,
+    pad_row: &mut Vec<F>,
+) -> bool {
+    // Compiled for AVX2 too, where the CPU has it (same results).
+    wide(
+        #[inline(always)]
+        || {
+            let finite = all_finite(x);
+            if finite {
+                plane_body(x, g, y, t, pad_row);
+            }
+            finite
+        },
+    )
+}
+
+/// `(m, c) <- (v, code)` when `v` is strictly larger (branch-free).
+#[inline(always)]
+fn take<F: Float>(m: &mut F, c: &mut u8, v: F, code: u8) {
+    let larger = v > *m;
+    *c = select_unpredictable(larger, code, *c);
+    *m = select_unpredictable(larger, v, *m);
+}
+
+/// The larger of `m` and `v`, `m` on ties.
+#[inline(always)]
+fn max<F: Float>(m: F, v: F) -> F {
+    if v > m { v } else { m }
+}
+
+#[inline(always)]
+fn plane_body<F: Float, O: Offset>(
+    x: &[F],
+    g: &Geometry,
+    y: &mut [F],
+    mut t: Option<&mut [O]>,
+    pad_row: &mut Vec<F>,
+) {
+    let [_, ah, aw] = &g.axes;
+    let w = aw.len;
+    let own = aw.out;
+    let (a, b) = aw.full;
+    let (base, n) = (aw.start[a] as usize, b - a);
+    pad_row.clear();
+    pad_row.resize(2 * n + 1, F::neg_infinity());
+    for oh in 0..ah.out {
+        let row = oh * own;
+        // The window's rows from `base` on: real rows, or minus infinity
+        // for a row in the padding.
+        let rows: [&[F]; K] = std::array::from_fn(|th| {
+            if (ah.lo[oh]..ah.hi[oh]).contains(&th) {
+                let r = ah.pos(oh, th) * w + base;
+                &x[r..r + 2 * n + 1]
+            } else {
+                &pad_row[..]
+            }
+        });
+        // Taps 0 and 1 of window `i` are `pairs(k)[i]`, tap 2 is `next(k)[i][1]`.
+        let pairs = |k: usize| rows[k][..2 * n].chunks_exact(2);
+        let next = |k: usize| rows[k][1..].chunks_exact(2);
+        let taps = (pairs(0).zip(next(0)))
+            .zip(pairs(1).zip(next(1)))
+            .zip(pairs(2).zip(next(2)));
+        let yr = &mut y[row + a..row + b];
+        match t.as_deref_mut() {
+            Some(t) => {
+                let tr = &mut t[row + a..row + b];
+                for ((ym, tc), (((p0, q0), (p1, q1)), (p2, q2))) in
+                    yr.iter_mut().zip(tr.iter_mut()).zip(taps)
+                {
+                    let (mut m, mut c) = (p0[0], 0);
+                    take(&mut m, &mut c, p0[1], 1);
+                    take(&mut m, &mut c, q0[1], 2);
+                    take(&mut m, &mut c, p1[0], 3);
+                    take(&mut m, &mut c, p1[1], 4);
+                    take(&mut m, &mut c, q1[1], 5);
+                    take(&mut m, &mut c, p2[0], 6);
+                    take(&mut m, &mut c, p2[1], 7);
+                    take(&mut m, &mut c, q2[1], 8);
+                    (*ym, *tc) = (m, O::from_usize(usize::from(c)));
+                }
+            }
+            None => {
+                for (ym, (((p0, q0), (p1, q1)), (p2, q2))) in yr.iter_mut().zip(taps) {
+                    let m = max(max(max(p0[0], p0[1]), q0[1]), p1[0]);
+                    let m = max(max(max(m, p1[1]), q1[1]), p2[0]);
+                    *ym = max(max(m, p2[1]), q2[1]);
+                }
+            }
+        }
+        // Windows reaching into the left or right padding, tap by tap.
+        for ow in (0..a).chain(b..own) {
+            let (mut m, mut code, mut first) = (F::neg_infinity(), 0, true);
+            for th in ah.lo[oh]..ah.hi[oh] {
+                let r = ah.pos(oh, th) * w;
+                for tw in aw.lo[ow]..aw.hi[ow] {
+                    let v = x[r + aw.pos(ow, tw)];
+                    if first || v > m {
+                        (m, code, first) = (v, th * K + tw, false);
+                    }
+                }
+            }
+            y[row + ow] = m;
+            if let Some(t) = t.as_deref_mut() {
+                t[row + ow] = O::from_usize(code);
+            }
+        }
+    }
+}
