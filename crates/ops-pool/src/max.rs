@@ -123,8 +123,8 @@ fn max_plane<F: Float, O: Offset>(
         }
         return;
     }
-    if max_stride2::tiles_2x2(g) && !has_nan(x) {
-        max_stride2::tiled_2x2(x, g, y, Some(t));
+    if max_square::tiles_2x2(g) && !has_nan(x) {
+        max_square::tiled_2x2(x, g, y, Some(t));
         return;
     }
     if max_square::applies(g) && max_square::plane(x, g, y, Some(&mut *t), &mut scratch.hv) {

@@ -1,16 +1,17 @@
-//! Max pooling over 2-d 3×3 windows with stride 2 in both axes (the max
-//! pooling of ResNet-style CNNs: `k = 3, s = 2, p = 1`), on planes holding
-//! only finite values.
+//! Max pooling over the square windows of most CNNs, 2-d with stride 2:
+//! 2×2 windows tiling the plane (`k = 2, s = 2`) on planes without NaN, and
+//! 3×3 windows (`k = 3, s = 2, p = 1`, the ResNet stem) on planes of finite
+//! values.
 //!
-//! Each output scans its nine taps in row-major order and keeps the first
+//! Each output scans its taps in row-major order and keeps the first
 //! maximum (a later tap wins only when strictly larger), as the general
 //! kernel does, so values (`0.0` against `-0.0` included) and codes are the
 //! same. Whole output rows are computed at once, each tap a stride-2 stream
-//! that the compiler vectorizes. A window row in the padding reads a row of
-//! minus infinity instead: on a plane of finite values a padding tap never
-//! beats a real one, and the code of a real tap already counts the padding
-//! rows above it. Windows reaching into the left or right padding (one or
-//! two per output row) are scanned tap by tap.
+//! that the compiler vectorizes. For 3×3 windows, a window row in the
+//! padding reads a row of minus infinity instead: on a plane of finite
+//! values a padding tap never beats a real one, and the code of a real tap
+//! already counts the padding rows above it. Windows reaching into the left
+//! or right padding (one or two per output row) are scanned tap by tap.
 
 use std::hint::select_unpredictable;
 
@@ -20,7 +21,68 @@ use core_tensor::simd::wide;
 use crate::argmax::Offset;
 use crate::geometry::{AxisPlan, Geometry};
 
-/// Taps per window side.
+/// Whether [`tiles_2x2`] handles `g`: 2-d 2×2 windows with stride 2 that
+/// tile the plane (no padding, no partial window), the most common max
+/// pooling of CNNs.
+pub(crate) fn tiles_2x2(g: &Geometry) -> bool {
+    let [ad, ah, aw] = &g.axes;
+    let tiled = |a: &crate::geometry::AxisPlan| {
+        a.ext == 2 && a.stride == Some(2) && a.dil == 1 && a.full == (0, a.out)
+    };
+    ad.ext == 1 && ad.out == 1 && tiled(ah) && tiled(aw)
+}
+
+/// One NaN-free plane of 2×2 windows with stride 2 tiling it
+/// ([`tiles_2x2`]): for each output, its four taps in row-major order,
+/// keeping the first maximum (strictly larger values win), in one loop over
+/// the two input rows that vectorizes. `t`, when given, gets the codes 0..4.
+pub(crate) fn tiled_2x2<F: Float, O: Offset>(
+    x: &[F],
+    g: &Geometry,
+    y: &mut [F],
+    t: Option<&mut [O]>,
+) {
+    let w = g.axes[2].len;
+    let own = g.axes[2].out;
+    wide(
+        #[inline(always)]
+        || {
+            let rows = x.chunks_exact(2 * w).zip(y.chunks_exact_mut(own));
+            match t {
+                Some(t) => {
+                    for ((r2, yr), tr) in rows.zip(t.chunks_exact_mut(own)) {
+                        let (x0, x1) = r2.split_at(w);
+                        let taps = x0.chunks_exact(2).zip(x1.chunks_exact(2));
+                        for ((ym, tc), (p0, p1)) in yr.iter_mut().zip(tr.iter_mut()).zip(taps) {
+                            let (mut m, mut c) = (p0[0], 0u8);
+                            for (v, code) in [(p0[1], 1), (p1[0], 2), (p1[1], 3)] {
+                                let take = v > m;
+                                c = select_unpredictable(take, code, c);
+                                m = select_unpredictable(take, v, m);
+                            }
+                            (*ym, *tc) = (m, O::from_usize(usize::from(c)));
+                        }
+                    }
+                }
+                None => {
+                    for (r2, yr) in rows {
+                        let (x0, x1) = r2.split_at(w);
+                        let taps = x0.chunks_exact(2).zip(x1.chunks_exact(2));
+                        for (ym, (p0, p1)) in yr.iter_mut().zip(taps) {
+                            let mut m = p0[0];
+                            for v in [p0[1], p1[0], p1[1]] {
+                                m = if v > m { v } else { m };
+                            }
+                            *ym = m;
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Taps per window side of [`plane`].
 const K: usize = 3;
 
 /// Whether [`plane`] handles `g`: 2-d, 3 taps with stride 2 and no

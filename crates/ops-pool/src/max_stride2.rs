@@ -1,6 +1,8 @@
-//! Max pooling with argmax for the common windows of CNNs, 2 or 3 taps with
-//! stride 2 along the last axis (`k = 2, s = 2` and `k = 3, s = 2`), on
-//! planes without NaN.
+//! Max pooling with argmax for windows of 2 or 3 taps with stride 2 along
+//! the last axis and any shape along the others (3-d windows, 2×2 windows
+//! with padding, `1 × 3`, ...), on planes without NaN. The square 2-d
+//! windows of most CNNs have a faster kernel of their own
+//! ([`crate::max_square`]).
 //!
 //! The general kernel ([`crate::max`]) reduces every input row along the
 //! last axis (strided taps, which vectorize poorly), then combines rows.
@@ -49,67 +51,6 @@ pub(crate) fn plane<F: Float, O: Offset>(
         || match g.axes[2].ext {
             2 => plane_k::<F, O, 2>(x, g, y, t, scratch),
             _ => plane_k::<F, O, 3>(x, g, y, t, scratch),
-        },
-    )
-}
-
-/// Whether [`tiles_2x2`] handles `g`: 2-d 2×2 windows with stride 2 that
-/// tile the plane (no padding, no partial window), the most common max
-/// pooling of CNNs.
-pub(crate) fn tiles_2x2(g: &Geometry) -> bool {
-    let [ad, ah, aw] = &g.axes;
-    let tiled = |a: &crate::geometry::AxisPlan| {
-        a.ext == 2 && a.stride == Some(2) && a.dil == 1 && a.full == (0, a.out)
-    };
-    ad.ext == 1 && ad.out == 1 && tiled(ah) && tiled(aw)
-}
-
-/// One NaN-free plane of 2×2 windows with stride 2 tiling it
-/// ([`tiles_2x2`]): for each output, its four taps in row-major order,
-/// keeping the first maximum (strictly larger values win), in one loop over
-/// the two input rows that vectorizes. `t`, when given, gets the codes 0..4.
-pub(crate) fn tiled_2x2<F: Float, O: Offset>(
-    x: &[F],
-    g: &Geometry,
-    y: &mut [F],
-    t: Option<&mut [O]>,
-) {
-    let w = g.axes[2].len;
-    let own = g.axes[2].out;
-    wide(
-        #[inline(always)]
-        || {
-            let rows = x.chunks_exact(2 * w).zip(y.chunks_exact_mut(own));
-            match t {
-                Some(t) => {
-                    for ((r2, yr), tr) in rows.zip(t.chunks_exact_mut(own)) {
-                        let (x0, x1) = r2.split_at(w);
-                        let taps = x0.chunks_exact(2).zip(x1.chunks_exact(2));
-                        for ((ym, tc), (p0, p1)) in yr.iter_mut().zip(tr.iter_mut()).zip(taps) {
-                            let (mut m, mut c) = (p0[0], 0u8);
-                            for (v, code) in [(p0[1], 1), (p1[0], 2), (p1[1], 3)] {
-                                let take = v > m;
-                                c = select_unpredictable(take, code, c);
-                                m = select_unpredictable(take, v, m);
-                            }
-                            (*ym, *tc) = (m, O::from_usize(usize::from(c)));
-                        }
-                    }
-                }
-                None => {
-                    for (r2, yr) in rows {
-                        let (x0, x1) = r2.split_at(w);
-                        let taps = x0.chunks_exact(2).zip(x1.chunks_exact(2));
-                        for (ym, (p0, p1)) in yr.iter_mut().zip(taps) {
-                            let mut m = p0[0];
-                            for v in [p0[1], p1[0], p1[1]] {
-                                m = if v > m { v } else { m };
-                            }
-                            *ym = m;
-                        }
-                    }
-                }
-            }
         },
     )
 }

@@ -13,7 +13,7 @@ use core_tensor::{Float, Par};
 
 use crate::geometry::{AxisPlan, Geometry};
 use crate::max::{ROW_3_2_MIN, has_nan, per_task};
-use crate::{max_square, max_stride2};
+use crate::max_square;
 
 /// Max pooling forward over `x` (contiguous `planes × plane_in`), values
 /// only: `y[o] = max over the window of o` (NaN propagating), as
@@ -63,8 +63,8 @@ fn max_plane<F: Float>(x: &[F], g: &Geometry, y: &mut [F], hv: &mut Vec<F>) {
         row_pass(x, aw, y);
         return;
     }
-    if max_stride2::tiles_2x2(g) && !has_nan(x) {
-        max_stride2::tiled_2x2::<F, u8>(x, g, y, None);
+    if max_square::tiles_2x2(g) && !has_nan(x) {
+        max_square::tiled_2x2::<F, u8>(x, g, y, None);
         return;
     }
     if max_square::applies(g) && max_square::plane::<F, u8>(x, g, y, None, hv) {
