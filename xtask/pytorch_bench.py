@@ -1,8 +1,10 @@
 """Times PyTorch's CPU pooling and normalization on the issue's benchmark
-shapes (P1-P5, N1-N5), with a copy of each input as the in-process baseline.
-Run beside `cargo xtask bench` to compare in one session:
+shapes (P1-P5, N1-N5), with a copy of each input's bytes as the in-process
+baseline, timed the way `cargo xtask bench` times ours: kernel and copy
+alternately (or each in a row with --back-to-back, like `cargo xtask bench
+--back-to-back`). Run beside `cargo xtask bench` to compare in one session:
 
-    python3 xtask/pytorch_bench.py [--threads 2] [--iters 20]
+    python3 xtask/pytorch_bench.py [--threads 2] [--iters 20] [--back-to-back]
 """
 import argparse
 import statistics
