@@ -20,6 +20,7 @@ use core_tensor::simd::wide;
 
 use crate::argmax::Offset;
 use crate::geometry::{AxisPlan, Geometry};
+use crate::max_stride2::scan_window;
 
 /// Whether [`tiles_2x2`] handles `g`: 2-d 2×2 windows with stride 2 that
 /// tile the plane (no padding, no partial window), the most common max
@@ -211,16 +212,7 @@ fn plane_body<F: Float, O: Offset>(
         }
         // Windows reaching into the left or right padding, tap by tap.
         for ow in (0..a).chain(b..own) {
-            let (mut m, mut code, mut first) = (F::neg_infinity(), 0, true);
-            for th in ah.lo[oh]..ah.hi[oh] {
-                let r = ah.pos(oh, th) * w;
-                for tw in aw.lo[ow]..aw.hi[ow] {
-                    let v = x[r + aw.pos(ow, tw)];
-                    if first || v > m {
-                        (m, code, first) = (v, th * K + tw, false);
-                    }
-                }
-            }
+            let (m, code) = scan_window(x, g, 0, oh, ow);
             y[row + ow] = m;
             if let Some(t) = t.as_deref_mut() {
                 t[row + ow] = O::from_usize(code);

@@ -159,27 +159,42 @@ fn plane_k<F: Float, O: Offset, const K: usize>(
             // Edge windows (partly in the padding or past the end): a
             // row-major scan of their taps.
             for ow in (0..a).chain(b..own) {
-                let (mut m, mut cc) = (F::neg_infinity(), 0u32);
-                let mut first = true;
-                for td in ad.lo[od]..ad.hi[od] {
-                    for th in ah.lo[oh]..ah.hi[oh] {
-                        let r = ad.pos(od, td) * hh + ah.pos(oh, th);
-                        let rc = (td * ah.ext + th) * aw.ext;
-                        for tw in aw.lo[ow]..aw.hi[ow] {
-                            let v = x[r * ww + aw.pos(ow, tw)];
-                            if first || v > m {
-                                (m, cc) = (v, (rc + tw) as u32);
-                                first = false;
-                            }
-                        }
-                    }
-                }
+                let (m, code) = scan_window(x, g, od, oh, ow);
                 y[row + ow] = m;
-                c[ow] = cc;
+                c[ow] = code as u32;
             }
             for (tv, &cv) in t[row..row + own].iter_mut().zip(c.iter()) {
                 *tv = O::from_usize(cv as usize);
             }
         }
     }
+}
+
+/// The first maximum of window `(od, oh, ow)` of a NaN-free plane and its
+/// in-window code: a row-major scan of the taps inside the plane (for the
+/// windows the fast kernels leave out, those reaching into the padding or
+/// past the end).
+pub(crate) fn scan_window<F: Float>(
+    x: &[F],
+    g: &Geometry,
+    od: usize,
+    oh: usize,
+    ow: usize,
+) -> (F, usize) {
+    let [ad, ah, aw] = &g.axes;
+    let [_, hh, ww] = g.in3();
+    let (mut m, mut code, mut first) = (F::neg_infinity(), 0, true);
+    for td in ad.lo[od]..ad.hi[od] {
+        for th in ah.lo[oh]..ah.hi[oh] {
+            let r = (ad.pos(od, td) * hh + ah.pos(oh, th)) * ww;
+            let rc = (td * ah.ext + th) * aw.ext;
+            for tw in aw.lo[ow]..aw.hi[ow] {
+                let v = x[r + aw.pos(ow, tw)];
+                if first || v > m {
+                    (m, code, first) = (v, rc + tw, false);
+                }
+            }
+        }
+    }
+    (m, code)
 }
