@@ -4,7 +4,7 @@
 
 use autograd::{BackwardOptions, Tensor, Var};
 use core_tensor::Rng;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput};
 use ops_norm::{BatchNormConfig, RunningStats, batch_norm, group_norm, layer_norm};
 use rayon::prelude::*;
 
@@ -36,8 +36,9 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(bytes));
         let src = x.as_slice().to_vec();
         let mut dst = vec![0.0f32; src.len()];
+        let mut evict = ratios::Evict::new(src.len() * 4);
         group.bench_function("copy of the input", |b| {
-            b.iter(|| {
+            ratios::cold(b, &mut evict, || {
                 dst.par_chunks_mut(1 << 16)
                     .zip(src.par_chunks(1 << 16))
                     .for_each(|(d, s)| d.copy_from_slice(s))
@@ -49,21 +50,23 @@ fn bench(c: &mut Criterion) {
         let mut st = RunningStats::<f32>::new(ch);
         if name == "n4" {
             group.bench_function("N4 layer_norm fwd+bwd", |b| {
-                b.iter(|| {
+                ratios::cold(b, &mut evict, || {
                     zero(&[&xv, &w, &bias]);
                     let y = layer_norm(&xv, &[768], Some(&w), Some(&bias), 1e-5).unwrap();
                     y.backward_with(&g, BackwardOptions::default()).unwrap();
                 })
             });
             group.bench_function("N4 layer_norm fwd", |b| {
-                b.iter(|| layer_norm(&xv, &[768], Some(&w), Some(&bias), 1e-5).unwrap())
+                ratios::cold(b, &mut evict, || {
+                    layer_norm(&xv, &[768], Some(&w), Some(&bias), 1e-5).unwrap()
+                })
             });
             group.finish();
             continue;
         }
         let id = if name == "n3" { "N3" } else { "N1" };
         group.bench_function(format!("{id} batch_norm train fwd"), |b| {
-            b.iter(|| {
+            ratios::cold(b, &mut evict, || {
                 batch_norm(
                     &xv,
                     Some(&w),
@@ -75,7 +78,7 @@ fn bench(c: &mut Criterion) {
             })
         });
         group.bench_function(format!("{id} batch_norm train fwd+bwd"), |b| {
-            b.iter(|| {
+            ratios::cold(b, &mut evict, || {
                 zero(&[&xv, &w, &bias]);
                 let y = batch_norm(
                     &xv,
@@ -90,7 +93,7 @@ fn bench(c: &mut Criterion) {
         });
         if name == "nchw" {
             group.bench_function("N2 batch_norm eval fwd", |b| {
-                b.iter(|| {
+                ratios::cold(b, &mut evict, || {
                     batch_norm(
                         &xv,
                         Some(&w),
@@ -102,7 +105,7 @@ fn bench(c: &mut Criterion) {
                 })
             });
             group.bench_function("N5 group_norm 32 fwd+bwd", |b| {
-                b.iter(|| {
+                ratios::cold(b, &mut evict, || {
                     zero(&[&xv, &w, &bias]);
                     let y = group_norm(&xv, 32, Some(&w), Some(&bias), 1e-5).unwrap();
                     y.backward_with(&g, BackwardOptions::default()).unwrap();
@@ -113,5 +116,30 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+#[path = "../../ops-pool/benches/support/ratios.rs"]
+mod ratios;
+
+fn main() {
+    // As `cargo xtask bench` by default: freed large blocks are reused, not
+    // unmapped and faulted in again on the next call (see core_tensor::alloc).
+    core_tensor::alloc::retain_freed_memory();
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+    let case = |group, kernel, target| ratios::Ratio {
+        group,
+        copy: "copy of the input",
+        kernel,
+        target,
+    };
+    ratios::print_ratios(&[
+        case("nchw", "N1 batch_norm train fwd", 2.5),
+        case("nchw", "N1 batch_norm train fwd+bwd", 5.0),
+        case("nchw", "N2 batch_norm eval fwd", 1.3),
+        case("n3", "N3 batch_norm train fwd", 2.5),
+        case("n3", "N3 batch_norm train fwd+bwd", 5.0),
+        case("n4", "N4 layer_norm fwd", 2.5),
+        case("n4", "N4 layer_norm fwd+bwd", 5.0),
+        case("nchw", "N5 group_norm 32 fwd+bwd", 5.0),
+    ]);
+}

@@ -103,8 +103,11 @@ fn summarize(mut ms: Vec<f64>) -> Timing {
     }
 }
 
-/// A plain parallel copy of `bytes` bytes (rayon, split into a few chunks
-/// per thread), the baseline every kernel is measured against.
+/// Bytes per piece of [`CopyBaseline::run`].
+const COPY_CHUNK: usize = 1 << 18;
+
+/// A plain parallel copy of `bytes` bytes (rayon, in [`COPY_CHUNK`]-byte
+/// pieces), the baseline every kernel is measured against.
 pub struct CopyBaseline {
     src: Vec<u8>,
     dst: Vec<u8>,
@@ -120,9 +123,12 @@ impl CopyBaseline {
         }
     }
 
-    /// Copies the source into the destination once.
+    /// Copies the source into the destination once, in 256 KiB pieces
+    /// spread over the threads: measured 10–13% faster here than a few large
+    /// `memcpy` calls (which glibc does with non-temporal stores), so the
+    /// baseline is the faster copy.
     pub fn run(&mut self) {
-        let chunk = self.src.len().div_ceil(THREADS * 4).max(1 << 16);
+        let chunk = COPY_CHUNK;
         self.dst
             .par_chunks_mut(chunk)
             .zip(self.src.par_chunks(chunk))
