@@ -85,6 +85,34 @@ pub fn parse(
     Ok(Command::Train(a))
 }
 
+/// The `main` of a training binary: parses the process arguments over
+/// `defaults`, prints `help` for `--help`, runs `train` otherwise. Exit
+/// code 0 on success, 1 when training fails, 2 for a bad command line.
+pub fn main(
+    help: &str,
+    defaults: TrainArgs,
+    train: impl FnOnce(TrainArgs) -> Result<(), ExampleError>,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    match parse(std::env::args().skip(1), defaults) {
+        Ok(Command::Help) => {
+            print!("{help}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Train(a)) => match train(a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("error: {e}\n\n{help}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

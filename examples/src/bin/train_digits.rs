@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use core_tensor::Rng;
 use examples::ExampleError;
-use examples::args::{Command, TrainArgs, parse};
+use examples::args::TrainArgs;
 use examples::data::load_digits;
 use examples::run::{RunSpec, train_and_save};
 
@@ -70,21 +70,5 @@ fn run(a: TrainArgs) -> Result<(), ExampleError> {
 }
 
 fn main() -> ExitCode {
-    match parse(std::env::args().skip(1), defaults()) {
-        Ok(Command::Help) => {
-            print!("{HELP}");
-            ExitCode::SUCCESS
-        }
-        Ok(Command::Train(a)) => match run(a) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Err(e) => {
-            eprintln!("error: {e}\n\n{HELP}");
-            ExitCode::from(2)
-        }
-    }
+    examples::args::main(HELP, defaults(), run)
 }
