@@ -40,6 +40,7 @@ pub mod alloc;
 pub mod chunks;
 mod error;
 mod float;
+pub mod lanes;
 pub mod par;
 pub mod rng;
 pub mod shape;

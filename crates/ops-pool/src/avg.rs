@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use autograd::{Backward, BackwardCtx, Var};
 use core_tensor::chunks::{build_chunks, init_slice};
+use core_tensor::lanes::lane_sum;
+use core_tensor::simd::wide;
 use core_tensor::{Float, Par, Tensor};
 
 use crate::geometry::{AxisPlan, Geometry};
@@ -65,10 +67,15 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
     let d = plane_divisors::<F>(g, div);
     if is_global(g) {
         return build_chunks(par, n, per_task, |i, yc| {
-            for (j, yv) in yc.iter_mut().enumerate() {
-                let p = i * per_task + j;
-                yv.write(lane_sum(&x[p * pin..(p + 1) * pin]) / d[0]);
-            }
+            wide(
+                #[inline(always)]
+                || {
+                    for (j, yv) in yc.iter_mut().enumerate() {
+                        let p = i * per_task + j;
+                        yv.write(lane_sum(&x[p * pin..(p + 1) * pin], F::zero()) / d[0]);
+                    }
+                },
+            );
             (yc.len(), ())
         })
         .0;
@@ -89,24 +96,6 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
 
 /// Input elements handled by one parallel task (several planes when they are small).
 const PLANE_BATCH: usize = 1 << 15;
-
-/// The sum of `v` with eight independent accumulators (vectorised),
-/// combined pairwise at the end.
-fn lane_sum<F: Float>(v: &[F]) -> F {
-    let mut acc = [F::zero(); 8];
-    let chunks = v.chunks_exact(8);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += x;
-        }
-    }
-    let mut t = F::zero();
-    for &x in tail {
-        t += x;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + t
-}
 
 /// Whether the single window of each plane covers the whole plane (global pooling).
 fn is_global(g: &Geometry) -> bool {

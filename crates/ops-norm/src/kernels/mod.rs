@@ -20,10 +20,10 @@
 //! written once, without zero-filling first.
 
 pub mod channel;
-pub mod lanes;
 pub mod row;
 
-pub use lanes::{lane_g_gdev, lane_sq_dev, lane_sum, lane_weighted};
+pub use core_tensor::lanes;
+pub use core_tensor::lanes::{lane_g_gdev, lane_sq_dev, lane_sum, lane_weighted};
 
 pub(crate) use core_tensor::simd::wide;
 

@@ -1,24 +1,26 @@
-//! The reductions inside the statistics and backward passes: sums over a
-//! slice held in registers as four vectors of independent lanes (32 `f32` or
-//! 16 `f64`, four 256-bit vectors either way), in the element type.
+//! Sums over a slice held in registers as four vectors of independent
+//! lanes (32 `f32` or 16 `f64`, four 256-bit vectors either way), in the
+//! element type: the reductions inside the normalization statistics and
+//! backward passes, and the window sums of global average pooling.
 //!
 //! One accumulator vector would make every step wait for the previous add
 //! (three to four cycles); four keep the adder busy while the slice is in
-//! L1, which is where the second pass over a row or plane reads it. The
-//! compiler's auto-vectorizer does not reliably turn a lane array into full
-//! 256-bit registers, so on x86-64 with AVX2 (detected at run time) the
-//! loops are written with `std::arch` intrinsics; elsewhere a portable loop
-//! does the same operations in the same order. Rust never contracts `a·b + c`
-//! into an FMA, so both give bitwise the same results.
+//! L1. The compiler's auto-vectorizer does not reliably turn a lane array
+//! into full 256-bit registers, so on x86-64 with AVX2 (detected at run
+//! time) the loops are written with `std::arch` intrinsics; elsewhere a
+//! portable loop does the same operations in the same order. Rust never
+//! contracts `a·b + c` into an FMA, so both give bitwise the same results.
+//! Callers inside [`crate::simd::wide`] get the AVX2 loops inlined.
 //!
-//! Order of a sum over `L` lanes: element `i` of each `L`-chunk goes to lane
-//! `i`; the lanes are then folded by halves (lane `k` plus lane `k + L/2`,
-//! down to one), and the `< L` trailing elements are added to that one by
-//! one.
+//! Order of a sum over `L` lanes (`L/4` per vector): element `i` of each
+//! `L`-chunk goes to lane `i`; of the `< L` trailing elements, those that
+//! fill whole vectors go to the lanes they would take in a full chunk; the
+//! lanes are then folded by halves (lane `k` plus lane `k + L/2`, down to
+//! one), and the last `< L/4` elements are added to that one by one.
 
 use std::any::TypeId;
 
-use core_tensor::Float;
+use crate::Float;
 
 /// Lanes per accumulator set for `F`: 32 for `f32`, 16 for `f64`.
 const fn lanes<F>() -> usize {
@@ -88,7 +90,18 @@ fn unary_portable<F: Float, const L: usize>(op: Reduction, x: &[F], c: F) -> F {
             acc[k] += term(ch[k]);
         }
     }
-    rest.iter().fold(fold(acc), |s, &v| s + term(v))
+    let whole = whole_vectors::<L>(rest.len());
+    for k in 0..whole {
+        acc[k] += term(rest[k]);
+    }
+    rest[whole..].iter().fold(fold(acc), |s, &v| s + term(v))
+}
+
+/// Of `rest < L` trailing elements, how many fill whole vectors (`L/4`
+/// lanes each).
+#[inline(always)]
+const fn whole_vectors<const L: usize>(rest: usize) -> usize {
+    rest - rest % (L / 4)
 }
 
 /// `(Σ g, Σ g·(x − mean))` in one pass over both slices (the shorter
@@ -127,14 +140,15 @@ fn binary_portable<F: Float, const L: usize>(x: &[F], g: &[F], w: Option<&[F]>, 
     let h = |i: usize| w.map_or(g[i], |w| w[i] * g[i]);
     let (mut a, mut b) = ([F::zero(); L], [F::zero(); L]);
     let full = x.len() - x.len() % L;
-    for base in (0..full).step_by(L) {
-        for k in 0..L {
+    let whole = full + whole_vectors::<L>(x.len() - full);
+    for base in (0..whole).step_by(L) {
+        for k in 0..L.min(whole - base) {
             let hv = h(base + k);
             a[k] += hv;
             b[k] += hv * (x[base + k] - mean);
         }
     }
-    binary_tail(x, g, w, mean, full, (fold(a), fold(b)))
+    binary_tail(x, g, w, mean, whole, (fold(a), fold(b)))
 }
 
 /// Adds the `h` and `h·(x − mean)` terms from index `from` on to `start`,
@@ -171,7 +185,7 @@ mod avx2 {
 
     use std::arch::x86_64::*;
 
-    use core_tensor::Float;
+    use crate::Float;
 
     use super::{Reduction, same};
 
@@ -216,9 +230,28 @@ mod avx2 {
         None
     }
 
+    /// Lane `k` plus lane `k + 4`, then `k + 2`, then `k + 1` of an `f32`
+    /// vector: the portable fold of its eight lanes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn fold_lanes_f32(v: __m256) -> f32 {
+        let h4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+        _mm_cvtss_f32(_mm_add_ss(h2, _mm_movehdup_ps(h2)))
+    }
+
+    /// Lane `k` plus lane `k + 2`, then `k + 1` of an `f64` vector: the
+    /// portable fold of its four lanes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn fold_lanes_f64(v: __m256d) -> f64 {
+        let h2 = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+        _mm_cvtsd_f64(_mm_add_sd(h2, _mm_unpackhi_pd(h2, h2)))
+    }
+
     macro_rules! template {
         ($name:ident, $t:ty, $v:ty, $width:expr, $set1:ident, $zero:ident, $load:ident,
-         $store:ident, $add:ident, $sub:ident, $mul:ident) => {
+         $fold_lanes:ident, $add:ident, $sub:ident, $mul:ident) => {
             pub(super) mod $name {
                 use super::*;
 
@@ -230,40 +263,48 @@ mod avx2 {
                 /// Folds four accumulators as the portable code folds its
                 /// `4·V` lanes: `(a0 + a2) + (a1 + a3)`, then within the
                 /// vector by halves.
+                #[inline]
                 #[target_feature(enable = "avx2")]
                 fn fold(a: [$v; 4]) -> $t {
-                    let v = $add($add(a[0], a[2]), $add(a[1], a[3]));
-                    let mut buf = [0.0 as $t; V];
-                    // SAFETY: `buf` holds exactly one vector.
-                    unsafe { $store(buf.as_mut_ptr(), v) };
-                    super::super::fold(buf)
+                    $fold_lanes($add($add(a[0], a[2]), $add(a[1], a[3])))
                 }
 
                 /// See [`super::unary`].
+                #[inline]
                 #[target_feature(enable = "avx2")]
                 pub(in super::super) fn unary(op: Reduction, x: &[$t], c: $t) -> $t {
                     let cv = $set1(c);
                     let mut acc = [$zero(); 4];
+                    let step = |a: $v, at: *const $t| {
+                        // SAFETY: callers pass `at` with `V` elements in bounds.
+                        let d = $sub(unsafe { $load(at) }, cv);
+                        match op {
+                            Reduction::Sum => $add(a, d),
+                            Reduction::SqDev => $add(a, $mul(d, d)),
+                        }
+                    };
                     let chunks = x.chunks_exact(STEP);
                     let rest = chunks.remainder();
                     for ch in chunks {
                         for (j, a) in acc.iter_mut().enumerate() {
-                            // SAFETY: `ch` has `STEP = 4·V` elements, so
-                            // `j·V .. j·V + V` is in bounds.
-                            let d = $sub(unsafe { $load(ch.as_ptr().add(j * V)) }, cv);
-                            *a = match op {
-                                Reduction::Sum => $add(*a, d),
-                                Reduction::SqDev => $add(*a, $mul(d, d)),
-                            };
+                            // `ch` has `STEP = 4·V` elements, so `j·V ..
+                            // j·V + V` is in bounds.
+                            *a = step(*a, ch[j * V..].as_ptr());
                         }
                     }
-                    rest.iter().fold(fold(acc), |s, &v| match op {
+                    // Whole vectors of the rest go to the first accumulators.
+                    let whole = rest.len() / V;
+                    for (j, a) in acc.iter_mut().enumerate().take(whole) {
+                        *a = step(*a, rest[j * V..].as_ptr());
+                    }
+                    rest[whole * V..].iter().fold(fold(acc), |s, &v| match op {
                         Reduction::Sum => s + (v - c),
                         Reduction::SqDev => s + (v - c) * (v - c),
                     })
                 }
 
                 /// See [`super::binary`]; `x`, `g` and `w` have equal lengths.
+                #[inline]
                 #[target_feature(enable = "avx2")]
                 pub(in super::super) fn binary(
                     x: &[$t],
@@ -273,9 +314,11 @@ mod avx2 {
                 ) -> ($t, $t) {
                     let mv = $set1(mean);
                     let (mut a, mut b) = ([$zero(); 4], [$zero(); 4]);
-                    let full = x.len() - x.len() % STEP;
+                    // Whole steps, then the whole vectors of the rest into
+                    // the first accumulators.
+                    let full = x.len() - x.len() % V;
                     for base in (0..full).step_by(STEP) {
-                        for j in 0..4 {
+                        for j in 0..4.min((full - base) / V) {
                             let at = base + j * V;
                             // SAFETY: `at + V <= full <= len` of `x`, `g` and
                             // (when present) `w`, which have equal lengths.
@@ -304,7 +347,7 @@ mod avx2 {
         _mm256_set1_ps,
         _mm256_setzero_ps,
         _mm256_loadu_ps,
-        _mm256_storeu_ps,
+        fold_lanes_f32,
         _mm256_add_ps,
         _mm256_sub_ps,
         _mm256_mul_ps
@@ -317,7 +360,7 @@ mod avx2 {
         _mm256_set1_pd,
         _mm256_setzero_pd,
         _mm256_loadu_pd,
-        _mm256_storeu_pd,
+        fold_lanes_f64,
         _mm256_add_pd,
         _mm256_sub_pd,
         _mm256_mul_pd
@@ -356,7 +399,9 @@ mod tests {
     /// give bitwise equal results, for every remainder length.
     #[test]
     fn dispatched_and_portable_loops_agree_bitwise() {
-        for n in [0, 1, 7, 31, 32, 33, 64, 95, 1000, 1003] {
+        for n in [
+            0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 49, 56, 64, 95, 1000, 1003,
+        ] {
             let (x, g, w) = data(n, 1e4);
             let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
             let g32: Vec<f32> = g.iter().map(|&v| v as f32).collect();
@@ -401,5 +446,29 @@ mod tests {
         let plain = x.iter().sum::<f32>();
         assert_eq!(plain, 16_777_216.0);
         assert_eq!(s, 16_777_216.0 + 62.0);
+    }
+
+    #[test]
+    fn trailing_whole_vectors_go_to_their_lanes_before_the_fold() {
+        // 40 values: one 32-chunk and one whole vector of 8. x[32] joins
+        // lane 0 (2^24 + 1 rounds back to 2^24) and x[33] joins lane 1
+        // (1 + 1 = 2), so the fold gives 2^24 + 2. Added one by one after
+        // the fold, both ones would be lost: 2^24.
+        let mut x = vec![0.0f32; 40];
+        x[0] = 16_777_216.0;
+        x[1] = 1.0;
+        x[32] = 1.0;
+        x[33] = 1.0;
+        assert_eq!(lane_sum(&x, 0.0), 16_777_216.0 + 2.0);
+        assert_eq!(
+            unary_portable::<f32, 32>(Reduction::Sum, &x, 0.0),
+            16_777_216.0 + 2.0
+        );
+        let plain = x.iter().sum::<f32>();
+        assert_eq!(plain, 16_777_216.0);
+        // The same rule in the two-slice sums: g = x, weights of one.
+        let ones = vec![1.0f32; 40];
+        assert_eq!(lane_g_gdev(&ones, &x, 0.0).0, 16_777_216.0 + 2.0);
+        assert_eq!(lane_weighted(&ones, &x, &ones, 0.0).0, 16_777_216.0 + 2.0);
     }
 }
