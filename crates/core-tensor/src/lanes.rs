@@ -18,8 +18,6 @@
 //! lanes are then folded by halves (lane `k` plus lane `k + L/2`, down to
 //! one), and the last `< L/4` elements are added to that one by one.
 
-use std::any::TypeId;
-
 use crate::Float;
 
 /// Lanes per accumulator set for `F`: 32 for `f32`, 16 for `f64`.
@@ -168,16 +166,6 @@ fn binary_tail<F: Float>(
     })
 }
 
-/// Reinterprets a slice of `F` as a slice of `T` when they are the same type.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn same<F: 'static, T: 'static>(x: &[F]) -> Option<&[T]> {
-    // SAFETY: `F` and `T` are the same type (equal `TypeId`s), so the
-    // pointer, length and lifetime describe a valid `[T]`.
-    (TypeId::of::<F>() == TypeId::of::<T>())
-        .then(|| unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<T>(), x.len()) })
-}
-
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     //! The AVX2 loops, generated for `f32` (`__m256`, 8 lanes per vector)
@@ -187,7 +175,8 @@ mod avx2 {
 
     use crate::Float;
 
-    use super::{Reduction, same};
+    use super::Reduction;
+    use crate::simd::same_slice as same;
 
     /// The AVX2 result of [`super::unary`], or `None` when the CPU lacks
     /// AVX2 (or `F` is neither `f32` nor `f64`).

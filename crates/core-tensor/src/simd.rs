@@ -37,3 +37,27 @@ pub fn wide<R>(f: impl FnOnce() -> R) -> R {
 unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
+
+/// `x` as a slice of `T` when `F` is `T` (for kernels that hand `f32` and
+/// `f64` slices to explicit SIMD code and keep a generic path otherwise).
+///
+/// ```
+/// let x = [1.0f32, 2.0];
+/// assert_eq!(core_tensor::simd::same_slice::<f32, f32>(&x), Some(&x[..]));
+/// assert_eq!(core_tensor::simd::same_slice::<f32, f64>(&x), None);
+/// ```
+#[inline(always)]
+pub fn same_slice<F: 'static, T: 'static>(x: &[F]) -> Option<&[T]> {
+    // SAFETY: `F` and `T` are the same type (equal `TypeId`s), so the
+    // pointer, length and lifetime describe a valid `[T]`.
+    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<T>())
+        .then(|| unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<T>(), x.len()) })
+}
+
+/// [`same_slice`] for a mutable slice.
+#[inline(always)]
+pub fn same_slice_mut<F: 'static, T: 'static>(x: &mut [F]) -> Option<&mut [T]> {
+    // SAFETY: as in `same_slice`; the borrow of `x` is moved into the result.
+    (std::any::TypeId::of::<F>() == std::any::TypeId::of::<T>())
+        .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<T>(), x.len()) })
+}

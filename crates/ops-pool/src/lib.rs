@@ -95,6 +95,7 @@ mod functional;
 mod geometry;
 pub mod lp;
 pub mod max;
+mod max_row_3_2;
 mod max_square;
 mod max_stride2;
 pub mod max_values;

@@ -13,7 +13,7 @@ use core_tensor::{Float, Par};
 
 use crate::geometry::{AxisPlan, Geometry};
 use crate::max::{ROW_3_2_MIN, has_nan, per_task};
-use crate::max_square;
+use crate::{max_row_3_2, max_square};
 
 /// Max pooling forward over `x` (contiguous `planes × plane_in`), values
 /// only: `y[o] = max over the window of o` (NaN propagating), as
@@ -251,7 +251,8 @@ fn row_3_2<F: Float>(xs: &[F], hv: &mut [F]) {
     let n = hv.len();
     assert!(xs.len() > 2 * n.max(1));
     let (mut t1, mut t2) = ([F::zero(); B], [F::zero(); B]);
-    let mut i0 = 0;
+    // Whole AVX2 steps first (where the CPU has them), the rest below.
+    let mut i0 = max_row_3_2::prefix(xs, hv);
     while i0 < n {
         let len = (n - i0).min(B);
         let m = &mut hv[i0..i0 + len];

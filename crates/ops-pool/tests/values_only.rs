@@ -110,6 +110,26 @@ proptest! {
         }
     }
 
+    /// Long 1-d rows with kernel 3 and stride 2 (the vectorized row
+    /// kernel), with ties, signed zeros, and NaN or infinities in some rows.
+    #[test]
+    fn long_rows_of_kernel_3_stride_2_equal_the_argmax_kernel_bitwise(
+        len in 256usize..700, planes in 1usize..4, pad in 0usize..2,
+        ceil in any::<bool>(), specials in any::<bool>(), seed in any::<u64>()
+    ) {
+        let shape = [planes, len];
+        let g = Arc::new(
+            MaxPoolParams::new(&[3]).stride(&[2]).padding(&[pad]).ceil_mode(ceil)
+                .geometry(&shape).unwrap(),
+        );
+        let x = input(seed, planes * len, specials);
+        let (want, _) = max::forward(&x, &g, Par::Seq);
+        prop_assert_eq!(bits64(&max_values::forward(&x, &g, Par::Seq)), bits64(&want));
+        let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let (want_f, _) = max::forward(&xf, &g, Par::Seq);
+        prop_assert_eq!(bits32(&max_values::forward(&xf, &g, Par::Seq)), bits32(&want_f));
+    }
+
     #[test]
     fn adaptive_values_only_equals_argmax_kernel_bitwise(
         dims in 1usize..=3, planes in 1usize..4,
