@@ -409,3 +409,53 @@ proptest! {
         }
     }
 }
+
+/// The small-plane kernels (batch norm 1-d and short planes) take samples
+/// four at a time, then one at a time: every count of samples from 2 to 13
+/// (zero to three groups of four, and every remainder) against `f64`.
+#[test]
+fn small_plane_kernels_match_f64_for_every_grouping_of_samples() {
+    let mut rng = Rng::new(404);
+    for s in [1usize, 3] {
+        for n in 2..=13 {
+            let c = 37;
+            let layout = ChannelLayout { n, c, s };
+            let len = n * c * s;
+            let x: Vec<f32> = (0..len).map(|_| rng.normal() as f32 * 2.0 + 5.0).collect();
+            let dy: Vec<f32> = (0..len).map(|_| rng.normal() as f32).collect();
+            let at = |i: usize, ch: usize, k: usize| (i * c + ch) * s + k;
+            let m = channel_moments(&x, layout, Par::Seq).unwrap();
+            let mean: Vec<f64> = m.iter().map(|m| m.mean).collect();
+            let invstd: Vec<f64> = m
+                .iter()
+                .map(|m| 1.0 / (m.var_biased() + 1e-5).sqrt())
+                .collect();
+            let y = channel_forward(&x, layout, &mean, &invstd, None, None, Par::Seq).unwrap();
+            let sums =
+                ops_norm::kernels::channel::channel_grad_sums(&x, &dy, layout, &mean, Par::Seq)
+                    .unwrap();
+            for ch in 0..c {
+                let idx: Vec<usize> = (0..n)
+                    .flat_map(|i| (0..s).map(move |k| at(i, ch, k)))
+                    .collect();
+                let v: Vec<f64> = idx.iter().map(|&j| x[j] as f64).collect();
+                let mu = v.iter().sum::<f64>() / v.len() as f64;
+                let var = v.iter().map(|a| (a - mu).powi(2)).sum::<f64>() / v.len() as f64;
+                assert!((m[ch].mean - mu).abs() < 1e-5, "n {n} s {s} ch {ch}");
+                assert!(
+                    (m[ch].var_biased() / var - 1.0).abs() < 1e-5,
+                    "n {n} s {s} ch {ch}"
+                );
+                let (sg, sgx) = idx.iter().fold((0.0, 0.0), |(a, b), &j| {
+                    let g = dy[j] as f64;
+                    (a + g, b + g * (x[j] as f64 - mean[ch]))
+                });
+                assert!((sums[ch].0 - sg).abs() < 1e-4 && (sums[ch].1 - sgx).abs() < 1e-3);
+                for &j in &idx {
+                    let want = (x[j] as f64 - mean[ch]) * invstd[ch];
+                    assert!((y[j] as f64 - want).abs() < 1e-5, "n {n} s {s} at {j}");
+                }
+            }
+        }
+    }
+}

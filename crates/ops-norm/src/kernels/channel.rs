@@ -142,7 +142,20 @@ pub fn channel_moments<F: Float>(
                 let block = &x[rows.start * row..rows.end * row];
                 let first = &block[..row];
                 let mut acc = vec![F::zero(); row];
-                for xr in block.chunks_exact(row).skip(1) {
+                // Rows in order for every position (four per pass over
+                // `acc`, which is then loaded and stored once for four).
+                let quads = block[row..].chunks_exact(QUAD * row);
+                let rest = quads.remainder();
+                for q in quads {
+                    let r: [&[F]; QUAD] = std::array::from_fn(|k| &q[k * row..(k + 1) * row]);
+                    for (e, (a, &f)) in acc.iter_mut().zip(first).enumerate() {
+                        *a += r[0][e] - f;
+                        *a += r[1][e] - f;
+                        *a += r[2][e] - f;
+                        *a += r[3][e] - f;
+                    }
+                }
+                for xr in rest.chunks_exact(row) {
                     for ((a, &v), &f) in acc.iter_mut().zip(xr).zip(first) {
                         *a += v - f;
                     }
@@ -155,7 +168,18 @@ pub fn channel_moments<F: Float>(
                     .collect();
                 let mean_f: Vec<F> = mean.iter().map(|&m| F::cast(m)).collect();
                 acc.fill(F::zero());
-                for xr in block.chunks_exact(row) {
+                let quads = block.chunks_exact(QUAD * row);
+                let rest = quads.remainder();
+                for q in quads {
+                    let r: [&[F]; QUAD] = std::array::from_fn(|k| &q[k * row..(k + 1) * row]);
+                    for (e, (a, &m)) in acc.iter_mut().zip(&mean_f).enumerate() {
+                        for rk in r {
+                            let d = rk[e] - m;
+                            *a += d * d;
+                        }
+                    }
+                }
+                for xr in rest.chunks_exact(row) {
                     for ((a, &v), &m) in acc.iter_mut().zip(xr).zip(&mean_f) {
                         let d = v - m;
                         *a += d * d;
@@ -227,6 +251,31 @@ fn small_rows_per_task(n: usize, row: usize) -> usize {
         .clamp(1, SMALL_MAX_ROWS)
 }
 
+/// Samples handled together by the small-plane loops: per-position
+/// coefficients and accumulators are loaded once for four samples.
+const QUAD: usize = 4;
+
+/// The four `row`-long rows of `block` (which holds exactly four).
+fn split_rows<T>(block: &mut [T], row: usize) -> [&mut [T]; QUAD] {
+    let (r0, rest) = block.split_at_mut(row);
+    let (r1, rest) = rest.split_at_mut(row);
+    let (r2, r3) = rest.split_at_mut(row);
+    [r0, r1, r2, r3]
+}
+
+/// Per-channel values repeated `s` times each: their values along a
+/// sample's row of `C·S` positions (without a division per position).
+fn along_row<T: Copy>(per_channel: impl ExactSizeIterator<Item = T>, s: usize) -> Vec<T> {
+    if s == 1 {
+        return per_channel.collect();
+    }
+    let mut row = Vec::with_capacity(per_channel.len() * s);
+    for v in per_channel {
+        row.extend(std::iter::repeat_n(v, s));
+    }
+    row
+}
+
 /// Applies per-channel coefficients `k[c]` elementwise: `out[i] =
 /// body(k[c(i)], inputs[..][i])`.
 fn channel_zip<F: Float, const K: usize, const M: usize>(
@@ -270,7 +319,7 @@ fn channel_zip<F: Float, const K: usize, const M: usize>(
         // slices of the same length and vectorizes.
         let row = c * s;
         let expanded: [Vec<F>; K] =
-            std::array::from_fn(|k| (0..row).map(|j| coeffs[j / s][k]).collect());
+            std::array::from_fn(|k| along_row(coeffs.iter().map(|ck| ck[k]), s));
         let rows_per_task = units_per_task(row);
         build_chunks(par, len, rows_per_task * row, |t, chunk| {
             wide(
@@ -278,14 +327,41 @@ fn channel_zip<F: Float, const K: usize, const M: usize>(
                 || {
                     let mut written = 0;
                     let ks: [&[F]; K] = expanded.each_ref().map(|v| &v[..row]);
-                    for (r, o) in chunk.chunks_mut(row).enumerate() {
-                        let off = (t * rows_per_task + r) * row;
-                        let ins: [&[F]; M] = inputs.map(|v| &v[off..off + row]);
-                        let o = &mut o[..row];
-                        for (e, oe) in o.iter_mut().enumerate() {
-                            oe.write(body(&ks.map(|v| v[e]), ins.map(|v| v[e])));
+                    // Four samples per pass over the coefficients, which
+                    // are then loaded once for four outputs.
+                    for (q, o4) in chunk.chunks_mut(QUAD * row).enumerate() {
+                        let off = (t * rows_per_task + q * QUAD) * row;
+                        if o4.len() == QUAD * row {
+                            let os = split_rows(o4, row);
+                            let ins: [[&[F]; M]; QUAD] = std::array::from_fn(|r| {
+                                inputs.map(|v| &v[off + r * row..off + (r + 1) * row])
+                            });
+                            let [o0, o1, o2, o3] = os;
+                            let (o0, o1, o2, o3) = (
+                                &mut o0[..row],
+                                &mut o1[..row],
+                                &mut o2[..row],
+                                &mut o3[..row],
+                            );
+                            for e in 0..row {
+                                let k = ks.map(|v| v[e]);
+                                o0[e].write(body(&k, ins[0].map(|v| v[e])));
+                                o1[e].write(body(&k, ins[1].map(|v| v[e])));
+                                o2[e].write(body(&k, ins[2].map(|v| v[e])));
+                                o3[e].write(body(&k, ins[3].map(|v| v[e])));
+                            }
+                            written += o4.len();
+                            continue;
                         }
-                        written += o.len();
+                        for (r, o) in o4.chunks_mut(row).enumerate() {
+                            let off = off + r * row;
+                            let ins: [&[F]; M] = inputs.map(|v| &v[off..off + row]);
+                            let o = &mut o[..row];
+                            for (e, oe) in o.iter_mut().enumerate() {
+                                oe.write(body(&ks.map(|v| v[e]), ins.map(|v| v[e])));
+                            }
+                            written += o.len();
+                        }
                     }
                     (written, ())
                 },
@@ -383,8 +459,8 @@ pub fn channel_grad_sums<F: Float>(
     // rounded to F and corrected in `f64`, then summed per channel.
     let row = c * s;
     let rows_per_task = small_rows_per_task(n, row);
-    let mean_f: Vec<F> = (0..row).map(|j| F::cast(mean[j / s])).collect();
-    let shift: Vec<f64> = (0..row).map(|j| mean_f[j].widen() - mean[j / s]).collect();
+    let mean_f: Vec<F> = along_row(mean.iter().map(|&m| F::cast(m)), s);
+    let shift: Vec<f64> = along_row(mean.iter().map(|&m| F::cast(m).widen() - m), s);
     let parts = par.map_range(n.div_ceil(rows_per_task), |t| {
         wide(
             #[inline(always)]
@@ -394,6 +470,23 @@ pub fn channel_grad_sums<F: Float>(
                 let gs = &dy[rows.start * row..rows.end * row];
                 let mut a = vec![F::zero(); row];
                 let mut b = vec![F::zero(); row];
+                // Rows in order for every position, four per pass over the
+                // accumulators.
+                let (xq, gq) = (xs.chunks_exact(QUAD * row), gs.chunks_exact(QUAD * row));
+                let (xs, gs) = (xq.remainder(), gq.remainder());
+                for (xq, gq) in xq.zip(gq) {
+                    let xr: [&[F]; QUAD] = std::array::from_fn(|k| &xq[k * row..(k + 1) * row]);
+                    let gr: [&[F]; QUAD] = std::array::from_fn(|k| &gq[k * row..(k + 1) * row]);
+                    for (e, ((aj, bj), &m)) in
+                        a.iter_mut().zip(b.iter_mut()).zip(&mean_f).enumerate()
+                    {
+                        for (xk, gk) in xr.iter().zip(&gr) {
+                            let gv = gk[e];
+                            *aj += gv;
+                            *bj += gv * (xk[e] - m);
+                        }
+                    }
+                }
                 for (xr, gr) in xs.chunks_exact(row).zip(gs.chunks_exact(row)) {
                     for ((((aj, bj), &xv), &gv), &m) in
                         a.iter_mut().zip(b.iter_mut()).zip(xr).zip(gr).zip(&mean_f)
