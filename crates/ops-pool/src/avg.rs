@@ -16,6 +16,7 @@ use core_tensor::simd::wide;
 use core_tensor::{Float, Par, Tensor};
 
 use crate::geometry::{AxisPlan, Geometry};
+use crate::{max_square, pairs};
 
 /// What a window sum is divided by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,18 +81,108 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
         })
         .0;
     }
+    let tiled = max_square::tiles_2x2(g);
+    let scale = exact_reciprocal(&d);
     build_chunks(par, n, per_task * pout, |i, yc| {
-        for (j, yp) in yc.chunks_mut(pout).enumerate() {
-            let p = i * per_task + j;
-            let yp = init_slice(yp, F::zero());
-            window_sums(&x[p * pin..(p + 1) * pin], g, yp, |v| v);
-            for (yv, dv) in yp.iter_mut().zip(&d) {
-                *yv /= *dv;
-            }
-        }
+        wide(
+            #[inline(always)]
+            || {
+                let mut sums = Vec::new();
+                for (j, yp) in yc.chunks_mut(pout).enumerate() {
+                    let p = i * per_task + j;
+                    let yp = init_slice(yp, F::zero());
+                    let xp = &x[p * pin..(p + 1) * pin];
+                    if tiled {
+                        tiled_forward_plane(xp, g, yp, &d, scale, &mut sums);
+                        continue;
+                    }
+                    window_sums(xp, g, yp, true, |v| v);
+                    for (yv, dv) in yp.iter_mut().zip(&d) {
+                        *yv /= *dv;
+                    }
+                }
+            },
+        );
         (yc.len(), ())
     })
     .0
+}
+
+/// `1 / d` when every divisor is the same power of two (4 for 2×2 windows
+/// without padding), so that multiplying by it gives exactly the quotient:
+/// both round the same real number `x / 2^k` once. `None` otherwise.
+fn exact_reciprocal<F: Float>(d: &[F]) -> Option<F> {
+    let first = *d.first()?;
+    let v = first.widen();
+    let pow2 = v >= 1.0 && v.fract() == 0.0 && v < 2f64.powi(52) && (v as u64).is_power_of_two();
+    (pow2 && d.iter().all(|&x| x == first)).then(|| F::one() / first)
+}
+
+/// One plane of 2×2 windows with stride 2 that tile it
+/// ([`max_square::tiles_2x2`]): the pair sums `0 + (x[h][2w] + x[h][2w+1])`
+/// of every input row, in one pass over the plane when its rows have even
+/// length, then `y = (pairs of row 2h + pairs of row 2h+1) / divisor`. This
+/// is bitwise the general kernel's `(0 + (a + b)) + (c + d)`: adding `0` to
+/// `c + d` only turns `-0` into `0`, which cannot change a sum with the
+/// nonnegative-zero-or-nonzero first term.
+#[inline(always)]
+fn tiled_forward_plane<F: Float>(
+    x: &[F],
+    g: &Geometry,
+    y: &mut [F],
+    d: &[F],
+    scale: Option<F>,
+    sums: &mut Vec<F>,
+) {
+    let (w, oh_n, ow_n) = (g.axes[2].len, g.axes[1].out, g.axes[2].out);
+    sums.clear();
+    sums.resize(2 * oh_n * ow_n, F::zero());
+    let rows = if w == 2 * ow_n { 1 } else { 2 * oh_n };
+    let (span, len) = (2 * oh_n * w / rows, 2 * oh_n * ow_n / rows);
+    for (xr, sr) in x[..2 * oh_n * w]
+        .chunks(span.max(1))
+        .zip(sums.chunks_mut(len.max(1)))
+    {
+        let xr = &xr[..2 * sr.len()];
+        let done = pairs::add_pair_sums(xr, sr);
+        for (sv, pair) in sr[done..].iter_mut().zip(xr[2 * done..].chunks_exact(2)) {
+            *sv += pair[0] + pair[1];
+        }
+    }
+    for (oh, yr) in y.chunks_exact_mut(ow_n).enumerate().take(oh_n) {
+        let (a, b) = (&sums[2 * oh * ow_n..], &sums[(2 * oh + 1) * ow_n..]);
+        let dr = &d[oh * ow_n..];
+        match scale {
+            Some(k) => {
+                for ((yv, &av), &bv) in yr.iter_mut().zip(a).zip(b) {
+                    *yv = (av + bv) * k;
+                }
+            }
+            None => {
+                for (((yv, &av), &bv), &dv) in yr.iter_mut().zip(a).zip(b).zip(dr) {
+                    *yv = (av + bv) / dv;
+                }
+            }
+        }
+    }
+}
+
+/// The backward of [`tiled_forward_plane`] on a zeroed plane `dx`: input
+/// row `2h` gets `0 + c[h][w]` at `2w` and `2w + 1`, and row `2h + 1` is the
+/// same row (as the general kernel's two additions give).
+#[inline(always)]
+fn tiled_backward_plane<F: Float>(dx: &mut [F], g: &Geometry, c: &[F]) {
+    let (w, oh_n, ow_n) = (g.axes[2].len, g.axes[1].out, g.axes[2].out);
+    for (oh, cr) in c.chunks_exact(ow_n).enumerate().take(oh_n) {
+        let r0 = 2 * oh * w;
+        let row = &mut dx[r0..r0 + 2 * ow_n];
+        let done = pairs::add_spread(row, cr);
+        for (pair, &cv) in row[2 * done..].chunks_exact_mut(2).zip(&cr[done..]) {
+            pair[0] += cv;
+            pair[1] += cv;
+        }
+        dx.copy_within(r0..r0 + w, r0 + w);
+    }
 }
 
 /// Input elements handled by one parallel task (several planes when they are small).
@@ -107,7 +198,13 @@ fn is_global(g: &Geometry) -> bool {
 /// Sums `f(x)` over the in-bounds taps of every window of one plane into `y`
 /// (which starts at zero).
 #[inline]
-pub(crate) fn window_sums<F: Float>(x: &[F], g: &Geometry, y: &mut [F], f: impl Fn(F) -> F + Copy) {
+pub(crate) fn window_sums<F: Float>(
+    x: &[F],
+    g: &Geometry,
+    y: &mut [F],
+    plain: bool,
+    f: impl Fn(F) -> F + Copy,
+) {
     let [ad, ah, aw] = &g.axes;
     let [_, hh, ww] = g.in3();
     for od in 0..ad.out {
@@ -117,7 +214,7 @@ pub(crate) fn window_sums<F: Float>(x: &[F], g: &Geometry, y: &mut [F], f: impl 
             for td in ad.lo[od]..ad.hi[od] {
                 for th in ah.lo[oh]..ah.hi[oh] {
                     let r = (ad.pos(od, td) * hh + ah.pos(oh, th)) * ww;
-                    sweep_sum(&x[r..r + ww], yr, aw, f);
+                    sweep_sum(&x[r..r + ww], yr, aw, plain, f);
                 }
             }
         }
@@ -125,7 +222,7 @@ pub(crate) fn window_sums<F: Float>(x: &[F], g: &Geometry, y: &mut [F], f: impl 
 }
 
 #[inline(always)]
-fn sweep_sum<F: Float>(xr: &[F], yr: &mut [F], aw: &AxisPlan, f: impl Fn(F) -> F) {
+fn sweep_sum<F: Float>(xr: &[F], yr: &mut [F], aw: &AxisPlan, plain: bool, f: impl Fn(F) -> F) {
     let (a, b) = aw.full;
     for ow in (0..a).chain(b..aw.out) {
         let mut s = yr[ow];
@@ -141,7 +238,14 @@ fn sweep_sum<F: Float>(xr: &[F], yr: &mut [F], aw: &AxisPlan, f: impl Fn(F) -> F
         (Some(2), 2, 1) => {
             let base = aw.start[a] as usize;
             let xs = &xr[base..base + 2 * (b - a)];
-            for (w, yv) in xs.chunks_exact(2).zip(yr[a..b].iter_mut()) {
+            let ys = &mut yr[a..b];
+            // Whole AVX2 steps first when `f` is the identity.
+            let done = if plain {
+                pairs::add_pair_sums(xs, ys)
+            } else {
+                0
+            };
+            for (w, yv) in xs[2 * done..].chunks_exact(2).zip(ys[done..].iter_mut()) {
                 *yv += f(w[0]) + f(w[1]);
             }
         }
@@ -193,22 +297,32 @@ pub fn backward<F: Float>(dy: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec
         })
         .0;
     }
+    let tiled = max_square::tiles_2x2(g);
     build_chunks(par, n, per_task * pin, |i, dxc| {
         let [ad, ah, aw] = &g.axes;
         let mut scaled = vec![F::zero(); pout];
-        for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
-            let p = i * per_task + j;
-            let (dxp, dyp) = (init_slice(dxp, F::zero()), &dy[p * pout..(p + 1) * pout]);
-            for ((s, &gv), &dv) in scaled.iter_mut().zip(dyp).zip(&d) {
-                *s = gv / dv;
-            }
-            for od in 0..ad.out {
-                for oh in 0..ah.out {
-                    let row = (od * ah.out + oh) * aw.out;
-                    spread_row(dxp, g, od, oh, &scaled[row..row + aw.out]);
+        wide(
+            #[inline(always)]
+            || {
+                for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
+                    let p = i * per_task + j;
+                    let (dxp, dyp) = (init_slice(dxp, F::zero()), &dy[p * pout..(p + 1) * pout]);
+                    for ((s, &gv), &dv) in scaled.iter_mut().zip(dyp).zip(&d) {
+                        *s = gv / dv;
+                    }
+                    if tiled {
+                        tiled_backward_plane(dxp, g, &scaled);
+                        continue;
+                    }
+                    for od in 0..ad.out {
+                        for oh in 0..ah.out {
+                            let row = (od * ah.out + oh) * aw.out;
+                            spread_row(dxp, g, od, oh, &scaled[row..row + aw.out]);
+                        }
+                    }
                 }
-            }
-        }
+            },
+        );
         (dxc.len(), ())
     })
     .0
@@ -252,7 +366,9 @@ pub(crate) fn spread_row<F: Float>(dx: &mut [F], g: &Geometry, od: usize, oh: us
 /// stride `K`, the window size a constant so the loop vectorizes.
 #[inline(always)]
 fn spread_k<F: Float, const K: usize>(xs: &mut [F], c: &[F]) {
-    for (w, &cv) in xs.chunks_exact_mut(K).zip(c) {
+    // Whole AVX2 steps first for pairs.
+    let done = if K == 2 { pairs::add_spread(xs, c) } else { 0 };
+    for (w, &cv) in xs[K * done..].chunks_exact_mut(K).zip(&c[done..]) {
         for v in w {
             *v += cv;
         }

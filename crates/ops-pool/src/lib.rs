@@ -99,6 +99,7 @@ mod max_row_3_2;
 mod max_square;
 mod max_stride2;
 pub mod max_values;
+mod pairs;
 pub mod params;
 pub mod unpool;
 

@@ -46,7 +46,9 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, p: f64, par: Par) -> Vec<F> {
     let inv = F::cast(1.0 / p);
     par.for_work(x.len())
         .for_each_chunk_mut(&mut y, pout, |pl, yp| {
-            avg::window_sums(&x[pl * pin..(pl + 1) * pin], g, yp, |v| pow_abs(v, pf));
+            avg::window_sums(&x[pl * pin..(pl + 1) * pin], g, yp, false, |v| {
+                pow_abs(v, pf)
+            });
             for v in yp.iter_mut() {
                 *v = if p == 1.0 {
                     *v

@@ -257,3 +257,50 @@ proptest! {
         prop_assert!(same_bits(&lp::backward(&x, &yl, &dy, &ga, 2.5, Par::Seq), &lp::backward(&x, &yl, &dy, &ga, 2.5, Par::Rayon)));
     }
 }
+
+/// Values with ties, both zeros and sums that round (the order shows).
+fn rounding_input(seed: u64, n: usize) -> Vec<f64> {
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|_| match rng.below(6) {
+            0 => -0.0,
+            1 => 0.0,
+            2 => 1e8 + rng.below(5) as f64,
+            _ => rng.normal(),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// 2×2 windows with stride 2 that tile a plane take a kernel of their
+    /// own; the same planes as depth slices of a 3-d pooling with kernel
+    /// (1, 2, 2) take the general one. Both give the same bits, forward and
+    /// backward, in f64 and f32, for every divisor rule.
+    #[test]
+    fn tiled_2x2_average_pooling_equals_the_general_kernel_bitwise(
+        planes in 1usize..4, h in 2usize..13, w in 2usize..40,
+        div in 0u8..4, seed in any::<u64>()
+    ) {
+        let d = match div {
+            0 => Divisor::IncludePad,
+            1 => Divisor::InBounds,
+            2 => Divisor::Override(3),
+            _ => Divisor::Override(4),
+        };
+        let g2 = AvgPoolParams::new(&[2, 2]).stride(&[2]).geometry(&[2 * planes, h, w]).unwrap();
+        let g3 = AvgPoolParams::new(&[1, 2, 2]).stride(&[1, 2, 2])
+            .geometry(&[planes, 2, h, w]).unwrap();
+        let x = rounding_input(seed, 2 * planes * h * w);
+        let y2 = avg::forward(&x, &g2, d, Par::Seq);
+        prop_assert!(same_bits(&y2, &avg::forward(&x, &g3, d, Par::Seq)));
+        let dy = rounding_input(seed ^ 1, y2.len());
+        prop_assert!(same_bits(&avg::backward(&dy, &g2, d, Par::Seq), &avg::backward(&dy, &g3, d, Par::Seq)));
+        let (xf, dyf): (Vec<f32>, Vec<f32>) =
+            (x.iter().map(|&v| v as f32).collect(), dy.iter().map(|&v| v as f32).collect());
+        let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(bits(avg::forward(&xf, &g2, d, Par::Seq)), bits(avg::forward(&xf, &g3, d, Par::Seq)));
+        prop_assert_eq!(bits(avg::backward(&dyf, &g2, d, Par::Seq)), bits(avg::backward(&dyf, &g3, d, Par::Seq)));
+    }
+}
