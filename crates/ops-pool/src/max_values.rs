@@ -100,13 +100,15 @@ fn max_plane<F: Float>(x: &[F], g: &Geometry, y: &mut [F], hv: &mut Vec<F>) {
 }
 
 /// Whether the maximum of any subset of `x` has the same bits whatever the
-/// order of the scan: no NaN (payloads, last-NaN rule) and no zero (`0.0`
-/// and `-0.0` compare equal, the first one wins). Equal values are then
+/// order of the scan: no NaN (payloads, last-NaN rule) and no `-0.0` (it
+/// compares equal to `0.0`, and the first one wins). Equal values are then
 /// bitwise equal, so the window maximum does not depend on the tap order.
+/// (`0.0` alone is fine: the zeros of a ReLU's output are all `0.0`.)
 #[inline(always)]
 fn order_free<F: Float>(x: &[F]) -> bool {
-    !x.iter()
-        .fold(false, |a, &v| a | v.is_nan() | (v == F::zero()))
+    !x.iter().fold(false, |a, &v| {
+        a | v.is_nan() | ((v == F::zero()) & v.is_sign_negative())
+    })
 }
 
 /// Order-free planes (see [`order_free`]): per output row, the window's
@@ -209,8 +211,16 @@ fn row_fixed<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F]) -> bool {
         (2, 1) => row_k::<F, 2, 1>(xs, hv),
         (2, 2) => row_k::<F, 2, 2>(xs, hv),
         (3, 1) => row_k::<F, 3, 1>(xs, hv),
-        (3, 2) if n >= ROW_3_2_MIN => row_3_2(xs, hv),
-        (3, 2) => row_k::<F, 3, 2>(xs, hv),
+        (3, 2) => {
+            // Whole AVX2 steps first (where the CPU has them), then the rest.
+            let done = max_row_3_2::prefix(xs, hv);
+            let (xs, hv) = (&xs[2 * done..], &mut hv[done..]);
+            if hv.len() >= ROW_3_2_MIN {
+                row_3_2(xs, hv);
+            } else {
+                row_k::<F, 3, 2>(xs, hv);
+            }
+        }
         (3, 3) => row_k::<F, 3, 3>(xs, hv),
         (4, 4) => row_k::<F, 4, 4>(xs, hv),
         (k, s) => row_dyn(xs, k, s, hv),
@@ -251,8 +261,7 @@ fn row_3_2<F: Float>(xs: &[F], hv: &mut [F]) {
     let n = hv.len();
     assert!(xs.len() > 2 * n.max(1));
     let (mut t1, mut t2) = ([F::zero(); B], [F::zero(); B]);
-    // Whole AVX2 steps first (where the CPU has them), the rest below.
-    let mut i0 = max_row_3_2::prefix(xs, hv);
+    let mut i0 = 0;
     while i0 < n {
         let len = (n - i0).min(B);
         let m = &mut hv[i0..i0 + len];
