@@ -3,10 +3,13 @@
 //! long rows in general), eight `f32` or four `f64` windows per AVX2 step.
 //!
 //! Window `i` takes `x[2i]`, `x[2i+1]`, `x[2i+2]`. A step loads the 16
-//! (or 8) values from `x[2i]` and the same from `x[2i+2]`, splits even
-//! and odd positions with in-lane shuffles (which leave the 64-bit pairs
-//! in the order 0, 2, 1, 3), takes the maxima lane by lane and puts the
-//! pairs back in order with one cross-lane permute.
+//! (or 8) values from `x[2i]` and 16 (8) more from `x[2i+2]` and
+//! `x[2i+9]` (`x[2i+5]`), splits even and odd positions with in-lane
+//! shuffles (which leave the 64-bit pairs in the order 0, 2, 1, 3), takes
+//! the maxima lane by lane and puts the pairs back in order with one
+//! cross-lane permute. A row of `n` windows reads only `x[..2n + 1]`, and a
+//! last step overlapping the one before covers a remainder, so every window
+//! of a row of at least one step is done in steps.
 //!
 //! `_mm256_max_p{s,d}(v, m)` returns `m` unless `v > m`: exactly the
 //! tap-ordered update `if v > m { m = v }` of the scalar kernels, so ties
@@ -16,9 +19,9 @@
 
 use core_tensor::Float;
 
-/// Writes the maxima of the first windows of `hv` (as many whole steps as
-/// fit) and returns how many it wrote; 0 without AVX2 or for an element
-/// type other than `f32`/`f64`. `xs` holds the row from the first window's
+/// Writes the maxima of all the windows of `hv` and returns how many it
+/// wrote: all of them, or 0 for a row shorter than one step, without AVX2
+/// or for an element type other than `f32`/`f64`. `xs` holds the row from the first window's
 /// first tap on (at least `2·hv.len() + 1` values) and has no NaN.
 #[inline(always)]
 pub(crate) fn prefix<F: Float>(xs: &[F], hv: &mut [F]) -> usize {
@@ -47,66 +50,88 @@ pub(crate) fn prefix<F: Float>(xs: &[F], hv: &mut [F]) -> usize {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    /// Eight windows per step; see the module docs.
+    /// Eight windows per step; see the module docs. A step at `i` reads
+    /// `xs[2i .. 2i + 17]`; after the whole steps, one more step ending at
+    /// the last window (overlapping the previous one, whose outputs it
+    /// recomputes unchanged) covers the rest.
     #[inline]
     #[target_feature(enable = "avx2")]
     pub(super) fn f32x8(xs: &[f32], hv: &mut [f32]) -> usize {
-        let mut i = 0;
-        // A step reads `xs[2i .. 2i + 18]`.
-        while i + 8 <= hv.len() && 2 * i + 18 <= xs.len() {
-            let w = &xs[2 * i..2 * i + 18];
-            // SAFETY: `w` holds 18 values: loads at 0, 8, 2 and 10 read
+        let n = hv.len();
+        if n < 8 || xs.len() < 2 * n + 1 {
+            return 0;
+        }
+        let step = |hv: &mut [f32], i: usize| {
+            let w = &xs[2 * i..2 * i + 17];
+            // SAFETY: `w` holds 17 values: the loads at 0, 8, 2 and 9 read
             // eight each, within it.
             let (v0, v1, u0, u1) = unsafe {
                 (
                     _mm256_loadu_ps(w.as_ptr()),
                     _mm256_loadu_ps(w.as_ptr().add(8)),
                     _mm256_loadu_ps(w.as_ptr().add(2)),
-                    _mm256_loadu_ps(w.as_ptr().add(10)),
+                    _mm256_loadu_ps(w.as_ptr().add(9)),
                 )
             };
+            // Taps 0, 1, 2 of windows i..i + 8, pairs in the order 0, 2, 1, 3
+            // (`u1` starts one further, so its even taps are its odd lanes).
             let first = _mm256_shuffle_ps::<0x88>(v0, v1);
             let second = _mm256_shuffle_ps::<0xDD>(v0, v1);
-            let third = _mm256_shuffle_ps::<0x88>(u0, u1);
+            let third = _mm256_shuffle_ps::<0xD8>(u0, u1);
             let m = _mm256_max_ps(third, _mm256_max_ps(second, first));
             let m = _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(m)));
             let out = &mut hv[i..i + 8];
             // SAFETY: `out` holds eight values.
             unsafe { _mm256_storeu_ps(out.as_mut_ptr(), m) };
-            i += 8;
+        };
+        let whole = n / 8 * 8;
+        for i in (0..whole).step_by(8) {
+            step(hv, i);
         }
-        i
+        if whole < n {
+            step(hv, n - 8);
+        }
+        n
     }
 
-    /// Four windows per step; see the module docs.
+    /// Four windows per step; see [`f32x8`] (a step reads
+    /// `xs[2i .. 2i + 9]`).
     #[inline]
     #[target_feature(enable = "avx2")]
     pub(super) fn f64x4(xs: &[f64], hv: &mut [f64]) -> usize {
-        let mut i = 0;
-        // A step reads `xs[2i .. 2i + 10]`.
-        while i + 4 <= hv.len() && 2 * i + 10 <= xs.len() {
-            let w = &xs[2 * i..2 * i + 10];
-            // SAFETY: `w` holds 10 values: loads at 0, 4, 2 and 6 read four
-            // each, within it.
+        let n = hv.len();
+        if n < 4 || xs.len() < 2 * n + 1 {
+            return 0;
+        }
+        let step = |hv: &mut [f64], i: usize| {
+            let w = &xs[2 * i..2 * i + 9];
+            // SAFETY: `w` holds nine values: the loads at 0, 4, 2 and 5 read
+            // four each, within it.
             let (v0, v1, u0, u1) = unsafe {
                 (
                     _mm256_loadu_pd(w.as_ptr()),
                     _mm256_loadu_pd(w.as_ptr().add(4)),
                     _mm256_loadu_pd(w.as_ptr().add(2)),
-                    _mm256_loadu_pd(w.as_ptr().add(6)),
+                    _mm256_loadu_pd(w.as_ptr().add(5)),
                 )
             };
             let first = _mm256_unpacklo_pd(v0, v1);
             let second = _mm256_unpackhi_pd(v0, v1);
-            let third = _mm256_unpacklo_pd(u0, u1);
+            let third = _mm256_shuffle_pd::<0b1010>(u0, u1);
             let m = _mm256_max_pd(third, _mm256_max_pd(second, first));
             let m = _mm256_permute4x64_pd::<0xD8>(m);
             let out = &mut hv[i..i + 4];
             // SAFETY: `out` holds four values.
             unsafe { _mm256_storeu_pd(out.as_mut_ptr(), m) };
-            i += 4;
+        };
+        let whole = n / 4 * 4;
+        for i in (0..whole).step_by(4) {
+            step(hv, i);
         }
-        i
+        if whole < n {
+            step(hv, n - 4);
+        }
+        n
     }
 }
 
@@ -150,15 +175,9 @@ mod tests {
                 let avx2 =
                     cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx2");
                 if avx2 {
-                    // Whole steps, as long as their loads stay in the row.
-                    assert_eq!(
-                        k32,
-                        (n / 8 * 8).min((2 * n + extra).saturating_sub(2) / 16 * 8)
-                    );
-                    assert_eq!(
-                        k64,
-                        (n / 4 * 4).min((2 * n + extra).saturating_sub(2) / 8 * 4)
-                    );
+                    // Every window of rows of at least one step.
+                    assert_eq!(k32, if n >= 8 { n } else { 0 });
+                    assert_eq!(k64, if n >= 4 { n } else { 0 });
                 } else {
                     assert_eq!((k32, k64), (0, 0));
                 }

@@ -217,7 +217,7 @@ fn row_fixed<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F]) -> bool {
             let (xs, hv) = (&xs[2 * done..], &mut hv[done..]);
             if hv.len() >= ROW_3_2_MIN {
                 row_3_2(xs, hv);
-            } else {
+            } else if !hv.is_empty() {
                 row_k::<F, 3, 2>(xs, hv);
             }
         }
