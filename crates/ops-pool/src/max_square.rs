@@ -20,7 +20,6 @@ use core_tensor::simd::wide;
 
 use crate::argmax::Offset;
 use crate::geometry::{AxisPlan, Geometry};
-use crate::max_stride2::scan_window;
 
 /// Whether [`tiles_2x2`] handles `g`: 2-d 2×2 windows with stride 2 that
 /// tile the plane (no padding, no partial window), the most common max
@@ -210,12 +209,27 @@ fn plane_body<F: Float, O: Offset>(
                 }
             }
         }
-        // Windows reaching into the left or right padding, tap by tap.
+        // Windows reaching into the left or right padding: all nine taps
+        // in row-major order, a tap outside the plane read as minus
+        // infinity (which never beats a finite value), so the first real
+        // maximum and its in-window code win, as in the general scan.
         for ow in (0..a).chain(b..own) {
-            let (m, code) = scan_window(x, g, 0, oh, ow);
+            let (mut m, mut c) = (F::neg_infinity(), 0u8);
+            for th in 0..K {
+                let in_rows = (ah.lo[oh]..ah.hi[oh]).contains(&th);
+                for tw in 0..K {
+                    let col = aw.start[ow] + tw as isize;
+                    let v = if in_rows && (0..w as isize).contains(&col) {
+                        x[ah.pos(oh, th) * w + col as usize]
+                    } else {
+                        F::neg_infinity()
+                    };
+                    take(&mut m, &mut c, v, (th * K + tw) as u8);
+                }
+            }
             y[row + ow] = m;
             if let Some(t) = t.as_deref_mut() {
-                t[row + ow] = O::from_usize(code);
+                t[row + ow] = O::from_usize(usize::from(c));
             }
         }
     }
