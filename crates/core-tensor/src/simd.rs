@@ -61,3 +61,38 @@ pub fn same_slice_mut<F: 'static, T: 'static>(x: &mut [F]) -> Option<&mut [T]> {
     (std::any::TypeId::of::<F>() == std::any::TypeId::of::<T>())
         .then(|| unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<T>(), x.len()) })
 }
+
+/// Hands `(x, y)` to `on_f32` or `on_f64` as `f32`/`f64` slices when `F`
+/// is one of them and the CPU has AVX2 (so that they may call functions
+/// compiled for it); `None` otherwise, and always on other targets. For
+/// kernels with an explicit AVX2 part and a generic fallback.
+///
+/// ```
+/// let x = [1.0f32, 2.0];
+/// let mut y = [0.0f32; 2];
+/// let r = core_tensor::simd::on_avx2_floats(&x, &mut y, |x, y| { y.copy_from_slice(x); 2 }, |_, _| 0);
+/// let avx2 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx2");
+/// assert_eq!(r, avx2.then_some(2));
+/// ```
+#[inline(always)]
+pub fn on_avx2_floats<F: 'static, R>(
+    x: &[F],
+    y: &mut [F],
+    on_f32: impl FnOnce(&[f32], &mut [f32]) -> R,
+    on_f64: impl FnOnce(&[f64], &mut [f64]) -> R,
+) -> Option<R> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return None;
+        }
+        if let (Some(x), Some(y)) = (same_slice::<F, f32>(x), same_slice_mut::<F, f32>(y)) {
+            return Some(on_f32(x, y));
+        }
+        if let (Some(x), Some(y)) = (same_slice::<F, f64>(x), same_slice_mut::<F, f64>(y)) {
+            return Some(on_f64(x, y));
+        }
+    }
+    let _ = (x, y, on_f32, on_f64);
+    None
+}

@@ -18,6 +18,7 @@
 //! input element against 0.19 for the deinterleaving scalar loop.
 
 use core_tensor::Float;
+use core_tensor::simd::on_avx2_floats;
 
 /// Writes the maxima of all the windows of `hv` and returns how many it
 /// wrote: all of them, or 0 for a row shorter than one step, without AVX2
@@ -25,25 +26,26 @@ use core_tensor::Float;
 /// first tap on (at least `2·hv.len() + 1` values) and has no NaN.
 #[inline(always)]
 pub(crate) fn prefix<F: Float>(xs: &[F], hv: &mut [F]) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            return 0;
-        }
-        if let Some(x) = same_slice::<F, f32>(xs) {
-            let h = same_slice_mut::<F, f32>(hv).expect("F is f32");
-            // SAFETY: AVX2 was detected above.
-            return unsafe { avx2::f32x8(x, h) };
-        }
-        if let Some(x) = same_slice::<F, f64>(xs) {
-            let h = same_slice_mut::<F, f64>(hv).expect("F is f64");
-            // SAFETY: AVX2 was detected above.
-            return unsafe { avx2::f64x4(x, h) };
-        }
+    // `on_avx2_floats` takes (input, output): the output here is `hv`.
+    on_avx2_floats(
+        xs,
+        hv,
+        // SAFETY (both): `on_avx2_floats` calls these only on a CPU with AVX2.
+        |x, h| unsafe { avx2::f32x8(x, h) },
+        |x, h| unsafe { avx2::f64x4(x, h) },
+    )
+    .unwrap_or(0)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod avx2 {
+    //! Never called: `on_avx2_floats` only calls on x86-64.
+    pub(super) unsafe fn f32x8(_: &[f32], _: &mut [f32]) -> usize {
+        0
     }
-    let _ = (xs, hv);
-    0
+    pub(super) unsafe fn f64x4(_: &[f64], _: &mut [f64]) -> usize {
+        0
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -14,31 +14,21 @@
 //! see the closing notes of the ops-pool issue.
 
 use core_tensor::Float;
+use core_tensor::simd::on_avx2_floats;
 
 /// `y[i] += x[2i] + x[2i+1]` for as many whole steps as fit; returns how
 /// many `y` it updated (0 without AVX2 or for an element type other than
 /// `f32`/`f64`). `x` holds at least `2·y.len()` values.
 #[inline(always)]
 pub(crate) fn add_pair_sums<F: Float>(x: &[F], y: &mut [F]) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            return 0;
-        }
-        if let Some(x) = same_slice::<F, f32>(x) {
-            let y = same_slice_mut::<F, f32>(y).expect("F is f32");
-            // SAFETY: AVX2 was detected above.
-            return unsafe { avx2::pair_sums_f32(x, y) };
-        }
-        if let Some(x) = same_slice::<F, f64>(x) {
-            let y = same_slice_mut::<F, f64>(y).expect("F is f64");
-            // SAFETY: AVX2 was detected above.
-            return unsafe { avx2::pair_sums_f64(x, y) };
-        }
-    }
-    let _ = (x, y);
-    0
+    on_avx2_floats(
+        x,
+        y,
+        // SAFETY (both): `on_avx2_floats` calls these only on a CPU with AVX2.
+        |x, y| unsafe { avx2::pair_sums_f32(x, y) },
+        |x, y| unsafe { avx2::pair_sums_f64(x, y) },
+    )
+    .unwrap_or(0)
 }
 
 /// `x[2i] += c[i]`, `x[2i+1] += c[i]` for as many whole steps as fit;
@@ -46,25 +36,31 @@ pub(crate) fn add_pair_sums<F: Float>(x: &[F], y: &mut [F]) -> usize {
 /// at least `2·c.len()` values.
 #[inline(always)]
 pub(crate) fn add_spread<F: Float>(x: &mut [F], c: &[F]) -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            return 0;
-        }
-        if let Some(c) = same_slice::<F, f32>(c) {
-            let x = same_slice_mut::<F, f32>(x).expect("F is f32");
-            // SAFETY: AVX2 was detected above.
-            return unsafe { avx2::spread_f32(x, c) };
-        }
-        if let Some(c) = same_slice::<F, f64>(c) {
-            let x = same_slice_mut::<F, f64>(x).expect("F is f64");
-            // SAFETY: AVX2 was detected above.
-            return unsafe { avx2::spread_f64(x, c) };
-        }
+    on_avx2_floats(
+        c,
+        x,
+        // SAFETY (both): `on_avx2_floats` calls these only on a CPU with AVX2.
+        |c, x| unsafe { avx2::spread_f32(x, c) },
+        |c, x| unsafe { avx2::spread_f64(x, c) },
+    )
+    .unwrap_or(0)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod avx2 {
+    //! Never called: `on_avx2_floats` only calls on x86-64.
+    pub(super) unsafe fn pair_sums_f32(_: &[f32], _: &mut [f32]) -> usize {
+        0
     }
-    let _ = (x, c);
-    0
+    pub(super) unsafe fn pair_sums_f64(_: &[f64], _: &mut [f64]) -> usize {
+        0
+    }
+    pub(super) unsafe fn spread_f32(_: &mut [f32], _: &[f32]) -> usize {
+        0
+    }
+    pub(super) unsafe fn spread_f64(_: &mut [f64], _: &[f64]) -> usize {
+        0
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
