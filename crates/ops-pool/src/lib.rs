@@ -28,8 +28,11 @@
 //!   `u32` ([`ArgMax`]); average pooling saves no tensor. The windows of
 //!   most CNNs have vectorized fast paths (2×2 and 3×3 windows with stride
 //!   2, and 2 or 3 taps with stride 2 along the last axis, on planes
-//!   without NaN), with the same results as the general kernel (tested
-//!   against a naive scan on ties, signed zeros and padding). Outputs are
+//!   without NaN; explicit AVX2 steps for rows of 3 taps with stride 2, the
+//!   2×2 average pooling that tiles a plane, and global average pooling),
+//!   with the same results as the general kernel (tested against a naive
+//!   scan on ties, signed zeros and padding, and bitwise against the
+//!   general kernel). Outputs are
 //!   built plane by plane by the task that computes them
 //!   ([`core_tensor::chunks`]): no separate zero-fill pass.
 //! - **Second order**: every backward is linear in the incoming gradient and
