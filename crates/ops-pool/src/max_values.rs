@@ -212,7 +212,8 @@ fn row_fixed<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F]) -> bool {
         (2, 2) => row_k::<F, 2, 2>(xs, hv),
         (3, 1) => row_k::<F, 3, 1>(xs, hv),
         (3, 2) => {
-            // Whole AVX2 steps first (where the CPU has them), then the rest.
+            // Every window in AVX2 steps where the CPU has them and the row
+            // holds a step (`done == n`); otherwise the scalar kernels.
             let done = max_row_3_2::prefix(xs, hv);
             let (xs, hv) = (&xs[2 * done..], &mut hv[done..]);
             if hv.len() >= ROW_3_2_MIN {
