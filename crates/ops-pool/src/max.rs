@@ -8,10 +8,12 @@
 //! which makes it act as minus infinity.
 
 use std::hint::select_unpredictable;
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use autograd::{Backward, BackwardCtx, Var};
 use core_tensor::chunks::{build_chunk_pairs, build_chunks, init_slice};
+use core_tensor::simd::wide;
 use core_tensor::{Float, Par, Tensor};
 
 use crate::argmax::{ArgMax, Offset, Offsets, row_base};
@@ -351,15 +353,62 @@ pub fn backward<F: Float>(dy: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
     );
     let n = g.planes * pin;
     let per_task = per_task(g);
+    // Windows that tile the plane: each input is in one window, so every
+    // element is written once, with no zero fill and no scatter.
+    let tiled = match &argmax.offsets {
+        Offsets::U8(t) if max_square::tiles_2x2(g) => Some(t),
+        _ => None,
+    };
     build_chunks(par.for_work(n + dy.len()), n, per_task * pin, |i, dxc| {
         for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
             let p = i * per_task + j;
-            let (dxp, dyp) = (init_slice(dxp, F::zero()), &dy[p * pout..(p + 1) * pout]);
+            let dyp = &dy[p * pout..(p + 1) * pout];
+            if let Some(t) = tiled {
+                wide(
+                    #[inline(always)]
+                    || spread_tiled_2x2(dyp, &t[plane_range(argmax, p)], g, dxp),
+                );
+                continue;
+            }
+            let dxp = init_slice(dxp, F::zero());
             for_each_pos(argmax, p, |o, pos| dxp[pos] += dyp[o]);
         }
         (dxc.len(), ())
     })
     .0
+}
+
+/// The backward of one plane of 2×2 windows with stride 2 that tile it
+/// ([`max_square::tiles_2x2`]): input `(2h + r, 2w + c)` gets `0 + dy[h][w]`
+/// when the window's code is `2r + c`, else `0`; inputs outside every
+/// window (a last odd row or column) get `0`. These are the values the
+/// zero fill and scatter of the general backward give.
+#[inline(always)]
+fn spread_tiled_2x2<F: Float>(dy: &[F], codes: &[u8], g: &Geometry, dx: &mut [MaybeUninit<F>]) {
+    let (w, oh_n, ow_n) = (g.axes[2].len, g.axes[1].out, g.axes[2].out);
+    let zero = F::zero();
+    for (oh, (dyr, cr)) in dy
+        .chunks_exact(ow_n)
+        .zip(codes.chunks_exact(ow_n))
+        .enumerate()
+    {
+        let (top, bottom) = dx[2 * oh * w..(2 * oh + 2) * w].split_at_mut(w);
+        let pairs = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+        for ((t, b), (&v, &c)) in pairs.zip(dyr.iter().zip(cr)) {
+            let v = zero + v;
+            t[0].write(if c == 0 { v } else { zero });
+            t[1].write(if c == 1 { v } else { zero });
+            b[0].write(if c == 2 { v } else { zero });
+            b[1].write(if c == 3 { v } else { zero });
+        }
+        if w > 2 * ow_n {
+            top[w - 1].write(zero);
+            bottom[w - 1].write(zero);
+        }
+    }
+    for v in &mut dx[2 * oh_n * w..] {
+        v.write(zero);
+    }
 }
 
 /// The double backward of max pooling: `out[o] = v[argmax(o)]`, a gather of

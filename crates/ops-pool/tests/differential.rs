@@ -304,3 +304,32 @@ proptest! {
         prop_assert_eq!(bits(avg::backward(&dyf, &g2, d, Par::Seq)), bits(avg::backward(&dyf, &g3, d, Par::Seq)));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The backward of 2×2 max pooling with stride 2 that tiles a plane
+    /// writes each input once; the same planes as depth slices of a 3-d
+    /// pooling with kernel (1, 2, 2) take the general zero fill and
+    /// scatter. Same bits (ties and signed zeros in both `x` and `dy`).
+    #[test]
+    fn tiled_2x2_max_pooling_backward_equals_the_general_scatter_bitwise(
+        planes in 1usize..4, h in 2usize..13, w in 2usize..40, seed in any::<u64>()
+    ) {
+        let g2 = Arc::new(MaxPoolParams::new(&[2, 2]).stride(&[2]).geometry(&[2 * planes, h, w]).unwrap());
+        let g3 = Arc::new(MaxPoolParams::new(&[1, 2, 2]).stride(&[1, 2, 2])
+            .geometry(&[planes, 2, h, w]).unwrap());
+        let x = rounding_input(seed, 2 * planes * h * w);
+        let (y2, a2) = max::forward(&x, &g2, Par::Seq);
+        let (y3, a3) = max::forward(&x, &g3, Par::Seq);
+        prop_assert!(same_bits(&y2, &y3));
+        let dy = rounding_input(seed ^ 7, y2.len());
+        prop_assert!(same_bits(&max::backward(&dy, &a2, Par::Seq), &max::backward(&dy, &a3, Par::Seq)));
+        let (xf, dyf): (Vec<f32>, Vec<f32>) =
+            (x.iter().map(|&v| v as f32).collect(), dy.iter().map(|&v| v as f32).collect());
+        let (_, a2f) = max::forward(&xf, &g2, Par::Seq);
+        let (_, a3f) = max::forward(&xf, &g3, Par::Seq);
+        let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(bits(max::backward(&dyf, &a2f, Par::Seq)), bits(max::backward(&dyf, &a3f, Par::Seq)));
+    }
+}
