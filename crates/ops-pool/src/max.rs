@@ -359,6 +359,12 @@ pub fn backward<F: Float>(dy: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
         Offsets::U8(t) if max_square::tiles_2x2(g) => Some(t),
         _ => None,
     };
+    // Rows of 3 taps with stride 2 (1-d): each input is in at most two
+    // windows, written once from their codes.
+    let rows_3_2 = match &argmax.offsets {
+        Offsets::U8(t) if one_d_3_2(g) => Some(t),
+        _ => None,
+    };
     build_chunks(par.for_work(n + dy.len()), n, per_task * pin, |i, dxc| {
         for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
             let p = i * per_task + j;
@@ -367,6 +373,13 @@ pub fn backward<F: Float>(dy: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
                 wide(
                     #[inline(always)]
                     || spread_tiled_2x2(dyp, &t[plane_range(argmax, p)], g, dxp),
+                );
+                continue;
+            }
+            if let Some(t) = rows_3_2 {
+                wide(
+                    #[inline(always)]
+                    || spread_row_3_2(dyp, &t[plane_range(argmax, p)], &g.axes[2], dxp),
                 );
                 continue;
             }
@@ -408,6 +421,67 @@ fn spread_tiled_2x2<F: Float>(dy: &[F], codes: &[u8], g: &Geometry, dx: &mut [Ma
     }
     for v in &mut dx[2 * oh_n * w..] {
         v.write(zero);
+    }
+}
+
+/// Whether `g` pools single rows (1-d) with 3 taps, stride 2 and no
+/// dilation: [`spread_row_3_2`] handles its backward.
+fn one_d_3_2(g: &Geometry) -> bool {
+    let [ad, ah, aw] = &g.axes;
+    let trivial = |a: &AxisPlan| a.ext == 1 && a.out == 1 && a.len == 1;
+    trivial(ad) && trivial(ah) && aw.ext == 3 && aw.stride == Some(2) && aw.dil == 1
+}
+
+/// The backward of one row of windows of 3 taps with stride 2
+/// ([`one_d_3_2`]). Input `c` is tap 1 of one window, or tap 2 of window
+/// `o` and tap 0 of window `o + 1`; it gets `0 + dy[o]` for each window
+/// whose code points at it, added in window order: the values the zero
+/// fill and scatter of the general backward give. Interior pairs of
+/// positions are written in one loop over the windows, the ends position
+/// by position.
+#[inline(always)]
+fn spread_row_3_2<F: Float>(dy: &[F], codes: &[u8], aw: &AxisPlan, dx: &mut [MaybeUninit<F>]) {
+    let zero = F::zero();
+    let (len, own, first) = (aw.len, aw.out, aw.start[0]);
+    let take = |o: usize, tap: u8| if codes[o] == tap { dy[o] } else { zero };
+    // One position: tap `t % 2` of window `t / 2`, and tap 2 of the window
+    // before when `t` is even (`t` counted from the first window's start).
+    let at = |c: usize| {
+        let t = (c as isize - first) as usize;
+        let (o, tap) = (t / 2, (t % 2) as u8);
+        let mut sum = zero;
+        if tap == 0 && o >= 1 && o - 1 < own {
+            sum += take(o - 1, 2);
+        }
+        if o < own {
+            sum += take(o, tap);
+        }
+        sum
+    };
+    // Windows `a .. b - 1` and the next one are whole: positions
+    // `start[o] + 1` (tap 1 of `o` only) and `start[o] + 2` (tap 2 of `o`,
+    // tap 0 of `o + 1`) for each such `o`.
+    let (a, b) = aw.full;
+    let pairs = b.saturating_sub(a + 1);
+    let lo = if pairs > 0 {
+        (aw.start[a] + 1) as usize
+    } else {
+        len
+    };
+    let hi = (lo + 2 * pairs).min(len);
+    for (c, v) in dx[..lo].iter_mut().enumerate() {
+        v.write(at(c));
+    }
+    let (a, e) = if pairs > 0 { (a, a + pairs) } else { (0, 0) };
+    let windows =
+        (dy[a..e].iter().zip(&codes[a..e])).zip(dy[a + 1..=e].iter().zip(&codes[a + 1..=e]));
+    for (pair, ((&v, &k), (&next, &next_k))) in dx[lo..hi].chunks_exact_mut(2).zip(windows) {
+        pair[0].write(zero + if k == 1 { v } else { zero });
+        pair[1]
+            .write((zero + if k == 2 { v } else { zero }) + if next_k == 0 { next } else { zero });
+    }
+    for (c, v) in dx[hi..].iter_mut().enumerate() {
+        v.write(at(hi + c));
     }
 }
 

@@ -277,10 +277,12 @@ proptest! {
     /// 2×2 windows with stride 2 that tile a plane take a kernel of their
     /// own; the same planes as depth slices of a 3-d pooling with kernel
     /// (1, 2, 2) take the general one. Both give the same bits, forward and
-    /// backward, in f64 and f32, for every divisor rule.
+    /// backward, in f64 and f32, for every divisor rule. (A 2×2 plane is
+    /// one global window, which global pooling sums in its own lane order:
+    /// it starts at 3 columns.)
     #[test]
     fn tiled_2x2_average_pooling_equals_the_general_kernel_bitwise(
-        planes in 1usize..4, h in 2usize..13, w in 2usize..40,
+        planes in 1usize..4, h in 2usize..13, w in 3usize..40,
         div in 0u8..4, seed in any::<u64>()
     ) {
         let d = match div {
@@ -331,5 +333,38 @@ proptest! {
         let (_, a3f) = max::forward(&xf, &g3, Par::Seq);
         let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         prop_assert_eq!(bits(max::backward(&dyf, &a2f, Par::Seq)), bits(max::backward(&dyf, &a3f, Par::Seq)));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The backward of 1-d max pooling with 3 taps and stride 2 writes each
+    /// input once; the same rows pooled 2-d with kernel (1, 3) take the
+    /// general zero fill and scatter. Same bits, with padding and ceil mode.
+    #[test]
+    fn rows_of_3_taps_stride_2_backward_equals_the_general_scatter_bitwise(
+        planes in 1usize..4, len in 3usize..60, pad in 0usize..3, ceil in any::<bool>(),
+        seed in any::<u64>()
+    ) {
+        let g1 = MaxPoolParams::new(&[3]).stride(&[2]).padding(&[pad]).ceil_mode(ceil)
+            .geometry(&[2 * planes, len]);
+        let g2 = MaxPoolParams::new(&[1, 3]).stride(&[1, 2]).padding(&[0, pad]).ceil_mode(ceil)
+            .geometry(&[planes, 2, len]);
+        if let (Ok(g1), Ok(g2)) = (g1, g2) {
+            let (g1, g2) = (Arc::new(g1), Arc::new(g2));
+            let x = rounding_input(seed, 2 * planes * len);
+            let (y1, a1) = max::forward(&x, &g1, Par::Seq);
+            let (y2, a2) = max::forward(&x, &g2, Par::Seq);
+            prop_assert!(same_bits(&y1, &y2));
+            let dy = rounding_input(seed ^ 3, y1.len());
+            prop_assert!(same_bits(&max::backward(&dy, &a1, Par::Seq), &max::backward(&dy, &a2, Par::Seq)));
+            let (xf, dyf): (Vec<f32>, Vec<f32>) =
+                (x.iter().map(|&v| v as f32).collect(), dy.iter().map(|&v| v as f32).collect());
+            let (_, a1f) = max::forward(&xf, &g1, Par::Seq);
+            let (_, a2f) = max::forward(&xf, &g2, Par::Seq);
+            let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(max::backward(&dyf, &a1f, Par::Seq)), bits(max::backward(&dyf, &a2f, Par::Seq)));
+        }
     }
 }
