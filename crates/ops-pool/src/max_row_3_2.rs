@@ -18,32 +18,29 @@
 //! input element against 0.19 for the deinterleaving scalar loop.
 
 use core_tensor::Float;
-use core_tensor::simd::on_avx2_floats;
 
 /// Writes the maxima of all the windows of `hv` and returns how many it
 /// wrote: all of them, or 0 for a row shorter than one step, without AVX2
-/// or for an element type other than `f32`/`f64`. `xs` holds the row from the first window's
-/// first tap on (at least `2·hv.len() + 1` values) and has no NaN.
+/// or for an element type other than `f32`/`f64`. `xs` holds the row from
+/// the first window's first tap on (at least `2·hv.len() + 1` values) and
+/// has no NaN.
 #[inline(always)]
 pub(crate) fn prefix<F: Float>(xs: &[F], hv: &mut [F]) -> usize {
     // `on_avx2_floats` takes (input, output): the output here is `hv`.
-    on_avx2_floats(
-        xs,
-        hv,
-        // SAFETY (both): `on_avx2_floats` calls these only on a CPU with AVX2.
-        |x, h| unsafe { avx2::f32x8(x, h) },
-        |x, h| unsafe { avx2::f64x4(x, h) },
-    )
-    .unwrap_or(0)
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-mod avx2 {
-    //! Never called: `on_avx2_floats` only calls on x86-64.
-    pub(super) unsafe fn f32x8(_: &[f32], _: &mut [f32]) -> usize {
-        0
+    #[cfg(target_arch = "x86_64")]
+    {
+        core_tensor::simd::on_avx2_floats(
+            xs,
+            hv,
+            // SAFETY (both): `on_avx2_floats` calls these only on a CPU with AVX2.
+            |x, h| unsafe { avx2::f32x8(x, h) },
+            |x, h| unsafe { avx2::f64x4(x, h) },
+        )
+        .unwrap_or(0)
     }
-    pub(super) unsafe fn f64x4(_: &[f64], _: &mut [f64]) -> usize {
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (xs, hv);
         0
     }
 }
