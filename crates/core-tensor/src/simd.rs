@@ -96,3 +96,31 @@ pub fn on_avx2_floats<F: 'static, R>(
     let _ = (x, y, on_f32, on_f64);
     None
 }
+
+/// Asks the CPU to bring the cache lines of `x` into its caches (a hint:
+/// no effect on results, and none at all on targets without a prefetch
+/// instruction). For kernels that compute on one block of memory while
+/// the next one is read, so that reading it overlaps the computation.
+///
+/// ```
+/// let next = vec![1.0f32; 1024];
+/// core_tensor::simd::prefetch(&next[..256]);
+/// assert_eq!(next[0], 1.0);
+/// ```
+#[inline(always)]
+pub fn prefetch<T>(x: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        const LINE: usize = 64;
+        let bytes = std::mem::size_of_val(x);
+        let p = x.as_ptr().cast::<i8>();
+        for off in (0..bytes).step_by(LINE) {
+            // SAFETY: `p + off` lies inside `x` (`off < bytes`); prefetching
+            // never faults and has no effect on memory contents.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(off)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}

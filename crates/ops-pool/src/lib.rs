@@ -100,6 +100,7 @@ pub mod lp;
 pub mod max;
 mod max_row_3_2;
 mod max_square;
+mod max_square_steps;
 mod max_stride2;
 pub mod max_values;
 mod pairs;

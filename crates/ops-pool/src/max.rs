@@ -63,7 +63,8 @@ fn forward_typed<F: Float, O: Offset>(x: &[F], g: &Geometry, par: Par) -> (Vec<F
             for (j, (yp, tp)) in yc.chunks_mut(pout).zip(tc.chunks_mut(pout)).enumerate() {
                 let p = i * per_task + j;
                 let (yp, tp) = (init_slice(yp, F::zero()), init_slice(tp, O::default()));
-                max_plane(&x[p * pin..(p + 1) * pin], g, yp, tp, &mut scratch);
+                let ahead = &x[((p + 1) * pin).min(x.len())..((p + 2) * pin).min(x.len())];
+                max_plane(&x[p * pin..(p + 1) * pin], g, yp, tp, &mut scratch, ahead);
             }
             (yc.len(), tc.len())
         },
@@ -110,6 +111,7 @@ fn max_plane<F: Float, O: Offset>(
     y: &mut [F],
     t: &mut [O],
     scratch: &mut Scratch<F>,
+    ahead: &[F],
 ) {
     let [ad, ah, aw] = &g.axes;
     let [dd, hh, ww] = g.in3();
@@ -129,7 +131,7 @@ fn max_plane<F: Float, O: Offset>(
         max_square::tiled_2x2(x, g, y, Some(t));
         return;
     }
-    if max_square::applies(g) && max_square::plane(x, g, y, Some(&mut *t), &mut scratch.hv) {
+    if max_square::applies(g) && max_square::plane(x, g, y, Some(&mut *t), &mut scratch.hv, ahead) {
         return;
     }
     if max_stride2::applies(g) && !has_nan(x) {

@@ -41,7 +41,15 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, par: Par) -> Vec<F> {
             let (xp, yp) = (&x[p * pin..(p + 1) * pin], init_slice(yp, F::zero()));
             wide(
                 #[inline(always)]
-                || max_plane(xp, g, yp, &mut hv),
+                || {
+                    max_plane(
+                        xp,
+                        g,
+                        yp,
+                        &mut hv,
+                        &x[((p + 1) * pin).min(x.len())..((p + 2) * pin).min(x.len())],
+                    )
+                },
             );
         }
         (yc.len(), ())
@@ -53,7 +61,7 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, par: Par) -> Vec<F> {
 /// axis into `hv`), then, per output row, the window's rows combined in
 /// row-major order.
 #[inline(always)]
-fn max_plane<F: Float>(x: &[F], g: &Geometry, y: &mut [F], hv: &mut Vec<F>) {
+fn max_plane<F: Float>(x: &[F], g: &Geometry, y: &mut [F], hv: &mut Vec<F>, ahead: &[F]) {
     let [ad, ah, aw] = &g.axes;
     let [dd, hh, ww] = g.in3();
     let own = aw.out;
@@ -67,7 +75,7 @@ fn max_plane<F: Float>(x: &[F], g: &Geometry, y: &mut [F], hv: &mut Vec<F>) {
         max_square::tiled_2x2::<F, u8>(x, g, y, None);
         return;
     }
-    if max_square::applies(g) && max_square::plane::<F, u8>(x, g, y, None, hv) {
+    if max_square::applies(g) && max_square::plane::<F, u8>(x, g, y, None, hv, ahead) {
         return;
     }
     if order_free(x) {
