@@ -124,3 +124,72 @@ pub fn prefetch<T>(x: &[T]) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = x;
 }
+
+/// Copies `src` into `dst` (same length) with non-temporal stores where
+/// the CPU has them (x86-64: 16-byte `movntdq` for the aligned middle,
+/// plain stores at the ends): the destination's cache lines are written
+/// without being read first and without evicting other data. For kernels
+/// that stage each row of a large output in a small buffer: the row is
+/// computed in the cache, and memory sees only the write (a copy with
+/// ordinary stores also reads every destination line).
+///
+/// The stores are weakly ordered: call [`stream_fence`] after the last one
+/// and before the data is handed to another thread.
+///
+/// # Panics
+/// If the lengths differ.
+///
+/// ```
+/// use std::mem::MaybeUninit;
+/// let src = vec![1.5f32; 100];
+/// let mut dst = vec![MaybeUninit::<f32>::uninit(); 100];
+/// core_tensor::simd::stream_copy(&mut dst, &src);
+/// core_tensor::simd::stream_fence();
+/// // SAFETY: every element was written by `stream_copy`.
+/// assert!(dst.iter().all(|v| unsafe { v.assume_init() } == 1.5));
+/// ```
+#[inline]
+pub fn stream_copy<T: Copy>(dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) {
+    assert_eq!(dst.len(), src.len(), "stream_copy: lengths differ");
+    let bytes = std::mem::size_of_val(src);
+    let d = dst.as_mut_ptr().cast::<u8>();
+    let s = src.as_ptr().cast::<u8>();
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
+        const V: usize = 16;
+        let head = d.align_offset(V).min(bytes);
+        let body = (bytes - head) / V * V;
+        // SAFETY: `dst` and `src` are distinct slices of `bytes` bytes
+        // (a `&mut` and a `&` cannot overlap); every access below stays
+        // within them, and the stores in the middle are to 16-byte-aligned
+        // addresses. `T: Copy`, so the bytes are a valid `T` in `dst`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(s, d, head);
+            let mut o = head;
+            while o < head + body {
+                let v = _mm_loadu_si128(s.add(o).cast::<__m128i>());
+                _mm_stream_si128(d.add(o).cast::<__m128i>(), v);
+                o += V;
+            }
+            std::ptr::copy_nonoverlapping(s.add(o), d.add(o), bytes - o);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: as above; plain stores.
+    unsafe {
+        std::ptr::copy_nonoverlapping(s, d, bytes)
+    };
+}
+
+/// Orders the non-temporal stores of [`stream_copy`] before the stores
+/// that follow (`sfence` on x86-64; nothing elsewhere, where
+/// [`stream_copy`] uses plain stores).
+#[inline]
+pub fn stream_fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `sfence` only orders stores; SSE is part of x86-64.
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
+}

@@ -105,6 +105,7 @@ mod max_stride2;
 pub mod max_values;
 mod pairs;
 pub mod params;
+mod spread_square_3_2;
 pub mod unpool;
 
 pub use argmax::ArgMax;

@@ -18,7 +18,7 @@ use core_tensor::{Float, Par, Tensor};
 
 use crate::argmax::{ArgMax, Offset, Offsets, row_base};
 use crate::geometry::{AxisPlan, Geometry};
-use crate::{max_square, max_stride2};
+use crate::{max_square, max_stride2, spread_square_3_2};
 
 /// Max pooling forward over `x` (contiguous `planes × plane_in`): the
 /// maxima and their compact argmax.
@@ -367,10 +367,21 @@ pub fn backward<F: Float>(dy: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
         Offsets::U8(t) if one_d_3_2(g) => Some(t),
         _ => None,
     };
+    // 3×3 windows with stride 2 (2-d): each input is in one, two or four
+    // windows, written once from their codes.
+    let square_3_2 = match &argmax.offsets {
+        Offsets::U8(t) if max_square::applies(g) && g.axes[0].len == 1 => Some(t),
+        _ => None,
+    };
     build_chunks(par.for_work(n + dy.len()), n, per_task * pin, |i, dxc| {
         for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
             let p = i * per_task + j;
             let dyp = &dy[p * pout..(p + 1) * pout];
+            if let Some(t) = square_3_2
+                && spread_square_3_2::plane(dyp, &t[plane_range(argmax, p)], g, dxp)
+            {
+                continue;
+            }
             if let Some(t) = tiled {
                 wide(
                     #[inline(always)]

@@ -249,12 +249,13 @@ fn scalar_interior<F: Float, O: Offset>(rows: [&[F]; K], yr: &mut [F], t: Option
     }
 }
 
-/// The windows of output row `oh` reaching into the left or right padding:
-/// all nine taps in row-major order, a tap outside the plane read as minus
-/// infinity (which never beats a finite value), so the first real maximum
-/// and its in-window code win, as in the general scan. Returns whether
-/// every value read was finite.
+/// The windows of output row `oh` reaching into the left or right padding,
+/// over their taps inside the plane in row-major order. The running
+/// maximum starts at minus infinity, which the first tap (finite) beats:
+/// the first real maximum and its in-window code win, as in the general
+/// scan. Returns whether every value read was finite.
 #[inline(always)]
+#[allow(clippy::eq_op)] // `v - v` is the test: NaN exactly when `v` is not finite
 fn edges<F: Float, O: Offset>(
     x: &[F],
     g: &Geometry,
@@ -262,24 +263,18 @@ fn edges<F: Float, O: Offset>(
     y: &mut [F],
     mut t: Option<&mut [O]>,
 ) -> bool {
-    let mut finite = true;
     let [_, ah, aw] = &g.axes;
     let (w, own) = (aw.len, aw.out);
     let (a, b) = aw.full;
     let row = oh * own;
+    let mut check = F::zero();
     for ow in (0..a).chain(b..own) {
         let (mut m, mut c) = (F::neg_infinity(), 0u8);
-        for th in 0..K {
-            let in_rows = (ah.lo[oh]..ah.hi[oh]).contains(&th);
-            for tw in 0..K {
-                let col = aw.start[ow] + tw as isize;
-                let v = if in_rows && (0..w as isize).contains(&col) {
-                    let v = x[ah.pos(oh, th) * w + col as usize];
-                    finite &= v.is_finite();
-                    v
-                } else {
-                    F::neg_infinity()
-                };
+        for th in ah.lo[oh]..ah.hi[oh] {
+            let xr = &x[ah.pos(oh, th) * w..][..w];
+            for tw in aw.lo[ow]..aw.hi[ow] {
+                let v = xr[aw.pos(ow, tw)];
+                check += v - v;
                 take(&mut m, &mut c, v, (th * K + tw) as u8);
             }
         }
@@ -288,5 +283,5 @@ fn edges<F: Float, O: Offset>(
             t[row + ow] = O::from_usize(usize::from(c));
         }
     }
-    finite
+    check.is_finite()
 }

@@ -143,20 +143,11 @@ mod avx2 {
         }
     }
 
-    /// Whether the real rows' sums and last values (`r[2n]`, which the
-    /// sums do not cover) are finite.
+    /// Whether the real rows' last values (`r[2n]`, which the sums do not
+    /// cover) are finite.
     #[inline(always)]
-    fn finite<T: Copy + Into<f64>>(
-        sums: [&[T]; 3],
-        rows: [&[T]; 3],
-        real: [bool; 3],
-        n: usize,
-    ) -> bool {
-        (0..3).all(|k| {
-            !real[k]
-                || (rows[k][2 * n].into().is_finite()
-                    && sums[k].iter().all(|&v| v.into().is_finite()))
-        })
+    fn last_finite<T: Copy + Into<f64>>(rows: [&[T]; 3], real: [bool; 3], n: usize) -> bool {
+        (0..3).all(|k| !real[k] || rows[k][2 * n].into().is_finite())
     }
 
     /// Eight windows per step; see the module docs.
@@ -232,13 +223,15 @@ mod avx2 {
                 });
             }
         }
-        let sums = acc.map(|a| {
-            let mut lanes = [0f32; 8];
-            // SAFETY: `lanes` holds eight values.
-            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), a) };
-            lanes
-        });
-        Some(finite([&sums[0], &sums[1], &sums[2]], rows, real, n))
+        // The real rows' sums, each lane `s - s`: ordered (not NaN) in
+        // every lane exactly when every sum is finite.
+        let mut sum = _mm256_setzero_ps();
+        for (a, _) in acc.iter().zip(real).filter(|(_, real)| *real) {
+            sum = _mm256_add_ps(sum, *a);
+        }
+        let d = _mm256_sub_ps(sum, sum);
+        let ordered = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_ORD_Q>(d, d)) == 0xFF;
+        Some(ordered && last_finite(rows, real, n))
     }
 
     /// Four windows per step; see [`f32x8`].
@@ -312,13 +305,13 @@ mod avx2 {
                 });
             }
         }
-        let sums = acc.map(|a| {
-            let mut lanes = [0f64; 4];
-            // SAFETY: `lanes` holds four values.
-            unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), a) };
-            lanes
-        });
-        Some(finite([&sums[0], &sums[1], &sums[2]], rows, real, n))
+        let mut sum = _mm256_setzero_pd();
+        for (a, _) in acc.iter().zip(real).filter(|(_, real)| *real) {
+            sum = _mm256_add_pd(sum, *a);
+        }
+        let d = _mm256_sub_pd(sum, sum);
+        let ordered = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_ORD_Q>(d, d)) == 0xF;
+        Some(ordered && last_finite(rows, real, n))
     }
 }
 

@@ -384,3 +384,42 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The backward of 2-d max pooling with 3×3 windows and stride 2
+    /// writes each input once (AVX2 steps inside the rows, position by
+    /// position at their ends); the same planes as depth slices of a 3-d
+    /// pooling with kernel (1, 3, 3) take the general zero fill and
+    /// scatter. Same bits, with asymmetric padding and ceil mode, rounding
+    /// sums where an input is in two or four windows.
+    #[test]
+    fn square_3x3_stride_2_backward_equals_the_general_scatter_bitwise(
+        planes in 1usize..4, h in 3usize..14, w in 3usize..48,
+        pads in (0usize..3, 0usize..3, 0usize..3, 0usize..3), ceil in any::<bool>(),
+        seed in any::<u64>()
+    ) {
+        let pad = |d: usize| vec![[0, 0]; d].into_iter()
+            .chain([[pads.0, pads.1], [pads.2, pads.3]]).collect::<Vec<_>>();
+        let g2 = MaxPoolParams::new(&[3, 3]).stride(&[2]).padding_mode(Padding::Explicit(pad(0)))
+            .ceil_mode(ceil).geometry(&[2 * planes, h, w]);
+        let g3 = MaxPoolParams::new(&[1, 3, 3]).stride(&[1, 2, 2]).padding_mode(Padding::Explicit(pad(1)))
+            .ceil_mode(ceil).geometry(&[planes, 2, h, w]);
+        if let (Ok(g2), Ok(g3)) = (g2, g3) {
+            let (g2, g3) = (Arc::new(g2), Arc::new(g3));
+            let x = rounding_input(seed, 2 * planes * h * w);
+            let (y2, a2) = max::forward(&x, &g2, Par::Seq);
+            let (y3, a3) = max::forward(&x, &g3, Par::Seq);
+            prop_assert!(same_bits(&y2, &y3));
+            let dy = rounding_input(seed ^ 5, y2.len());
+            prop_assert!(same_bits(&max::backward(&dy, &a2, Par::Seq), &max::backward(&dy, &a3, Par::Seq)));
+            let (xf, dyf): (Vec<f32>, Vec<f32>) =
+                (x.iter().map(|&v| v as f32).collect(), dy.iter().map(|&v| v as f32).collect());
+            let (_, a2f) = max::forward(&xf, &g2, Par::Seq);
+            let (_, a3f) = max::forward(&xf, &g3, Par::Seq);
+            let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(max::backward(&dyf, &a2f, Par::Seq)), bits(max::backward(&dyf, &a3f, Par::Seq)));
+        }
+    }
+}
