@@ -205,13 +205,22 @@ mod tests {
         let src: Vec<f32> = (0..80).map(|i| i as f32 * 0.5 - 7.0).collect();
         for len in 0..40 {
             for start in 0..8 {
-                let mut dst = vec![MaybeUninit::new(f32::NAN); 48];
+                let mut dst = [MaybeUninit::new(f32::NAN); 48];
                 super::stream_copy(&mut dst[start..start + len], &src[3..3 + len]);
                 super::stream_fence();
                 // SAFETY: every element was initialized (NaN, or copied).
                 let got: Vec<f32> = dst.iter().map(|v| unsafe { v.assume_init() }).collect();
-                assert_eq!(&got[start..start + len], &src[3..3 + len], "len {len} start {start}");
-                assert!(got[..start].iter().chain(&got[start + len..]).all(|v| v.is_nan()));
+                assert_eq!(
+                    &got[start..start + len],
+                    &src[3..3 + len],
+                    "len {len} start {start}"
+                );
+                assert!(
+                    got[..start]
+                        .iter()
+                        .chain(&got[start + len..])
+                        .all(|v| v.is_nan())
+                );
             }
         }
     }

@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use autograd::{Backward, BackwardCtx, Var};
 use core_tensor::chunks::{build_chunk_pairs, build_chunks, init_slice};
-use core_tensor::simd::wide;
+use core_tensor::simd::{prefetch, same_slice_mut, wide};
 use core_tensor::{Float, Par, Tensor};
 
 use crate::argmax::{ArgMax, Offset, Offsets, row_base};
 use crate::geometry::{AxisPlan, Geometry};
-use crate::{max_square, max_stride2, spread_square_3_2};
+use crate::{max_square, max_square_steps, max_stride2, spread_square_3_2};
 
 /// Max pooling forward over `x` (contiguous `planes × plane_in`): the
 /// maxima and their compact argmax.
@@ -119,6 +119,12 @@ fn max_plane<F: Float, O: Offset>(
     let nrows = dd * hh;
     if nrows == 1 && ad.out == 1 && ah.out == 1 && ad.ext == 1 && ah.ext == 1 {
         // 1-d: the row pass is the whole job.
+        prefetch(ahead);
+        if let Some(t) = same_slice_mut::<O, u8>(t)
+            && row_codes_3_2(x, aw, y, t)
+        {
+            return;
+        }
         let c = &mut scratch.c;
         c.resize(own, 0);
         row_pass(x, aw, y, c);
@@ -175,6 +181,45 @@ fn max_plane<F: Float, O: Offset>(
             }
         }
     }
+}
+
+/// One 1-d row with 3 taps and stride 2 (no dilation), its interior
+/// windows in the AVX2 steps of [`max_square_steps`] (values and `u8`
+/// codes in one pass, finiteness checked as the values are loaded), the
+/// windows reaching into the padding with the exact update. Returns
+/// `false` when it does not apply (other geometry, too few interior
+/// windows, no AVX2, a value that is not finite): the caller then
+/// recomputes every output.
+///
+/// Measured for the P5 rows: in cache on one thread, 0.21 ns per
+/// input element against 0.36 for the row pass with `u32` codes; on 2
+/// threads (three alternated rounds, the next row prefetched) the forward
+/// took 3.49–3.60 ms against 3.75–4.47, forward + backward 5.94–6.11
+/// against 6.28–7.16 ms.
+fn row_codes_3_2<F: Float>(xr: &[F], aw: &AxisPlan, y: &mut [F], t: &mut [u8]) -> bool {
+    let (a, b) = aw.full;
+    if !(aw.ext == 3 && aw.stride == Some(2) && aw.dil == 1 && a < b) {
+        return false;
+    }
+    let base = aw.start[a] as usize;
+    let xs = &xr[base..base + 2 * (b - a) + 1];
+    let done = wide(
+        #[inline(always)]
+        || max_square_steps::interior([xs], [true], &mut y[a..b], Some(&mut t[a..b])),
+    );
+    if done != Some(true) {
+        return false;
+    }
+    for ow in (0..a).chain(b..aw.out) {
+        let (lo, hi) = (aw.lo[ow], aw.hi[ow]);
+        let (mut m, mut c) = (F::neg_infinity(), lo as u32);
+        for tw in lo..hi {
+            update(&mut m, &mut c, xr[aw.pos(ow, tw)], tw as u32);
+        }
+        y[ow] = m;
+        t[ow] = c as u8;
+    }
+    true
 }
 
 /// `m, c <- v, cb + h` where `v` beats `m` (strictly larger, or NaN).

@@ -1,12 +1,13 @@
-//! The interior windows of 3×3 max pooling with stride 2 in AVX2 steps:
-//! eight `f32` or four `f64` outputs of one output row per step, from the
-//! window's three input rows, with or without the in-window codes.
+//! The interior windows of max pooling with 3 taps and stride 2 along the
+//! rows, over `R` rows (3×3 windows in 2-d, one row in 1-d), in AVX2
+//! steps: eight `f32` or four `f64` outputs of one output row per step,
+//! with or without the in-window codes.
 //!
 //! Window `i` of a row takes `r[2i]`, `r[2i+1]`, `r[2i+2]` of each of its
-//! three rows `r`. As in [`crate::max_row_3_2`], a step splits the even and
+//! `R` rows `r`. As in [`crate::max_row_3_2`], a step splits the even and
 //! odd positions of each row with in-lane shuffles, which leaves the
 //! windows in the lane order 0, 1, 4, 5, 2, 3, 6, 7 (`f32`) or 0, 2, 1, 3
-//! (`f64`); the nine taps are then combined in row-major order, and one
+//! (`f64`); the `3R` taps are then combined in row-major order, and one
 //! permute (values) or one byte shuffle (codes) restores the window order.
 //!
 //! The combine is the scalar kernels' tap-ordered update: a tap replaces
@@ -26,8 +27,8 @@ use core_tensor::Float;
 
 use crate::argmax::Offset;
 
-/// Writes the maxima of windows `0..y.len()` of three rows (and their codes
-/// 0..9 into `t`, when given), returning whether every value it read from
+/// Writes the maxima of windows `0..y.len()` of the `R` rows (and their codes
+/// `0..3R` into `t`, when given), returning whether every value it read from
 /// the rows marked `real` was finite; `None`, having written nothing, when
 /// it cannot (see the module docs). Each row holds at least `2·y.len() + 1`
 /// values and `t` has the length of `y`. Rows not marked `real` (padding)
@@ -40,9 +41,9 @@ use crate::argmax::Offset;
 /// Done in the steps, it needs no pass of its own over the plane, so
 /// reading the plane from memory overlaps the computation.
 #[inline(always)]
-pub(crate) fn interior<F: Float, O: Offset>(
-    rows: [&[F]; 3],
-    real: [bool; 3],
+pub(crate) fn interior<F: Float, O: Offset, const R: usize>(
+    rows: [&[F]; R],
+    real: [bool; R],
     y: &mut [F],
     t: Option<&mut [O]>,
 ) -> Option<bool> {
@@ -56,15 +57,15 @@ pub(crate) fn interior<F: Float, O: Offset>(
             Some(t) => Some(same_slice_mut::<O, u8>(t)?),
             None => None,
         };
-        let rows32 = rows.map(same_slice::<F, f32>);
-        if let ([Some(a), Some(b), Some(c)], Some(y)) = (rows32, same_slice_mut::<F, f32>(y)) {
+        if let Some(y) = same_slice_mut::<F, f32>(y) {
+            let rows = rows.map(|r| same_slice::<F, f32>(r).expect("F is f32"));
             // SAFETY: AVX2 was detected above.
-            return unsafe { avx2::f32x8([a, b, c], real, y, codes) };
+            return unsafe { avx2::f32x8(rows, real, y, codes) };
         }
-        let rows64 = rows.map(same_slice::<F, f64>);
-        if let ([Some(a), Some(b), Some(c)], Some(y)) = (rows64, same_slice_mut::<F, f64>(y)) {
+        if let Some(y) = same_slice_mut::<F, f64>(y) {
+            let rows = rows.map(|r| same_slice::<F, f64>(r).expect("F is f64"));
             // SAFETY: AVX2 was detected above.
-            return unsafe { avx2::f64x4([a, b, c], real, y, codes) };
+            return unsafe { avx2::f64x4(rows, real, y, codes) };
         }
         None
     }
@@ -146,16 +147,20 @@ mod avx2 {
     /// Whether the real rows' last values (`r[2n]`, which the sums do not
     /// cover) are finite.
     #[inline(always)]
-    fn last_finite<T: Copy + Into<f64>>(rows: [&[T]; 3], real: [bool; 3], n: usize) -> bool {
-        (0..3).all(|k| !real[k] || rows[k][2 * n].into().is_finite())
+    fn last_finite<T: Copy + Into<f64>, const R: usize>(
+        rows: [&[T]; R],
+        real: [bool; R],
+        n: usize,
+    ) -> bool {
+        (0..R).all(|k| !real[k] || rows[k][2 * n].into().is_finite())
     }
 
     /// Eight windows per step; see the module docs.
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) fn f32x8(
-        rows: [&[f32]; 3],
-        real: [bool; 3],
+    pub(super) fn f32x8<const R: usize>(
+        rows: [&[f32]; R],
+        real: [bool; R],
         y: &mut [f32],
         t: Option<&mut [u8]>,
     ) -> Option<bool> {
@@ -165,7 +170,7 @@ mod avx2 {
         }
         let to_order =
             |m: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(m)));
-        let mut acc = [_mm256_setzero_ps(); 3];
+        let mut acc = [_mm256_setzero_ps(); R];
         match t {
             None => steps::<8>(n, |i| {
                 let mut m = _mm256_setzero_ps();
@@ -237,9 +242,9 @@ mod avx2 {
     /// Four windows per step; see [`f32x8`].
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) fn f64x4(
-        rows: [&[f64]; 3],
-        real: [bool; 3],
+    pub(super) fn f64x4<const R: usize>(
+        rows: [&[f64]; R],
+        real: [bool; R],
         y: &mut [f64],
         t: Option<&mut [u8]>,
     ) -> Option<bool> {
@@ -248,7 +253,7 @@ mod avx2 {
             return None;
         }
         let to_order = |m: __m256d| _mm256_permute4x64_pd::<0xD8>(m);
-        let mut acc = [_mm256_setzero_pd(); 3];
+        let mut acc = [_mm256_setzero_pd(); R];
         match t {
             None => steps::<4>(n, |i| {
                 let mut m = _mm256_setzero_pd();
@@ -360,7 +365,7 @@ mod tests {
         let (mut y, mut t) = (vec![F::nan(); n], vec![99u8; n]);
         let done = interior(r, real, &mut y, Some(&mut t[..]));
         let mut yv = vec![F::nan(); n];
-        let done_v = interior::<F, u8>(r, real, &mut yv, None);
+        let done_v = interior::<F, u8, 3>(r, real, &mut yv, None);
         if !avx2 || n < lanes {
             assert_eq!((done, done_v), (None, None));
             assert!(y.iter().chain(&yv).all(|v| v.is_nan()) && t.iter().all(|&c| c == 99));
@@ -386,7 +391,7 @@ mod tests {
             let mut bad = rows.clone();
             bad[row][at] = v;
             let r = [&bad[0][..], &bad[1][..], &bad[2][..]];
-            assert_eq!(interior::<F, u8>(r, real, &mut yv, None), Some(false));
+            assert_eq!(interior::<F, u8, 3>(r, real, &mut yv, None), Some(false));
             assert_eq!(interior(r, real, &mut y, Some(&mut t[..])), Some(false));
         }
         // Past the last window's taps nothing is read.
@@ -394,7 +399,7 @@ mod tests {
             let mut past = rows.clone();
             past[1][2 * n + 1] = F::nan();
             let r = [&past[0][..], &past[1][..], &past[2][..]];
-            assert_eq!(interior::<F, u8>(r, real, &mut yv, None), Some(true));
+            assert_eq!(interior::<F, u8, 3>(r, real, &mut yv, None), Some(true));
         }
     }
 

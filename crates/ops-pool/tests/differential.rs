@@ -155,48 +155,6 @@ proptest! {
         prop_assert!(same_bits(&max_values::forward(&x, &g, Par::Seq), &want));
     }
 
-    /// The 3×3 stride-2 kernel (padding rows read as minus infinity,
-    /// argmax and values-only forward, AVX2 steps of 8 `f32` or 4 `f64`
-    /// windows and the scalar loops) against the naive scan, in f64 and
-    /// f32, on ties and signed zeros, with padding and ceil mode. Up to two
-    /// NaN or infinities land at random positions: a plane holding one
-    /// where a window reads it must be recomputed by the exact kernels
-    /// (the kernel notices while it computes, after writing some outputs).
-    #[test]
-    fn square_3x3_stride_two_matches_naive_on_ties_signed_zeros_and_specials(
-        planes in 1usize..3,
-        h in 3usize..14,
-        w in 3usize..40,
-        pads in (0usize..3, 0usize..3, 0usize..3, 0usize..3),
-        ceil in any::<bool>(),
-        specials in proptest::collection::vec((any::<prop::sample::Index>(), 0usize..3), 0..3),
-        seed in any::<u64>(),
-    ) {
-        let pad = vec![[pads.0, pads.1], [pads.2, pads.3]];
-        let w3 = Win { k: vec![3, 3], s: vec![2, 2], d: vec![1, 1], pad: pad.clone(), ceil };
-        let shape = [planes, h, w];
-        let mut x = tied_input(seed, shape.iter().product());
-        for (at, kind) in &specials {
-            let i = at.index(x.len());
-            x[i] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][*kind];
-        }
-        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-        let p = MaxPoolParams::new(&[3, 3]).stride(&[2, 2]).padding_mode(Padding::Explicit(pad)).ceil_mode(ceil);
-        if let (Ok(g), Some((want, want_idx, _))) = (p.geometry(&shape), naive_max(&x, planes, &[h, w], &w3)) {
-            let g = Arc::new(g);
-            let (y, am) = max::forward(&x, &g, Par::Seq);
-            prop_assert!(same_bits(&y, &want), "{:?} vs {:?}", y, want);
-            prop_assert_eq!(am.to_indices(), want_idx);
-            prop_assert!(same_bits(&max_values::forward(&x, &g, Par::Seq), &want));
-            let (want32, want_idx32, _) = naive_max(&x32, planes, &[h, w], &w3).unwrap();
-            let (y32, am32) = max::forward(&x32, &g, Par::Seq);
-            let widen = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
-            prop_assert!(same_bits(&widen(&y32), &widen(&want32)), "{:?} vs {:?}", y32, want32);
-            prop_assert_eq!(am32.to_indices(), want_idx32);
-            prop_assert!(same_bits(&widen(&max_values::forward(&x32, &g, Par::Seq)), &widen(&want32)));
-        }
-    }
-
     #[test]
     fn avg_and_lp_pool_match_naive(
         dims in 1usize..=3, planes in 1usize..4, ax in axes(), ceil in any::<bool>(), cip in any::<bool>(),
@@ -420,6 +378,95 @@ proptest! {
             let (_, a3f) = max::forward(&xf, &g3, Par::Seq);
             let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             prop_assert_eq!(bits(max::backward(&dyf, &a2f, Par::Seq)), bits(max::backward(&dyf, &a3f, Par::Seq)));
+        }
+    }
+}
+
+proptest! {
+    // Cheap cases (small planes), many of them: the specials must land in
+    // the few positions that only the edge windows read.
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The 3×3 stride-2 kernel (padding rows read as minus infinity,
+    /// argmax and values-only forward, AVX2 steps of 8 `f32` or 4 `f64`
+    /// windows and the scalar loops) against the naive scan, in f64 and
+    /// f32, on ties and signed zeros, with padding and ceil mode. Up to two
+    /// NaN or infinities land at random positions: a plane holding one
+    /// where a window reads it must be recomputed by the exact kernels
+    /// (the kernel notices while it computes, after writing some outputs).
+    #[test]
+    fn square_3x3_stride_two_matches_naive_on_ties_signed_zeros_and_specials(
+        planes in 1usize..3,
+        h in 3usize..14,
+        w in 3usize..40,
+        pads in (0usize..3, 0usize..3, 0usize..3, 0usize..3),
+        ceil in any::<bool>(),
+        specials in proptest::collection::vec((any::<prop::sample::Index>(), 0usize..3), 0..3),
+        seed in any::<u64>(),
+    ) {
+        let pad = vec![[pads.0, pads.1], [pads.2, pads.3]];
+        let w3 = Win { k: vec![3, 3], s: vec![2, 2], d: vec![1, 1], pad: pad.clone(), ceil };
+        let shape = [planes, h, w];
+        let mut x = tied_input(seed, shape.iter().product());
+        for (at, kind) in &specials {
+            let i = at.index(x.len());
+            x[i] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][*kind];
+        }
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let p = MaxPoolParams::new(&[3, 3]).stride(&[2, 2]).padding_mode(Padding::Explicit(pad)).ceil_mode(ceil);
+        if let (Ok(g), Some((want, want_idx, _))) = (p.geometry(&shape), naive_max(&x, planes, &[h, w], &w3)) {
+            let g = Arc::new(g);
+            let (y, am) = max::forward(&x, &g, Par::Seq);
+            prop_assert!(same_bits(&y, &want), "{:?} vs {:?}", y, want);
+            prop_assert_eq!(am.to_indices(), want_idx);
+            prop_assert!(same_bits(&max_values::forward(&x, &g, Par::Seq), &want));
+            let (want32, want_idx32, _) = naive_max(&x32, planes, &[h, w], &w3).unwrap();
+            let (y32, am32) = max::forward(&x32, &g, Par::Seq);
+            let widen = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
+            prop_assert!(same_bits(&widen(&y32), &widen(&want32)), "{:?} vs {:?}", y32, want32);
+            prop_assert_eq!(am32.to_indices(), want_idx32);
+            prop_assert!(same_bits(&widen(&max_values::forward(&x32, &g, Par::Seq)), &widen(&want32)));
+        }
+    }
+
+    /// 1-d max pooling with 3 taps and stride 2 on long rows (AVX2 steps
+    /// with codes for the interior windows) against the naive scan, in f64
+    /// and f32, on ties and signed zeros, with padding and ceil mode, and
+    /// up to two NaN or infinities at random positions (the steps notice
+    /// them and the exact kernel recomputes the row).
+    #[test]
+    fn rows_of_3_taps_stride_two_match_naive_on_ties_and_specials(
+        planes in 1usize..3,
+        len in 3usize..80,
+        pads in (0usize..3, 0usize..3),
+        ceil in any::<bool>(),
+        specials in proptest::collection::vec((any::<prop::sample::Index>(), 0usize..3, 0u8..3), 0..3),
+        seed in any::<u64>(),
+    ) {
+        let pad = vec![[pads.0, pads.1]];
+        let w1 = Win { k: vec![3], s: vec![2], d: vec![1], pad: pad.clone(), ceil };
+        let shape = [planes, len];
+        let mut x = tied_input(seed, planes * len);
+        // Anywhere, or among the first or last three values of a row (the
+        // windows reaching into the padding).
+        for (at, kind, place) in &specials {
+            let i = at.index(x.len());
+            let (row, k) = (i / len * len, i % 3);
+            let i = [i, row + k.min(len - 1), row + len - 1 - k.min(len - 1)][*place as usize];
+            x[i] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][*kind];
+        }
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let p = MaxPoolParams::new(&[3]).stride(&[2]).padding_mode(Padding::Explicit(pad)).ceil_mode(ceil);
+        if let (Ok(g), Some((want, want_idx, _))) = (p.geometry(&shape), naive_max(&x, planes, &[len], &w1)) {
+            let g = Arc::new(g);
+            let (y, am) = max::forward(&x, &g, Par::Seq);
+            prop_assert!(same_bits(&y, &want), "{:?} vs {:?}", y, want);
+            prop_assert_eq!(am.to_indices(), want_idx);
+            let (want32, want_idx32, _) = naive_max(&x32, planes, &[len], &w1).unwrap();
+            let (y32, am32) = max::forward(&x32, &g, Par::Seq);
+            let widen = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
+            prop_assert!(same_bits(&widen(&y32), &widen(&want32)), "{:?} vs {:?}", y32, want32);
+            prop_assert_eq!(am32.to_indices(), want_idx32);
         }
     }
 }
