@@ -46,6 +46,7 @@ pub fn map_chunks_mut<T: Send, R: Send>(
             .enumerate()
             .map(|(i, c)| f(i, c))
             .collect(),
+        Par::Pair => crate::warm::map_chunks_mut(data, chunk_len, f),
     }
 }
 
@@ -193,6 +194,9 @@ pub fn build_chunk_pairs<T: Send, U: Send>(
             .zip(sb.par_chunks_mut(lb))
             .enumerate()
             .for_each(|(i, c)| work(i, c)),
+        Par::Pair => {
+            crate::warm::map_chunk_pairs_mut(sa, la, sb, lb, |i, ca, cb| work(i, (ca, cb)));
+        }
     }
     // SAFETY: the chunks partition the first `na` (`nb`) slots of each
     // allocation (equal chunk counts, so the zip visits every chunk of both),

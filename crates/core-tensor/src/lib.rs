@@ -52,6 +52,7 @@ pub mod shape;
 pub mod simd;
 mod tensor;
 pub mod testing;
+pub mod warm;
 pub mod window;
 
 pub use error::TensorError;

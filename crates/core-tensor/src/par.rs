@@ -2,9 +2,11 @@
 
 use rayon::prelude::*;
 
-/// How a kernel may spread its work: on the calling thread only, or over
-/// rayon's global pool. Kernels take it as an argument so that tests can
-/// force a sequential run and compare it with the parallel one.
+/// How a kernel may spread its work: on the calling thread only, over
+/// rayon's global pool, or over the calling thread and one warm helper
+/// thread ([`crate::warm`]) for short phases. Kernels take it as an
+/// argument so that tests can force a sequential run and compare it with
+/// the parallel ones; [`Par::for_work`] picks among them by size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
 pub enum Par {
     /// Run on the calling thread.
@@ -12,6 +14,10 @@ pub enum Par {
     /// Split independent work over rayon's global thread pool.
     #[default]
     Rayon,
+    /// Split independent work over the calling thread and the warm helper
+    /// of [`crate::warm`] (two threads, answering in well under a
+    /// microsecond instead of rayon's 10–20 µs wake-up).
+    Pair,
 }
 
 impl Par {
@@ -36,6 +42,9 @@ impl Par {
                 .par_chunks_mut(chunk_len)
                 .enumerate()
                 .for_each(|(i, c)| f(i, c)),
+            Par::Pair => {
+                crate::warm::map_chunks_mut(data, chunk_len, f);
+            }
         }
     }
 
@@ -69,6 +78,9 @@ impl Par {
                 .zip(b.par_chunks_mut(b_len))
                 .enumerate()
                 .for_each(|(i, (x, y))| f(i, x, y)),
+            Par::Pair => {
+                crate::warm::map_chunk_pairs_mut(a, a_len, b, b_len, f);
+            }
         }
     }
 
@@ -77,20 +89,41 @@ impl Par {
         match self {
             Par::Seq => (0..n).map(f).collect(),
             Par::Rayon => (0..n).into_par_iter().map(f).collect(),
+            Par::Pair => crate::warm::map_indices(n, f),
         }
     }
 
-    /// `Seq` when `work` (a rough count of elements touched) is too small to
-    /// repay the cost of waking other threads, else `self`.
+    /// The mode for a phase touching about `work` elements: `Seq` when it is
+    /// too small to repay any hand-off; for `Rayon`, `Pair` while the phase
+    /// is short enough that rayon's wake-up (10–20 µs measured on 2 vCPUs,
+    /// see [`crate::warm`]) would cost a large part of it, and `Rayon`
+    /// above. The bound shrinks as rayon's pool grows (a wide pool repays
+    /// its wake-up sooner): [`PAIR_MAX_WORK`] elements for 2 threads.
+    ///
+    /// ```
+    /// use core_tensor::Par;
+    /// assert_eq!(Par::Rayon.for_work(100), Par::Seq);
+    /// assert_eq!(Par::Seq.for_work(1 << 24), Par::Seq);
+    /// assert_eq!(Par::Rayon.for_work(1 << 30), Par::Rayon);
+    /// ```
     pub fn for_work(self, work: usize) -> Par {
         const MIN_PARALLEL_WORK: usize = 1 << 15;
         if work < MIN_PARALLEL_WORK {
-            Par::Seq
-        } else {
-            self
+            return Par::Seq;
         }
+        let threads = rayon::current_num_threads().max(2);
+        if self == Par::Rayon && work < PAIR_MAX_WORK * 2 / threads {
+            return Par::Pair;
+        }
+        self
     }
 }
+
+/// Largest phase, in elements touched, that [`Par::for_work`] gives to the
+/// warm pair rather than to a 2-thread rayon pool: 2^21 (8 MB of `f32`),
+/// about 100–200 µs of memory-bound work on one core, where rayon's
+/// wake-up costs under 10%.
+pub const PAIR_MAX_WORK: usize = 1 << 21;
 
 #[cfg(test)]
 mod tests {
@@ -98,7 +131,7 @@ mod tests {
 
     #[test]
     fn seq_and_rayon_agree() {
-        for par in [Par::Seq, Par::Rayon] {
+        for par in [Par::Seq, Par::Rayon, Par::Pair] {
             let mut v = vec![0usize; 10];
             par.for_each_chunk_mut(&mut v, 3, |i, c| c.iter_mut().for_each(|x| *x = i));
             assert_eq!(v, vec![0, 0, 0, 1, 1, 1, 2, 2, 2, 3]);
@@ -112,6 +145,15 @@ mod tests {
             assert_eq!(par.map_range(4, |i| i * i), vec![0, 1, 4, 9]);
         }
         assert_eq!(Par::Rayon.for_work(10), Par::Seq);
-        assert_eq!(Par::Rayon.for_work(1 << 20), Par::Rayon);
+        assert_eq!(Par::Pair.for_work(10), Par::Seq);
+        // Short phases go to the warm pair, long ones to rayon; the bound
+        // halves as the pool doubles.
+        let bound = PAIR_MAX_WORK * 2 / rayon::current_num_threads().max(2);
+        if bound > 1 << 15 {
+            assert_eq!(Par::Rayon.for_work(bound - 1), Par::Pair);
+        }
+        assert_eq!(Par::Rayon.for_work(bound), Par::Rayon);
+        assert_eq!(Par::Rayon.for_work(PAIR_MAX_WORK), Par::Rayon);
+        assert_eq!(Par::Pair.for_work(1 << 24), Par::Pair);
     }
 }
