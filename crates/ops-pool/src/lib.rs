@@ -98,7 +98,6 @@ mod functional;
 mod geometry;
 pub mod lp;
 pub mod max;
-mod max_row_3_2;
 mod max_square;
 mod max_square_steps;
 mod max_stride2;

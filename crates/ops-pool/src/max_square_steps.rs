@@ -4,11 +4,13 @@
 //! with or without the in-window codes.
 //!
 //! Window `i` of a row takes `r[2i]`, `r[2i+1]`, `r[2i+2]` of each of its
-//! `R` rows `r`. As in [`crate::max_row_3_2`], a step splits the even and
-//! odd positions of each row with in-lane shuffles, which leaves the
-//! windows in the lane order 0, 1, 4, 5, 2, 3, 6, 7 (`f32`) or 0, 2, 1, 3
-//! (`f64`); the `3R` taps are then combined in row-major order, and one
-//! permute (values) or one byte shuffle (codes) restores the window order.
+//! `R` rows `r`. A step loads, from each row, the 16 (`f64`: 8) values
+//! from `r[2i]` and 16 (8) more from `r[2i+2]` and `r[2i+9]` (`r[2i+5]`),
+//! and splits even and odd positions with in-lane shuffles, which leaves
+//! the windows in the lane order 0, 1, 4, 5, 2, 3, 6, 7 (`f32`) or 0, 2,
+//! 1, 3 (`f64`); the `3R` taps are then combined in row-major order, and
+//! one permute (values) or one byte shuffle (codes) restores the window
+//! order. A row of `n` windows is read in `r[..2n + 1]` only.
 //!
 //! The combine is the scalar kernels' tap-ordered update: a tap replaces
 //! the running maximum (and its code) only when strictly larger.
@@ -325,12 +327,12 @@ mod tests {
     use super::*;
     use core_tensor::Rng;
 
-    /// Tap-ordered maxima and codes of windows `0..n` of three rows.
-    fn scalar<F: Float>(rows: [&[F]; 3], n: usize) -> (Vec<F>, Vec<u8>) {
+    /// Tap-ordered maxima and codes of windows `0..n` of `R` rows.
+    fn scalar<F: Float, const R: usize>(rows: [&[F]; R], n: usize) -> (Vec<F>, Vec<u8>) {
         (0..n)
             .map(|i| {
                 let (mut m, mut c) = (rows[0][2 * i], 0u8);
-                for (code, v) in (0..9).map(|k| (k as u8, rows[k / 3][2 * i + k % 3])) {
+                for (code, v) in (0..3 * R).map(|k| (k as u8, rows[k / 3][2 * i + k % 3])) {
                     if v > m {
                         (m, c) = (v, code);
                     }
@@ -380,6 +382,19 @@ mod tests {
         assert_eq!(bits(&y), bits(&want), "n {n}");
         assert_eq!(bits(&yv), bits(&want), "n {n}");
         assert_eq!(t, want_codes, "n {n}");
+        // One row (1-d pooling).
+        let (want1, want_codes1) = scalar([r[1]], n);
+        assert_eq!(
+            interior([r[1]], [true], &mut y, Some(&mut t[..])),
+            Some(true)
+        );
+        assert_eq!(
+            interior::<F, u8, 1>([r[1]], [true], &mut yv, None),
+            Some(true)
+        );
+        assert_eq!(bits(&y), bits(&want1), "n {n}");
+        assert_eq!(bits(&yv), bits(&want1), "n {n}");
+        assert_eq!(t, want_codes1, "n {n}");
         // A NaN or an infinity anywhere a window reads in a real row is
         // reported, the last tap of the last window included; padding rows
         // are not checked.

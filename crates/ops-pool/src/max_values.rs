@@ -13,7 +13,7 @@ use core_tensor::{Float, Par};
 
 use crate::geometry::{AxisPlan, Geometry};
 use crate::max::{ROW_3_2_MIN, has_nan, per_task};
-use crate::{max_row_3_2, max_square};
+use crate::{max_square, max_square_steps};
 
 /// Max pooling forward over `x` (contiguous `planes × plane_in`), values
 /// only: `y[o] = max over the window of o` (NaN propagating), as
@@ -220,14 +220,16 @@ fn row_fixed<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F]) -> bool {
         (2, 2) => row_k::<F, 2, 2>(xs, hv),
         (3, 1) => row_k::<F, 3, 1>(xs, hv),
         (3, 2) => {
-            // Every window in AVX2 steps where the CPU has them and the row
-            // holds a step (`done == n`); otherwise the scalar kernels.
-            let done = max_row_3_2::prefix(xs, hv);
-            let (xs, hv) = (&xs[2 * done..], &mut hv[done..]);
-            if hv.len() >= ROW_3_2_MIN {
-                row_3_2(xs, hv);
-            } else if !hv.is_empty() {
-                row_k::<F, 3, 2>(xs, hv);
+            // Every window in the AVX2 steps where the CPU has them, the row
+            // holds a step and its values are finite (an infinity only
+            // costs the scalar kernels, which then recompute the row).
+            let steps = max_square_steps::interior::<F, u8, 1>([xs], [true], hv, None);
+            if steps != Some(true) {
+                if hv.len() >= ROW_3_2_MIN {
+                    row_3_2(xs, hv);
+                } else {
+                    row_k::<F, 3, 2>(xs, hv);
+                }
             }
         }
         (3, 3) => row_k::<F, 3, 3>(xs, hv),

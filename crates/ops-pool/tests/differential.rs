@@ -245,6 +245,76 @@ fn rounding_input(seed: u64, n: usize) -> Vec<f64> {
         .collect()
 }
 
+/// Max pooling of `x` (shape `planes, *spatial`) with `p` against the naive
+/// scan with the same windows `w`, in f64 and in f32: values and indices,
+/// and the values-only forward, bit for bit.
+fn assert_max_matches_naive(
+    x: &[f64],
+    shape: &[usize],
+    w: &Win,
+    p: &MaxPoolParams,
+) -> Result<(), TestCaseError> {
+    let (planes, sp) = (shape[0], &shape[1..]);
+    let (Ok(g), Some((want, want_idx, _))) = (p.geometry(shape), naive_max(x, planes, sp, w))
+    else {
+        return Ok(());
+    };
+    let g = Arc::new(g);
+    let (y, am) = max::forward(x, &g, Par::Seq);
+    prop_assert!(same_bits(&y, &want), "{:?} vs {:?}", y, want);
+    prop_assert_eq!(am.to_indices(), want_idx);
+    prop_assert!(same_bits(&max_values::forward(x, &g, Par::Seq), &want));
+    let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let (want32, want_idx32, _) = naive_max(&x32, planes, sp, w).expect("same windows");
+    let widen = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
+    let (y32, am32) = max::forward(&x32, &g, Par::Seq);
+    prop_assert!(
+        same_bits(&widen(&y32), &widen(&want32)),
+        "{:?} vs {:?}",
+        y32,
+        want32
+    );
+    prop_assert_eq!(am32.to_indices(), want_idx32);
+    prop_assert!(same_bits(
+        &widen(&max_values::forward(&x32, &g, Par::Seq)),
+        &widen(&want32)
+    ));
+    Ok(())
+}
+
+/// Max pooling of the same `x` under `fast` (a geometry with a kernel of
+/// its own) and `general` (the same windows as a geometry the general
+/// kernels take): same values, and the backward of the same `dy` gives the
+/// same bits, in f64 and in f32.
+fn assert_same_max_backward(
+    fast: &Arc<Geometry>,
+    general: &Arc<Geometry>,
+    seed: u64,
+) -> Result<(), TestCaseError> {
+    let n_in = fast.planes() * fast.plane_in();
+    let x = rounding_input(seed, n_in);
+    let (y1, a1) = max::forward(&x, fast, Par::Seq);
+    let (y2, a2) = max::forward(&x, general, Par::Seq);
+    prop_assert!(same_bits(&y1, &y2));
+    let dy = rounding_input(seed ^ 5, y1.len());
+    prop_assert!(same_bits(
+        &max::backward(&dy, &a1, Par::Seq),
+        &max::backward(&dy, &a2, Par::Seq)
+    ));
+    let (xf, dyf): (Vec<f32>, Vec<f32>) = (
+        x.iter().map(|&v| v as f32).collect(),
+        dy.iter().map(|&v| v as f32).collect(),
+    );
+    let (_, a1f) = max::forward(&xf, fast, Par::Seq);
+    let (_, a2f) = max::forward(&xf, general, Par::Seq);
+    let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    prop_assert_eq!(
+        bits(max::backward(&dyf, &a1f, Par::Seq)),
+        bits(max::backward(&dyf, &a2f, Par::Seq))
+    );
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -295,18 +365,7 @@ proptest! {
         let g2 = Arc::new(MaxPoolParams::new(&[2, 2]).stride(&[2]).geometry(&[2 * planes, h, w]).unwrap());
         let g3 = Arc::new(MaxPoolParams::new(&[1, 2, 2]).stride(&[1, 2, 2])
             .geometry(&[planes, 2, h, w]).unwrap());
-        let x = rounding_input(seed, 2 * planes * h * w);
-        let (y2, a2) = max::forward(&x, &g2, Par::Seq);
-        let (y3, a3) = max::forward(&x, &g3, Par::Seq);
-        prop_assert!(same_bits(&y2, &y3));
-        let dy = rounding_input(seed ^ 7, y2.len());
-        prop_assert!(same_bits(&max::backward(&dy, &a2, Par::Seq), &max::backward(&dy, &a3, Par::Seq)));
-        let (xf, dyf): (Vec<f32>, Vec<f32>) =
-            (x.iter().map(|&v| v as f32).collect(), dy.iter().map(|&v| v as f32).collect());
-        let (_, a2f) = max::forward(&xf, &g2, Par::Seq);
-        let (_, a3f) = max::forward(&xf, &g3, Par::Seq);
-        let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        prop_assert_eq!(bits(max::backward(&dyf, &a2f, Par::Seq)), bits(max::backward(&dyf, &a3f, Par::Seq)));
+        assert_same_max_backward(&g2, &g3, seed)?;
     }
 }
 
@@ -326,19 +385,7 @@ proptest! {
         let g2 = MaxPoolParams::new(&[1, 3]).stride(&[1, 2]).padding(&[0, pad]).ceil_mode(ceil)
             .geometry(&[planes, 2, len]);
         if let (Ok(g1), Ok(g2)) = (g1, g2) {
-            let (g1, g2) = (Arc::new(g1), Arc::new(g2));
-            let x = rounding_input(seed, 2 * planes * len);
-            let (y1, a1) = max::forward(&x, &g1, Par::Seq);
-            let (y2, a2) = max::forward(&x, &g2, Par::Seq);
-            prop_assert!(same_bits(&y1, &y2));
-            let dy = rounding_input(seed ^ 3, y1.len());
-            prop_assert!(same_bits(&max::backward(&dy, &a1, Par::Seq), &max::backward(&dy, &a2, Par::Seq)));
-            let (xf, dyf): (Vec<f32>, Vec<f32>) =
-                (x.iter().map(|&v| v as f32).collect(), dy.iter().map(|&v| v as f32).collect());
-            let (_, a1f) = max::forward(&xf, &g1, Par::Seq);
-            let (_, a2f) = max::forward(&xf, &g2, Par::Seq);
-            let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            prop_assert_eq!(bits(max::backward(&dyf, &a1f, Par::Seq)), bits(max::backward(&dyf, &a2f, Par::Seq)));
+            assert_same_max_backward(&Arc::new(g1), &Arc::new(g2), seed)?;
         }
     }
 }
@@ -365,19 +412,7 @@ proptest! {
         let g3 = MaxPoolParams::new(&[1, 3, 3]).stride(&[1, 2, 2]).padding_mode(Padding::Explicit(pad(1)))
             .ceil_mode(ceil).geometry(&[planes, 2, h, w]);
         if let (Ok(g2), Ok(g3)) = (g2, g3) {
-            let (g2, g3) = (Arc::new(g2), Arc::new(g3));
-            let x = rounding_input(seed, 2 * planes * h * w);
-            let (y2, a2) = max::forward(&x, &g2, Par::Seq);
-            let (y3, a3) = max::forward(&x, &g3, Par::Seq);
-            prop_assert!(same_bits(&y2, &y3));
-            let dy = rounding_input(seed ^ 5, y2.len());
-            prop_assert!(same_bits(&max::backward(&dy, &a2, Par::Seq), &max::backward(&dy, &a3, Par::Seq)));
-            let (xf, dyf): (Vec<f32>, Vec<f32>) =
-                (x.iter().map(|&v| v as f32).collect(), dy.iter().map(|&v| v as f32).collect());
-            let (_, a2f) = max::forward(&xf, &g2, Par::Seq);
-            let (_, a3f) = max::forward(&xf, &g3, Par::Seq);
-            let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            prop_assert_eq!(bits(max::backward(&dyf, &a2f, Par::Seq)), bits(max::backward(&dyf, &a3f, Par::Seq)));
+            assert_same_max_backward(&Arc::new(g2), &Arc::new(g3), seed)?;
         }
     }
 }
@@ -412,21 +447,8 @@ proptest! {
             let i = at.index(x.len());
             x[i] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][*kind];
         }
-        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
         let p = MaxPoolParams::new(&[3, 3]).stride(&[2, 2]).padding_mode(Padding::Explicit(pad)).ceil_mode(ceil);
-        if let (Ok(g), Some((want, want_idx, _))) = (p.geometry(&shape), naive_max(&x, planes, &[h, w], &w3)) {
-            let g = Arc::new(g);
-            let (y, am) = max::forward(&x, &g, Par::Seq);
-            prop_assert!(same_bits(&y, &want), "{:?} vs {:?}", y, want);
-            prop_assert_eq!(am.to_indices(), want_idx);
-            prop_assert!(same_bits(&max_values::forward(&x, &g, Par::Seq), &want));
-            let (want32, want_idx32, _) = naive_max(&x32, planes, &[h, w], &w3).unwrap();
-            let (y32, am32) = max::forward(&x32, &g, Par::Seq);
-            let widen = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
-            prop_assert!(same_bits(&widen(&y32), &widen(&want32)), "{:?} vs {:?}", y32, want32);
-            prop_assert_eq!(am32.to_indices(), want_idx32);
-            prop_assert!(same_bits(&widen(&max_values::forward(&x32, &g, Par::Seq)), &widen(&want32)));
-        }
+        assert_max_matches_naive(&x, &shape, &w3, &p)?;
     }
 
     /// 1-d max pooling with 3 taps and stride 2 on long rows (AVX2 steps
@@ -455,18 +477,7 @@ proptest! {
             let i = [i, row + k.min(len - 1), row + len - 1 - k.min(len - 1)][*place as usize];
             x[i] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][*kind];
         }
-        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
         let p = MaxPoolParams::new(&[3]).stride(&[2]).padding_mode(Padding::Explicit(pad)).ceil_mode(ceil);
-        if let (Ok(g), Some((want, want_idx, _))) = (p.geometry(&shape), naive_max(&x, planes, &[len], &w1)) {
-            let g = Arc::new(g);
-            let (y, am) = max::forward(&x, &g, Par::Seq);
-            prop_assert!(same_bits(&y, &want), "{:?} vs {:?}", y, want);
-            prop_assert_eq!(am.to_indices(), want_idx);
-            let (want32, want_idx32, _) = naive_max(&x32, planes, &[len], &w1).unwrap();
-            let (y32, am32) = max::forward(&x32, &g, Par::Seq);
-            let widen = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
-            prop_assert!(same_bits(&widen(&y32), &widen(&want32)), "{:?} vs {:?}", y32, want32);
-            prop_assert_eq!(am32.to_indices(), want_idx32);
-        }
+        assert_max_matches_naive(&x, &shape, &w1, &p)?;
     }
 }
