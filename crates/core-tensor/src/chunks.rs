@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use crate::Par;
 
 /// Maps `f(task, chunk)` over `chunk_len`-sized chunks of `data`, in
-/// parallel when `par` is `Rayon`, and returns the results in chunk order
+/// parallel unless `par` is `Seq`, and returns the results in chunk order
 /// (so reductions over them are deterministic). Empty data gives no chunk.
 pub fn map_chunks_mut<T: Send, R: Send>(
     par: Par,
@@ -52,7 +52,7 @@ pub fn map_chunks_mut<T: Send, R: Send>(
 
 /// Allocates `n` values and has `fill(task, chunk)` write them chunk by
 /// chunk (`chunk_len` values per chunk, the last may be shorter; in
-/// parallel with `Rayon`), without initializing the memory first. `fill`
+/// parallel unless `Seq`), without initializing the memory first. `fill`
 /// returns how many elements of its chunk it wrote and a per-chunk result;
 /// the results come back in chunk order.
 ///
@@ -125,7 +125,7 @@ pub fn init_slice<T: Copy>(chunk: &mut [MaybeUninit<T>], init: T) -> &mut [T] {
 
 /// Allocates `n` values; each chunk of `chunk_len` is set to `init` by the
 /// task that owns it, right before `f(task, chunk)` works on it (in
-/// parallel with `Rayon`). For kernels that accumulate into their output
+/// parallel unless `Seq`). For kernels that accumulate into their output
 /// (`init` = 0) or leave parts of it at a default value.
 ///
 /// ```

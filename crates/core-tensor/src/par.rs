@@ -22,7 +22,7 @@ pub enum Par {
 
 impl Par {
     /// Calls `f(i, chunk)` for every `chunk_len`-sized chunk of `data`
-    /// (the last may be shorter), in parallel when `self` is `Rayon`.
+    /// (the last may be shorter), in parallel unless `self` is `Seq`.
     ///
     /// # Panics
     /// If `chunk_len` is 0 (an internal invariant of the caller).
@@ -84,7 +84,7 @@ impl Par {
         }
     }
 
-    /// Maps `0..n` through `f`, in parallel when `self` is `Rayon`, keeping order.
+    /// Maps `0..n` through `f`, in parallel unless `self` is `Seq`, keeping order.
     pub fn map_range<R: Send>(self, n: usize, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
         match self {
             Par::Seq => (0..n).map(f).collect(),
