@@ -1,5 +1,6 @@
 //! Float comparison helpers for tests: `allclose` with a report of the worst
-//! element, usable from any crate's tests.
+//! element, usable from any crate's tests; and [`rounding_values`], inputs
+//! on which a change of summation order or a signed zero shows in the bits.
 //!
 //! Two values `a` (actual) and `e` (expected) are close when
 //! `|a - e| <= atol + rtol * |e|`, the rule of `torch.allclose` and
@@ -20,7 +21,7 @@
 use std::fmt;
 
 use crate::shape::unravel_index;
-use crate::{Float, Tensor, TensorError};
+use crate::{Float, Rng, Tensor, TensorError};
 
 /// The worst element outside the tolerance, as found by [`max_violation`].
 #[derive(Clone, Debug, PartialEq)]
@@ -162,6 +163,26 @@ pub fn assert_tensor_close<A: Float, B: Float>(
             unravel_index(v.index, actual.shape())
         );
     }
+}
+
+/// `n` values on which bitwise tests see a kernel's arithmetic order:
+/// `-0.0` and `0.0` (ties, and sums that must stay `+0.0`), values near
+/// `1e8` (ties, and sums that round) and standard normal values.
+///
+/// ```
+/// let v = core_tensor::testing::rounding_values(&mut core_tensor::Rng::new(1), 100);
+/// assert_eq!(v.len(), 100);
+/// assert!(v.iter().any(|x| *x >= 1e8) && v.iter().any(|x| x.abs() < 10.0));
+/// ```
+pub fn rounding_values(rng: &mut Rng, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|_| match rng.below(6) {
+            0 => -0.0,
+            1 => 0.0,
+            2 => 1e8 + rng.below(5) as f64,
+            _ => rng.normal(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -156,18 +156,7 @@ mod avx2 {
 mod tests {
     use super::*;
     use core_tensor::Rng;
-
-    fn values(rng: &mut Rng, n: usize) -> Vec<f64> {
-        // Signed zeros and values whose sums round: the order shows.
-        (0..n)
-            .map(|_| match rng.below(6) {
-                0 => -0.0,
-                1 => 0.0,
-                2 => 1e8 + rng.below(5) as f64,
-                _ => rng.normal(),
-            })
-            .collect()
-    }
+    use core_tensor::testing::rounding_values as values;
 
     #[test]
     fn steps_equal_the_scalar_loops_bitwise() {

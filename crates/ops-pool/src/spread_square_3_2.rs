@@ -24,8 +24,8 @@
 //! sees only the write of `dx`, not a read of every line first. Measured
 //! on 2 threads for the P2 (three alternated rounds, against the
 //! zero fill and scatter): 4.93–5.06 ms down to 4.09–4.19 ms, a copy of
-//! the input taking 3.6–4.0 ms; with ordinary stores the write-once kernel
-//! was no faster than the scatter (5.9–6.0 against 4.2–4.5 ms streamed,
+//! the input taking 3.55–3.98 ms; with ordinary stores the write-once kernel
+//! was no faster than the scatter (5.9–6.0 against 3.9–4.5 ms streamed,
 //! in one alternated run), although in cache it costs 0.165 ns per
 //! element against 0.26.
 

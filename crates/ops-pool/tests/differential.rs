@@ -234,15 +234,7 @@ proptest! {
 
 /// Values with ties, both zeros and sums that round (the order shows).
 fn rounding_input(seed: u64, n: usize) -> Vec<f64> {
-    let mut rng = Rng::new(seed);
-    (0..n)
-        .map(|_| match rng.below(6) {
-            0 => -0.0,
-            1 => 0.0,
-            2 => 1e8 + rng.below(5) as f64,
-            _ => rng.normal(),
-        })
-        .collect()
+    core_tensor::testing::rounding_values(&mut Rng::new(seed), n)
 }
 
 /// Max pooling of `x` (shape `planes, *spatial`) with `p` against the naive
