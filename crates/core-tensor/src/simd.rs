@@ -97,6 +97,26 @@ pub fn on_avx2_floats<F: 'static, R>(
     None
 }
 
+/// The starts of the `L`-wide steps that cover `lo..end` (`end - lo >= L`):
+/// `lo, lo + L, ...` while a whole step fits, then, for a remainder, one
+/// step at `end - L` that overlaps the one before (so a step recomputes
+/// some positions with the same results). A plain iterator, so that a SIMD
+/// loop body stays inside its `#[target_feature]` function and is compiled
+/// there, rather than in a closure the compiler may keep out of line.
+///
+/// ```
+/// let starts: Vec<usize> = core_tensor::simd::step_starts::<8>(2, 22).collect();
+/// assert_eq!(starts, [2, 10, 14]);
+/// let whole: Vec<usize> = core_tensor::simd::step_starts::<4>(0, 8).collect();
+/// assert_eq!(whole, [0, 4]);
+/// ```
+#[inline(always)]
+pub fn step_starts<const L: usize>(lo: usize, end: usize) -> impl Iterator<Item = usize> {
+    debug_assert!(end >= lo + L, "a step of {L} does not fit in {lo}..{end}");
+    // The last start, clamped, is the overlapping one; one plain loop.
+    (lo..end).step_by(L).map(move |i| i.min(end - L))
+}
+
 /// Asks the CPU to bring the cache lines of `x` into its caches (a hint:
 /// no effect on results, and none at all on targets without a prefetch
 /// instruction). For kernels that compute on one block of memory while

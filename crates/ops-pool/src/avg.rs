@@ -7,6 +7,7 @@
 //! Adaptive average pooling uses the same kernels with adaptive windows
 //! and [`Divisor::InBounds`].
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use autograd::{Backward, BackwardCtx, Var};
@@ -87,15 +88,14 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
         wide(
             #[inline(always)]
             || {
-                let mut sums = Vec::new();
                 for (j, yp) in yc.chunks_mut(pout).enumerate() {
                     let p = i * per_task + j;
-                    let yp = init_slice(yp, F::zero());
                     let xp = &x[p * pin..(p + 1) * pin];
                     if tiled {
-                        tiled_forward_plane(xp, g, yp, &d, scale, &mut sums);
+                        tiled_forward_plane(xp, g, yp, &d, scale);
                         continue;
                     }
+                    let yp = init_slice(yp, F::zero());
                     window_sums(xp, g, yp, true, |v| v);
                     for (yv, dv) in yp.iter_mut().zip(&d) {
                         *yv /= *dv;
@@ -119,70 +119,71 @@ fn exact_reciprocal<F: Float>(d: &[F]) -> Option<F> {
 }
 
 /// One plane of 2×2 windows with stride 2 that tile it
-/// ([`max_square::tiles_2x2`]): the pair sums `0 + (x[h][2w] + x[h][2w+1])`
-/// of every input row, in one pass over the plane when its rows have even
-/// length, then `y = (pairs of row 2h + pairs of row 2h+1) / divisor`. This
-/// is bitwise the general kernel's `(0 + (a + b)) + (c + d)`: adding `0` to
-/// `c + d` only turns `-0` into `0`, which cannot change a sum with the
-/// nonnegative-zero-or-nonzero first term.
+/// ([`max_square::tiles_2x2`]), each output written once:
+/// `y = ((0 + (x[2h][2w] + x[2h][2w+1])) + (x[2h+1][2w] + x[2h+1][2w+1]))`
+/// times the exact reciprocal of the divisor (`scale`) or over the divisor.
+/// This is bitwise the general kernel's `(0 + (a + b)) + (c + d)`.
+///
+/// Measured in cache on one thread for the P3 planes, against
+/// pair sums of both rows into a zeroed buffer and a second pass: 0.083–
+/// 0.084 ns per input element against 0.157–0.158.
 #[inline(always)]
 fn tiled_forward_plane<F: Float>(
     x: &[F],
     g: &Geometry,
-    y: &mut [F],
+    y: &mut [MaybeUninit<F>],
     d: &[F],
     scale: Option<F>,
-    sums: &mut Vec<F>,
 ) {
-    let (w, oh_n, ow_n) = (g.axes[2].len, g.axes[1].out, g.axes[2].out);
-    sums.clear();
-    sums.resize(2 * oh_n * ow_n, F::zero());
-    let rows = if w == 2 * ow_n { 1 } else { 2 * oh_n };
-    let (span, len) = (2 * oh_n * w / rows, 2 * oh_n * ow_n / rows);
-    for (xr, sr) in x[..2 * oh_n * w]
-        .chunks(span.max(1))
-        .zip(sums.chunks_mut(len.max(1)))
+    let (w, ow_n) = (g.axes[2].len, g.axes[2].out);
+    let zero = F::zero();
+    for ((rows, yr), dr) in x
+        .chunks_exact(2 * w)
+        .zip(y.chunks_exact_mut(ow_n))
+        .zip(d.chunks_exact(ow_n))
     {
-        let xr = &xr[..2 * sr.len()];
-        let done = pairs::add_pair_sums(xr, sr);
-        for (sv, pair) in sr[done..].iter_mut().zip(xr[2 * done..].chunks_exact(2)) {
-            *sv += pair[0] + pair[1];
-        }
-    }
-    for (oh, yr) in y.chunks_exact_mut(ow_n).enumerate().take(oh_n) {
-        let (a, b) = (&sums[2 * oh * ow_n..], &sums[(2 * oh + 1) * ow_n..]);
-        let dr = &d[oh * ow_n..];
-        match scale {
-            Some(k) => {
-                for ((yv, &av), &bv) in yr.iter_mut().zip(a).zip(b) {
-                    *yv = (av + bv) * k;
-                }
-            }
-            None => {
-                for (((yv, &av), &bv), &dv) in yr.iter_mut().zip(a).zip(b).zip(dr) {
-                    *yv = (av + bv) / dv;
-                }
-            }
+        let (t, b) = rows.split_at(w);
+        let mean = match scale {
+            Some(k) => pairs::Mean::Times(k),
+            None => pairs::Mean::Over(dr),
+        };
+        let done = pairs::put_quad_means(t, b, mean, yr);
+        let (tp, bp) = (t[2 * done..].chunks_exact(2), b[2 * done..].chunks_exact(2));
+        for (((yv, tp), bp), &dv) in yr[done..].iter_mut().zip(tp).zip(bp).zip(&dr[done..]) {
+            let s = (zero + (tp[0] + tp[1])) + (bp[0] + bp[1]);
+            yv.write(match scale {
+                Some(k) => s * k,
+                None => s / dv,
+            });
         }
     }
 }
 
-/// The backward of [`tiled_forward_plane`] on a zeroed plane `dx`: input
-/// row `2h` gets `0 + c[h][w]` at `2w` and `2w + 1`, and row `2h + 1` is the
-/// same row (as the general kernel's two additions give).
+/// The backward of [`tiled_forward_plane`], each input written once: the
+/// four inputs of window `(h, w)` get `0 + c[h][w]` (as the general
+/// kernel's addition to a zeroed gradient gives), inputs in no window
+/// (the last row or column of an odd length) zero.
+///
+/// Measured in cache on one thread for the P3 planes, against a
+/// zero fill, additions to row `2h` and a copy of it to row `2h + 1`:
+/// 0.086–0.087 ns per input element against 0.131.
 #[inline(always)]
-fn tiled_backward_plane<F: Float>(dx: &mut [F], g: &Geometry, c: &[F]) {
+fn tiled_backward_plane<F: Float>(dx: &mut [MaybeUninit<F>], g: &Geometry, c: &[F]) {
     let (w, oh_n, ow_n) = (g.axes[2].len, g.axes[1].out, g.axes[2].out);
-    for (oh, cr) in c.chunks_exact(ow_n).enumerate().take(oh_n) {
-        let r0 = 2 * oh * w;
-        let row = &mut dx[r0..r0 + 2 * ow_n];
-        let done = pairs::add_spread(row, cr);
-        for (pair, &cv) in row[2 * done..].chunks_exact_mut(2).zip(&cr[done..]) {
-            pair[0] += cv;
-            pair[1] += cv;
+    let zero = F::zero();
+    let (windows, rest) = dx.split_at_mut(2 * oh_n * w);
+    for (rows, cr) in windows.chunks_exact_mut(2 * w).zip(c.chunks_exact(ow_n)) {
+        let (t, b) = rows.split_at_mut(w);
+        let done = pairs::put_spread_twice(cr, t, b);
+        for r in [t, b] {
+            for (pair, &cv) in r[2 * done..2 * ow_n].chunks_exact_mut(2).zip(&cr[done..]) {
+                pair[0].write(zero + cv);
+                pair[1].write(zero + cv);
+            }
+            init_slice(&mut r[2 * ow_n..], zero);
         }
-        dx.copy_within(r0..r0 + w, r0 + w);
     }
+    init_slice(rest, zero);
 }
 
 /// Input elements handled by one parallel task (several planes when they are small).
@@ -306,7 +307,7 @@ pub fn backward<F: Float>(dy: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec
             || {
                 for (j, dxp) in dxc.chunks_mut(pin).enumerate() {
                     let p = i * per_task + j;
-                    let (dxp, dyp) = (init_slice(dxp, F::zero()), &dy[p * pout..(p + 1) * pout]);
+                    let dyp = &dy[p * pout..(p + 1) * pout];
                     for ((s, &gv), &dv) in scaled.iter_mut().zip(dyp).zip(&d) {
                         *s = gv / dv;
                     }
@@ -314,6 +315,7 @@ pub fn backward<F: Float>(dy: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec
                         tiled_backward_plane(dxp, g, &scaled);
                         continue;
                     }
+                    let dxp = init_slice(dxp, F::zero());
                     for od in 0..ad.out {
                         for oh in 0..ah.out {
                             let row = (od * ah.out + oh) * aw.out;

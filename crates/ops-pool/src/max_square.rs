@@ -178,32 +178,45 @@ fn plane_body<F: Float, O: Offset>(
     for oh in 0..ah.out {
         let lo = (oh * part).min(ahead.len());
         prefetch(&ahead[lo..(lo + part).min(ahead.len())]);
-        let row = oh * own;
-        // The window's rows from `base` on: real rows, or minus infinity
-        // for a row in the padding.
+        let (yr, mut tr) = (
+            &mut y[oh * own..(oh + 1) * own],
+            t.as_deref_mut().map(|t| &mut t[oh * own..(oh + 1) * own]),
+        );
+        // The window's rows, whole: real rows, or minus infinity for a row
+        // in the padding (`pad_row`, which the edges do not read).
         let real: [bool; K] = std::array::from_fn(|th| (ah.lo[oh]..ah.hi[oh]).contains(&th));
-        let rows: [&[F]; K] = std::array::from_fn(|th| {
+        let whole: [&[F]; K] = std::array::from_fn(|th| {
             if real[th] {
-                let r = ah.pos(oh, th) * w + base;
-                &x[r..r + 2 * n + 1]
+                let r = ah.pos(oh, th) * w;
+                &x[r..r + w]
             } else {
                 &pad_row[..]
             }
         });
-        let yr = &mut y[row + a..row + b];
-        let tr = t.as_deref_mut().map(|t| &mut t[row + a..row + b]);
-        let finite = match max_square_steps::interior(rows, real, yr, tr) {
+        // From column `base` on, as the interior windows read them.
+        let rows: [&[F]; K] = std::array::from_fn(|th| {
+            if real[th] {
+                &whole[th][base..base + 2 * n + 1]
+            } else {
+                whole[th]
+            }
+        });
+        let finite = match max_square_steps::interior(
+            rows,
+            real,
+            &mut yr[a..b],
+            tr.as_deref_mut().map(|t| &mut t[a..b]),
+        ) {
             Some(finite) => finite,
             None => {
                 let finite = (0..K).all(|k| !real[k] || all_finite(rows[k]));
                 if finite {
-                    let tr = t.as_deref_mut().map(|t| &mut t[row + a..row + b]);
-                    scalar_interior(rows, yr, tr);
+                    scalar_interior(rows, &mut yr[a..b], tr.as_deref_mut().map(|t| &mut t[a..b]));
                 }
                 finite
             }
         };
-        if !(finite && edges(x, g, oh, y, t.as_deref_mut())) {
+        if !(finite && edges(whole, real, aw, yr, tr)) {
             return false;
         }
     }
@@ -249,38 +262,52 @@ fn scalar_interior<F: Float, O: Offset>(rows: [&[F]; K], yr: &mut [F], t: Option
     }
 }
 
-/// The windows of output row `oh` reaching into the left or right padding,
-/// over their taps inside the plane in row-major order. The running
-/// maximum starts at minus infinity, which the first tap (finite) beats:
-/// the first real maximum and its in-window code win, as in the general
-/// scan. Returns whether every value read was finite.
+/// The windows of one output row reaching into the left or right padding
+/// (`yr` and `tr` are that output row, `rows` the window's `K` input rows
+/// whole, those not `real` lying in the padding), over their taps inside
+/// the plane in row-major order. The running maximum starts at minus
+/// infinity, which the first tap (finite) beats: the first real maximum and
+/// its in-window code win, as in the general scan. Returns whether every
+/// value read was finite.
+///
+/// Written for `K` taps of dilation 1 with the rows in hand and a fixed
+/// count of taps, rather than through the general window tables. Measured
+/// in cache on one thread for the P2 planes, the values forward
+/// took 0.186–0.188 ns per input element this way, 0.196–0.198 with the
+/// tables; leaving the one edge window per output row out (wrong results,
+/// a measurement only) gave 0.160.
 #[inline(always)]
 #[allow(clippy::eq_op)] // `v - v` is the test: NaN exactly when `v` is not finite
 fn edges<F: Float, O: Offset>(
-    x: &[F],
-    g: &Geometry,
-    oh: usize,
-    y: &mut [F],
-    mut t: Option<&mut [O]>,
+    rows: [&[F]; K],
+    real: [bool; K],
+    aw: &AxisPlan,
+    yr: &mut [F],
+    mut tr: Option<&mut [O]>,
 ) -> bool {
-    let [_, ah, aw] = &g.axes;
-    let (w, own) = (aw.len, aw.out);
     let (a, b) = aw.full;
-    let row = oh * own;
     let mut check = F::zero();
-    for ow in (0..a).chain(b..own) {
+    for ow in (0..a).chain(b..aw.out) {
+        let start = aw.start[ow];
+        // The columns of the taps inside the row.
+        let cols: [Option<usize>; K] = std::array::from_fn(|tw| {
+            usize::try_from(start + tw as isize)
+                .ok()
+                .filter(|&col| col < aw.len)
+        });
         let (mut m, mut c) = (F::neg_infinity(), 0u8);
-        for th in ah.lo[oh]..ah.hi[oh] {
-            let xr = &x[ah.pos(oh, th) * w..][..w];
-            for tw in aw.lo[ow]..aw.hi[ow] {
-                let v = xr[aw.pos(ow, tw)];
-                check += v - v;
-                take(&mut m, &mut c, v, (th * K + tw) as u8);
+        for th in 0..K {
+            for (tw, col) in cols.iter().enumerate() {
+                if let (true, Some(&col)) = (real[th], col.as_ref()) {
+                    let v = rows[th][col];
+                    check += v - v;
+                    take(&mut m, &mut c, v, (th * K + tw) as u8);
+                }
             }
         }
-        y[row + ow] = m;
-        if let Some(t) = t.as_deref_mut() {
-            t[row + ow] = O::from_usize(usize::from(c));
+        yr[ow] = m;
+        if let Some(tr) = tr.as_deref_mut() {
+            tr[ow] = O::from_usize(usize::from(c));
         }
     }
     check.is_finite()

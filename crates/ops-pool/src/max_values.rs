@@ -212,6 +212,15 @@ fn row_fixed<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F]) -> bool {
     let base = aw.start[aw.full.0] as usize;
     let n = hv.len();
     let xs = &xr[base..base + (n - 1) * s + aw.ext];
+    // The AVX2 steps check the values they read themselves (finite: their
+    // result stands), which spares them the pass of `has_nan` over the row:
+    // measured in cache on one thread for the P5 rows, 0.121 ->
+    // 0.083-0.084 ns per input element.
+    if (aw.ext, s) == (3, 2)
+        && max_square_steps::interior::<F, u8, 1>([xs], [true], hv, None) == Some(true)
+    {
+        return true;
+    }
     if has_nan(xs) {
         return false;
     }
@@ -219,19 +228,10 @@ fn row_fixed<F: Float>(xr: &[F], aw: &AxisPlan, hv: &mut [F]) -> bool {
         (2, 1) => row_k::<F, 2, 1>(xs, hv),
         (2, 2) => row_k::<F, 2, 2>(xs, hv),
         (3, 1) => row_k::<F, 3, 1>(xs, hv),
-        (3, 2) => {
-            // Every window in the AVX2 steps where the CPU has them, the row
-            // holds a step and its values are finite (an infinity only
-            // costs the scalar kernels, which then recompute the row).
-            let steps = max_square_steps::interior::<F, u8, 1>([xs], [true], hv, None);
-            if steps != Some(true) {
-                if hv.len() >= ROW_3_2_MIN {
-                    row_3_2(xs, hv);
-                } else {
-                    row_k::<F, 3, 2>(xs, hv);
-                }
-            }
-        }
+        // Rows the steps above could not take (too short, no AVX2, an
+        // infinity).
+        (3, 2) if hv.len() >= ROW_3_2_MIN => row_3_2(xs, hv),
+        (3, 2) => row_k::<F, 3, 2>(xs, hv),
         (3, 3) => row_k::<F, 3, 3>(xs, hv),
         (4, 4) => row_k::<F, 4, 4>(xs, hv),
         (k, s) => row_dyn(xs, k, s, hv),

@@ -147,6 +147,8 @@ fn step_range(aw: &AxisPlan, lanes: usize) -> Option<(usize, usize)> {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
+
+    use core_tensor::simd::step_starts;
     use std::mem::MaybeUninit;
 
     use core_tensor::simd::{stream_copy, stream_fence};
@@ -201,20 +203,6 @@ mod avx2 {
         }
     }
 
-    /// Runs `step` at `lo, lo + L, ...` and, for a remainder, once more at
-    /// `end - L` (rewriting some positions with the same values).
-    #[inline(always)]
-    fn steps<const L: usize>(lo: usize, end: usize, mut step: impl FnMut(usize)) {
-        let mut j = lo;
-        while j + L <= end {
-            step(j);
-            j += L;
-        }
-        if j < end {
-            step(end - L);
-        }
-    }
-
     /// One input row of `f32` from its `N` window rows.
     #[inline]
     #[target_feature(enable = "avx2")]
@@ -247,7 +235,7 @@ mod avx2 {
                 _mm256_cmpeq_epi32(_mm256_cvtepu8_epi32(c), _mm256_set1_epi32(i32::from(code)));
             _mm256_and_ps(d, _mm256_castsi256_ps(hit))
         };
-        steps::<8>(j_lo, j_end, |j| {
+        for j in step_starts::<8>(j_lo, j_end) {
             let (mut even, mut odd) = (_mm256_setzero_ps(), _mm256_setzero_ps());
             for &(dy, codes, th) in &wins {
                 even = _mm256_add_ps(even, masked(dy, codes, j - 1, 3 * th + 2));
@@ -263,7 +251,7 @@ mod avx2 {
                 _mm256_storeu_ps(p, _mm256_permute2f128_ps::<0x20>(lo, hi));
                 _mm256_storeu_ps(p.add(8), _mm256_permute2f128_ps::<0x31>(lo, hi));
             }
-        });
+        }
     }
 
     /// One input row of `f64` from its `N` window rows.
@@ -293,7 +281,7 @@ mod avx2 {
             );
             _mm256_and_pd(d, _mm256_castsi256_pd(hit))
         };
-        steps::<4>(j_lo, j_end, |j| {
+        for j in step_starts::<4>(j_lo, j_end) {
             let (mut even, mut odd) = (_mm256_setzero_pd(), _mm256_setzero_pd());
             for &(dy, codes, th) in &wins {
                 even = _mm256_add_pd(even, masked(dy, codes, j - 1, 3 * th + 2));
@@ -309,6 +297,6 @@ mod avx2 {
                 _mm256_storeu_pd(p, _mm256_permute2f128_pd::<0x20>(lo, hi));
                 _mm256_storeu_pd(p.add(4), _mm256_permute2f128_pd::<0x31>(lo, hi));
             }
-        });
+        }
     }
 }
