@@ -133,8 +133,7 @@ fn max_plane<F: Float, O: Offset>(
         }
         return;
     }
-    if max_square::tiles_2x2(g) && !has_nan(x) {
-        max_square::tiled_2x2(x, g, y, Some(t));
+    if max_square::tiles_2x2(g) && max_square::tiled_2x2(x, g, y, Some(&mut *t)) {
         return;
     }
     if max_square::applies(g) && max_square::plane(x, g, y, Some(&mut *t), &mut scratch.hv, ahead) {

@@ -90,7 +90,7 @@ pub(crate) fn interior<F: Float, O: Offset, const R: usize>(
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(crate) mod avx2 {
     use std::arch::x86_64::*;
 
     use core_tensor::simd::step_starts;
@@ -149,7 +149,7 @@ mod avx2 {
     /// maximum and its code; ties keep `m`).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn take_ps(m: &mut __m256, c: &mut __m256, v: __m256, code: __m256) {
+    pub(crate) fn take_ps(m: &mut __m256, c: &mut __m256, v: __m256, code: __m256) {
         let larger = _mm256_cmp_ps::<_CMP_GT_OQ>(v, *m);
         *m = _mm256_max_ps(v, *m);
         *c = _mm256_blendv_ps(*c, code, larger);
@@ -158,10 +158,56 @@ mod avx2 {
     /// [`take_ps`] for `f64`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn take_pd(m: &mut __m256d, c: &mut __m256d, v: __m256d, code: __m256d) {
+    pub(crate) fn take_pd(m: &mut __m256d, c: &mut __m256d, v: __m256d, code: __m256d) {
         let larger = _mm256_cmp_pd::<_CMP_GT_OQ>(v, *m);
         *m = _mm256_max_pd(v, *m);
         *c = _mm256_blendv_pd(*c, code, larger);
+    }
+
+    /// Stores the codes of eight windows (one per 32-bit lane of `c`, lanes
+    /// in the order 0, 1, 4, 5, 2, 3, 6, 7) as bytes, in window order, to
+    /// `out[..8]`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn store_codes_ps(c: __m256, out: &mut [u8]) {
+        // Byte 0 of each code, lanes 0, 1, 4, 5 | 2, 3, 6, 7, to bytes 0, 1,
+        // 4, 5 of the low half and 2, 3, 6, 7 of the high half; or-ing the
+        // halves gives the eight codes in order.
+        let z = -128i8;
+        #[rustfmt::skip]
+        let gather = _mm256_setr_epi8(
+            0, 4, z, z, 8, 12, z, z, z, z, z, z, z, z, z, z,
+            z, z, 0, 4, z, z, 8, 12, z, z, z, z, z, z, z, z,
+        );
+        let bytes = _mm256_shuffle_epi8(_mm256_castps_si256(c), gather);
+        let bytes = _mm_or_si128(
+            _mm256_castsi256_si128(bytes),
+            _mm256_extracti128_si256::<1>(bytes),
+        );
+        let out = &mut out[..8];
+        // SAFETY: `out` holds eight bytes; the store writes the low eight.
+        unsafe { _mm_storel_epi64(out.as_mut_ptr().cast(), bytes) };
+    }
+
+    /// [`store_codes_ps`] for four windows (64-bit lanes in the order 0, 2,
+    /// 1, 3), to `out[..4]`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn store_codes_pd(c: __m256d, out: &mut [u8]) {
+        // Byte 0 of each code, lanes 0, 2 | 1, 3, to bytes 0, 2 of the low
+        // half and 1, 3 of the high half.
+        let z = -128i8;
+        #[rustfmt::skip]
+        let gather = _mm256_setr_epi8(
+            0, z, 8, z, z, z, z, z, z, z, z, z, z, z, z, z,
+            z, 0, z, 8, z, z, z, z, z, z, z, z, z, z, z, z,
+        );
+        let bytes = _mm256_shuffle_epi8(_mm256_castpd_si256(c), gather);
+        let bytes = _mm_or_si128(
+            _mm256_castsi256_si128(bytes),
+            _mm256_extracti128_si256::<1>(bytes),
+        );
+        out[..4].copy_from_slice(&_mm_cvtsi128_si32(bytes).to_le_bytes());
     }
 
     /// Whether the real rows' last values (`r[2n]`, which the sums do not
@@ -210,15 +256,6 @@ mod avx2 {
                 if t.len() != n {
                     return None;
                 }
-                // Byte 0 of each 32-bit code, lanes 0, 1, 4, 5 | 2, 3, 6, 7,
-                // to bytes 0, 1, 4, 5 of the low half and 2, 3, 6, 7 of the
-                // high half; or-ing the halves gives the eight codes in order.
-                let z = -128i8;
-                #[rustfmt::skip]
-                let gather = _mm256_setr_epi8(
-                    0, 4, z, z, 8, 12, z, z, z, z, z, z, z, z, z, z,
-                    z, z, 0, 4, z, z, 8, 12, z, z, z, z, z, z, z, z,
-                );
                 // The code of tap `t` (row-major in the window), in every lane.
                 let codes: [__m256; 9] =
                     std::array::from_fn(|t| _mm256_castsi256_ps(_mm256_set1_epi32(t as i32)));
@@ -240,14 +277,7 @@ mod avx2 {
                     let out = &mut y[i..i + 8];
                     // SAFETY: `out` holds eight values.
                     unsafe { _mm256_storeu_ps(out.as_mut_ptr(), to_order(m)) };
-                    let bytes = _mm256_shuffle_epi8(_mm256_castps_si256(c), gather);
-                    let bytes = _mm_or_si128(
-                        _mm256_castsi256_si128(bytes),
-                        _mm256_extracti128_si256::<1>(bytes),
-                    );
-                    let out = &mut t[i..i + 8];
-                    // SAFETY: `out` holds eight bytes; the store writes the low eight.
-                    unsafe { _mm_storel_epi64(out.as_mut_ptr().cast(), bytes) };
+                    store_codes_ps(c, &mut t[i..i + 8]);
                 }
             }
         }
@@ -296,14 +326,6 @@ mod avx2 {
                 if t.len() != n {
                     return None;
                 }
-                // Byte 0 of each 64-bit code, lanes 0, 2 | 1, 3, to bytes
-                // 0, 2 of the low half and 1, 3 of the high half.
-                let z = -128i8;
-                #[rustfmt::skip]
-                let gather = _mm256_setr_epi8(
-                    0, z, 8, z, z, z, z, z, z, z, z, z, z, z, z, z,
-                    z, 0, z, 8, z, z, z, z, z, z, z, z, z, z, z, z,
-                );
                 // The code of tap `t` (row-major in the window), in every lane.
                 let codes: [__m256d; 9] =
                     std::array::from_fn(|t| _mm256_castsi256_pd(_mm256_set1_epi64x(t as i64)));
@@ -325,13 +347,7 @@ mod avx2 {
                     let out = &mut y[i..i + 4];
                     // SAFETY: `out` holds four values.
                     unsafe { _mm256_storeu_pd(out.as_mut_ptr(), to_order(m)) };
-                    let bytes = _mm256_shuffle_epi8(_mm256_castpd_si256(c), gather);
-                    let bytes = _mm_or_si128(
-                        _mm256_castsi256_si128(bytes),
-                        _mm256_extracti128_si256::<1>(bytes),
-                    );
-                    let four = _mm_cvtsi128_si32(bytes).to_le_bytes();
-                    t[i..i + 4].copy_from_slice(&four);
+                    store_codes_pd(c, &mut t[i..i + 4]);
                 }
             }
         }

@@ -72,7 +72,8 @@ fn max_plane<F: Float>(x: &[F], g: &Geometry, y: &mut [F], hv: &mut Vec<F>, ahea
         return;
     }
     if max_square::tiles_2x2(g) && !has_nan(x) {
-        max_square::tiled_2x2::<F, u8>(x, g, y, None);
+        let done = max_square::tiled_2x2::<F, u8>(x, g, y, None);
+        debug_assert!(done, "the values alone of a NaN-free plane always finish");
         return;
     }
     if max_square::applies(g) && max_square::plane::<F, u8>(x, g, y, None, hv, ahead) {

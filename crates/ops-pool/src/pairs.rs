@@ -225,10 +225,61 @@ pub(crate) fn put_coded_spread_twice<F: Float>(
     }
 }
 
+/// The maxima of the 2×2 windows of two rows `t` and `b` (window `i`
+/// takes `t[2i]`, `t[2i+1]`, `b[2i]`, `b[2i+1]`) into `y`, and their codes
+/// 0 to 3 into `codes`: the first maximum in that order (a later tap wins
+/// only when strictly larger), for as many whole steps as fit. Returns how
+/// many windows it wrote (0 as for [`add_pair_sums`], or when the codes are
+/// not bytes) and whether the values it read were free of NaN (when not,
+/// its outputs are not PyTorch's and must be recomputed). `t` and `b` hold
+/// at least `2·y.len()` values, `codes` `y.len()`.
+#[inline(always)]
+pub(crate) fn put_quad_max<F: Float, O: 'static>(
+    t: &[F],
+    b: &[F],
+    y: &mut [F],
+    codes: &mut [O],
+) -> (usize, bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core_tensor::simd::{same_slice, same_slice_mut};
+        let Some(codes) = same_slice_mut::<O, u8>(codes) else {
+            return (0, true);
+        };
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return (0, true);
+        }
+        if let (Some(t), Some(b), Some(y)) = (
+            same_slice::<F, f32>(t),
+            same_slice::<F, f32>(b),
+            same_slice_mut::<F, f32>(y),
+        ) {
+            // SAFETY: AVX2 was detected above.
+            return unsafe { avx2::quad_max_f32(t, b, y, codes) };
+        }
+        if let (Some(t), Some(b), Some(y)) = (
+            same_slice::<F, f64>(t),
+            same_slice::<F, f64>(b),
+            same_slice_mut::<F, f64>(y),
+        ) {
+            // SAFETY: AVX2 was detected above.
+            return unsafe { avx2::quad_max_f64(t, b, y, codes) };
+        }
+        (0, true)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (t, b, y, codes);
+        (0, true)
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
+
+    use crate::max_square_steps::avx2::{store_codes_pd, store_codes_ps, take_pd, take_ps};
 
     /// The writing kernels for one element type: `$v` the vector type, `$l`
     /// its lanes, `$pairs(v0, v1)` the pair sums of 2`$l` values in the
@@ -238,7 +289,8 @@ mod avx2 {
         ($means:ident, $twice:ident, $t:ty, $v:ty, $l:expr,
          $load:ident, $store:ident, $set1:ident, $zero:ident, $add:ident, $mul:ident, $div:ident,
          $pairs:ident, $order:ident, $dup:ident, $coded:ident, $and:ident, $masks:ident,
-         $interleave:ident) => {
+         $interleave:ident, $quadmax:ident, $evenodd:ident, $code:ident, $take:ident,
+         $store_codes:ident, $unord:ident, $or:ident, $movemask:ident) => {
             /// See [`super::put_quad_means`] (`k` for `Mean::Times`, `d`
             /// for `Mean::Over`).
             #[inline]
@@ -332,6 +384,41 @@ mod avx2 {
                 }
                 n
             }
+
+            /// See [`super::put_quad_max`].
+            #[inline]
+            #[target_feature(enable = "avx2")]
+            pub(super) fn $quadmax(
+                t: &[$t],
+                b: &[$t],
+                y: &mut [$t],
+                codes: &mut [u8],
+            ) -> (usize, bool) {
+                let n = y.len().min(codes.len()).min(t.len() / 2).min(b.len() / 2) / $l * $l;
+                let (one, two, three) = ($code(1), $code(2), $code(3));
+                let mut nan = $zero();
+                for i in (0..n).step_by($l) {
+                    let (tw, bw) = (&t[2 * i..2 * i + 2 * $l], &b[2 * i..2 * i + 2 * $l]);
+                    // SAFETY: `tw` and `bw` hold 2`$l` values each.
+                    let (t0, t1, b0, b1) = unsafe {
+                        let (tv, tu) = ($load(tw.as_ptr()), $load(tw.as_ptr().add($l)));
+                        let (bv, bu) = ($load(bw.as_ptr()), $load(bw.as_ptr().add($l)));
+                        nan = $or(nan, $or($unord(tv, tu), $unord(bv, bu)));
+                        let (t0, t1) = $evenodd(tv, tu);
+                        let (b0, b1) = $evenodd(bv, bu);
+                        (t0, t1, b0, b1)
+                    };
+                    let (mut m, mut c) = (t0, $zero());
+                    $take(&mut m, &mut c, t1, one);
+                    $take(&mut m, &mut c, b0, two);
+                    $take(&mut m, &mut c, b1, three);
+                    let out = &mut y[i..i + $l];
+                    // SAFETY: `out` holds `$l` values.
+                    unsafe { $store(out.as_mut_ptr(), $order(m)) };
+                    $store_codes(c, &mut codes[i..i + $l]);
+                }
+                (n, $movemask(nan) == 0)
+            }
         };
     }
 
@@ -340,16 +427,46 @@ mod avx2 {
     #[inline]
     #[target_feature(enable = "avx2")]
     fn pairs_ps(v0: __m256, v1: __m256) -> __m256 {
-        _mm256_add_ps(
-            _mm256_shuffle_ps::<0x88>(v0, v1),
-            _mm256_shuffle_ps::<0xDD>(v0, v1),
-        )
+        let (even, odd) = evenodd_ps(v0, v1);
+        _mm256_add_ps(even, odd)
     }
 
     #[inline]
     #[target_feature(enable = "avx2")]
     fn order_ps(p: __m256) -> __m256 {
         _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(p)))
+    }
+
+    /// The even and the odd values of `(v0, v1)` (16 values), in the lane
+    /// order 0, 1, 4, 5, 2, 3, 6, 7 that [`order_ps`] restores.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn evenodd_ps(v0: __m256, v1: __m256) -> (__m256, __m256) {
+        (
+            _mm256_shuffle_ps::<0x88>(v0, v1),
+            _mm256_shuffle_ps::<0xDD>(v0, v1),
+        )
+    }
+
+    /// All ones in the lanes where `a` or `b` is NaN.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn unord_ps(a: __m256, b: __m256) -> __m256 {
+        _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b)
+    }
+
+    /// [`unord_ps`] for `f64`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn unord_pd(a: __m256d, b: __m256d) -> __m256d {
+        _mm256_cmp_pd::<_CMP_UNORD_Q>(a, b)
+    }
+
+    /// The window code `k` in every lane.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn code_ps(k: i32) -> __m256 {
+        _mm256_castsi256_ps(_mm256_set1_epi32(k))
     }
 
     /// The lanes of `a` and `b` alternated, in order, over two vectors.
@@ -386,7 +503,22 @@ mod avx2 {
     #[inline]
     #[target_feature(enable = "avx2")]
     fn pairs_pd(v0: __m256d, v1: __m256d) -> __m256d {
-        _mm256_add_pd(_mm256_unpacklo_pd(v0, v1), _mm256_unpackhi_pd(v0, v1))
+        let (even, odd) = evenodd_pd(v0, v1);
+        _mm256_add_pd(even, odd)
+    }
+
+    /// [`evenodd_ps`] for `f64` (8 values, lane order 0, 2, 1, 3).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn evenodd_pd(v0: __m256d, v1: __m256d) -> (__m256d, __m256d) {
+        (_mm256_unpacklo_pd(v0, v1), _mm256_unpackhi_pd(v0, v1))
+    }
+
+    /// [`code_ps`] for `f64`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn code_pd(k: i64) -> __m256d {
+        _mm256_castsi256_pd(_mm256_set1_epi64x(k))
     }
 
     #[inline]
@@ -442,7 +574,15 @@ mod avx2 {
         coded_spread_f32,
         _mm256_and_ps,
         masks_ps,
-        interleave_ps
+        interleave_ps,
+        quad_max_f32,
+        evenodd_ps,
+        code_ps,
+        take_ps,
+        store_codes_ps,
+        unord_ps,
+        _mm256_or_ps,
+        _mm256_movemask_ps
     );
     put_fns!(
         quad_means_f64,
@@ -463,7 +603,15 @@ mod avx2 {
         coded_spread_f64,
         _mm256_and_pd,
         masks_pd,
-        interleave_pd
+        interleave_pd,
+        quad_max_f64,
+        evenodd_pd,
+        code_pd,
+        take_pd,
+        store_codes_pd,
+        unord_pd,
+        _mm256_or_pd,
+        _mm256_movemask_pd
     );
 
     #[inline]
@@ -678,6 +826,55 @@ mod tests {
             }
         }
         let mut rng = Rng::new(23);
+        for n in [0usize, 1, 3, 4, 5, 7, 8, 9, 16, 17, 31, 100] {
+            check::<f64>(&mut rng, n, 4, |v| v);
+            check::<f32>(&mut rng, n, 8, |v| v as f32);
+        }
+    }
+
+    /// The steps of [`put_quad_max`] against the scalar first-maximum scan
+    /// of each window (taps `t[2i]`, `t[2i+1]`, `b[2i]`, `b[2i+1]`), bit for
+    /// bit in values and codes, on few distinct values with both zeros (many
+    /// ties); a NaN anywhere in the windows they cover is reported.
+    #[test]
+    fn quad_max_steps_equal_the_first_maximum_scan() {
+        fn check<F: Float>(rng: &mut Rng, n: usize, lanes: usize, cast: impl Fn(f64) -> F) {
+            let avx2 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx2");
+            let want_done = if avx2 { n / lanes * lanes } else { 0 };
+            let pick = |rng: &mut Rng| match rng.below(5) {
+                0 => cast(-0.0),
+                1 => cast(0.0),
+                v => cast(v as f64 - 3.0),
+            };
+            let t: Vec<F> = (0..2 * n + 1).map(|_| pick(rng)).collect();
+            let b: Vec<F> = (0..2 * n + 1).map(|_| pick(rng)).collect();
+            let sentinel = cast(7.25);
+            let (mut y, mut codes) = (vec![sentinel; n], vec![9u8; n]);
+            let (done, clean) = put_quad_max(&t, &b, &mut y, &mut codes);
+            assert_eq!((done, clean), (want_done, true), "n {n}");
+            for i in 0..n {
+                let (mut m, mut c) = (t[2 * i], 0u8);
+                for (v, code) in [(t[2 * i + 1], 1), (b[2 * i], 2), (b[2 * i + 1], 3)] {
+                    if v > m {
+                        (m, c) = (v, code);
+                    }
+                }
+                let (m, c) = if i < done { (m, c) } else { (sentinel, 9) };
+                assert_eq!(
+                    y[i].to_f64().unwrap().to_bits(),
+                    m.to_f64().unwrap().to_bits()
+                );
+                assert_eq!(codes[i], c, "n {n} window {i}");
+            }
+            if done > 0 {
+                for (row, at) in [(0, 0), (1, 2 * done - 1)] {
+                    let (mut t, mut b) = (t.clone(), b.clone());
+                    [&mut t, &mut b][row][at] = F::nan();
+                    assert!(!put_quad_max(&t, &b, &mut y, &mut codes).1, "n {n}");
+                }
+            }
+        }
+        let mut rng = Rng::new(24);
         for n in [0usize, 1, 3, 4, 5, 7, 8, 9, 16, 17, 31, 100] {
             check::<f64>(&mut rng, n, 4, |v| v);
             check::<f32>(&mut rng, n, 8, |v| v as f32);
