@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use autograd::{Backward, BackwardCtx, Var};
 use core_tensor::chunks::{build_chunk_pairs, build_chunks, init_slice};
-use core_tensor::simd::{prefetch, same_slice_mut, wide};
+use core_tensor::simd::{same_slice_mut, wide};
 use core_tensor::{Float, Par, Tensor};
 
 use crate::argmax::{ArgMax, Offset, Offsets, row_base};
@@ -118,8 +118,10 @@ fn max_plane<F: Float, O: Offset>(
     let own = aw.out;
     let nrows = dd * hh;
     if nrows == 1 && ad.out == 1 && ah.out == 1 && ad.ext == 1 && ah.ext == 1 {
-        // 1-d: the row pass is the whole job.
-        prefetch(ahead);
+        // 1-d: the row pass is the whole job. (No prefetch of the next
+        // row: the hardware follows this stream by itself, and asking for
+        // the whole next row at once slowed the P5 forward with
+        // codes on 2 threads, 2.44-2.48 ms without against 3.01-3.05 with.)
         if let Some(t) = same_slice_mut::<O, u8>(t)
             && row_codes_3_2(x, aw, y, t)
         {
@@ -192,7 +194,8 @@ fn max_plane<F: Float, O: Offset>(
 ///
 /// Measured for the P5 rows: in cache on one thread, 0.21 ns per
 /// input element against 0.36 for the row pass with `u32` codes; on 2
-/// threads (three alternated rounds, the next row prefetched) the forward
+/// threads (three alternated rounds, with a prefetch of the next row since
+/// dropped, see `max_plane`) the forward
 /// took 3.49–3.60 ms against 3.75–4.47, forward + backward 5.94–6.11
 /// against 6.28–7.16 ms.
 fn row_codes_3_2<F: Float>(xr: &[F], aw: &AxisPlan, y: &mut [F], t: &mut [u8]) -> bool {
