@@ -99,13 +99,19 @@ pub fn main(
             print!("{help}");
             ExitCode::SUCCESS
         }
-        Ok(Command::Train(a)) => match train(a) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
+        Ok(Command::Train(a)) => {
+            // The main thread works in rayon's pool too (see
+            // `core_tensor::pool`), one thread per CPU.
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            core_tensor::pool::init_global_pool(threads);
+            match train(a) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
         Err(e) => {
             eprintln!("error: {e}\n\n{help}");
             ExitCode::from(2)

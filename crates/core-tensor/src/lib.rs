@@ -47,6 +47,7 @@ mod error;
 mod float;
 pub mod lanes;
 pub mod par;
+pub mod pool;
 pub mod rng;
 pub mod shape;
 pub mod simd;
