@@ -281,7 +281,7 @@ pub(crate) fn put_quad_max<F: Float, O: 'static>(
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(crate) mod avx2 {
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
 
@@ -480,7 +480,7 @@ mod avx2 {
     /// The lanes of `a` and `b` alternated, in order, over two vectors.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn interleave_ps(a: __m256, b: __m256) -> (__m256, __m256) {
+    pub(crate) fn interleave_ps(a: __m256, b: __m256) -> (__m256, __m256) {
         let (lo, hi) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
         (
             _mm256_permute2f128_ps::<0x20>(lo, hi),
@@ -539,7 +539,7 @@ mod avx2 {
     /// [`interleave_ps`] for `f64`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn interleave_pd(a: __m256d, b: __m256d) -> (__m256d, __m256d) {
+    pub(crate) fn interleave_pd(a: __m256d, b: __m256d) -> (__m256d, __m256d) {
         let (lo, hi) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
         (
             _mm256_permute2f128_pd::<0x20>(lo, hi),

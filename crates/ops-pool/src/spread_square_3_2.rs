@@ -155,6 +155,7 @@ mod avx2 {
 
     use super::{WindowRow, at, step_range, window_rows};
     use crate::geometry::Geometry;
+    use crate::pairs::avx2::{interleave_pd, interleave_ps};
 
     macro_rules! plane_fn {
         ($name:ident, $row:ident, $t:ty, $lanes:expr) => {
@@ -203,100 +204,98 @@ mod avx2 {
         }
     }
 
-    /// One input row of `f32` from its `N` window rows.
+    /// Eight windows' codes widened to 32 bits and compared with `code`:
+    /// their gradient (`dy[j..j + 8]`) where equal, else `+0.0`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn row_f32<const N: usize>(
-        wins: [WindowRow<'_, f32>; N],
-        aw: &crate::geometry::AxisPlan,
-        range: Option<(usize, usize)>,
-        dx: &mut [f32],
-    ) {
-        let Some((j_lo, j_end)) = range else {
-            ends(&wins, aw, 0..0, dx);
-            return;
+    fn masked_ps(dy: &[f32], codes: &[u8], j: usize, code: u8) -> __m256 {
+        let (d, c) = (&dy[j..j + 8], &codes[j..j + 8]);
+        // SAFETY: `d` holds eight values and `c` eight bytes.
+        let (d, c) = unsafe {
+            (
+                _mm256_loadu_ps(d.as_ptr()),
+                _mm_loadl_epi64(c.as_ptr().cast()),
+            )
         };
-        let off = (-aw.start[0]) as usize;
-        // Input column of position `2j` is `2j - off`.
-        let (c_lo, c_end) = (2 * j_lo - off, 2 * j_end - off);
-        ends(&wins, aw, c_lo..c_end, dx);
-        // Eight windows' codes widened to 32 bits, compared with `code`:
-        // their gradient where equal, else `+0.0`.
-        let masked = |dy: &[f32], codes: &[u8], j: usize, code: u8| {
-            let (d, c) = (&dy[j..j + 8], &codes[j..j + 8]);
-            // SAFETY: `d` holds eight values and `c` eight bytes.
-            let (d, c) = unsafe {
-                (
-                    _mm256_loadu_ps(d.as_ptr()),
-                    _mm_loadl_epi64(c.as_ptr().cast()),
-                )
-            };
-            let hit =
-                _mm256_cmpeq_epi32(_mm256_cvtepu8_epi32(c), _mm256_set1_epi32(i32::from(code)));
-            _mm256_and_ps(d, _mm256_castsi256_ps(hit))
-        };
-        for j in step_starts::<8>(j_lo, j_end) {
-            let (mut even, mut odd) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-            for &(dy, codes, th) in &wins {
-                even = _mm256_add_ps(even, masked(dy, codes, j - 1, 3 * th + 2));
-                even = _mm256_add_ps(even, masked(dy, codes, j, 3 * th));
-                odd = _mm256_add_ps(odd, masked(dy, codes, j, 3 * th + 1));
-            }
-            // [e0 o0 e1 o1 | e4 o4 e5 o5] and [e2 o2 e3 o3 | e6 o6 e7 o7].
-            let (lo, hi) = (_mm256_unpacklo_ps(even, odd), _mm256_unpackhi_ps(even, odd));
-            let out = &mut dx[2 * j - off..2 * j - off + 16];
-            // SAFETY: `out` holds 16 values.
-            unsafe {
-                let p = out.as_mut_ptr();
-                _mm256_storeu_ps(p, _mm256_permute2f128_ps::<0x20>(lo, hi));
-                _mm256_storeu_ps(p.add(8), _mm256_permute2f128_ps::<0x31>(lo, hi));
-            }
-        }
+        let hit = _mm256_cmpeq_epi32(_mm256_cvtepu8_epi32(c), _mm256_set1_epi32(i32::from(code)));
+        _mm256_and_ps(d, _mm256_castsi256_ps(hit))
     }
 
-    /// One input row of `f64` from its `N` window rows.
+    /// [`masked_ps`] for four `f64` windows.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn row_f64<const N: usize>(
-        wins: [WindowRow<'_, f64>; N],
-        aw: &crate::geometry::AxisPlan,
-        range: Option<(usize, usize)>,
-        dx: &mut [f64],
-    ) {
-        let Some((j_lo, j_end)) = range else {
-            ends(&wins, aw, 0..0, dx);
-            return;
-        };
-        let off = (-aw.start[0]) as usize;
-        let (c_lo, c_end) = (2 * j_lo - off, 2 * j_end - off);
-        ends(&wins, aw, c_lo..c_end, dx);
-        let masked = |dy: &[f64], codes: &[u8], j: usize, code: u8| {
-            let (d, c) = (&dy[j..j + 4], &codes[j..j + 4]);
-            let four = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            // SAFETY: `d` holds four values.
-            let d = unsafe { _mm256_loadu_pd(d.as_ptr()) };
-            let hit = _mm256_cmpeq_epi64(
-                _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(four)),
-                _mm256_set1_epi64x(i64::from(code)),
-            );
-            _mm256_and_pd(d, _mm256_castsi256_pd(hit))
-        };
-        for j in step_starts::<4>(j_lo, j_end) {
-            let (mut even, mut odd) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-            for &(dy, codes, th) in &wins {
-                even = _mm256_add_pd(even, masked(dy, codes, j - 1, 3 * th + 2));
-                even = _mm256_add_pd(even, masked(dy, codes, j, 3 * th));
-                odd = _mm256_add_pd(odd, masked(dy, codes, j, 3 * th + 1));
-            }
-            // [e0 o0 | e2 o2] and [e1 o1 | e3 o3].
-            let (lo, hi) = (_mm256_unpacklo_pd(even, odd), _mm256_unpackhi_pd(even, odd));
-            let out = &mut dx[2 * j - off..2 * j - off + 8];
-            // SAFETY: `out` holds eight values.
-            unsafe {
-                let p = out.as_mut_ptr();
-                _mm256_storeu_pd(p, _mm256_permute2f128_pd::<0x20>(lo, hi));
-                _mm256_storeu_pd(p.add(4), _mm256_permute2f128_pd::<0x31>(lo, hi));
-            }
-        }
+    fn masked_pd(dy: &[f64], codes: &[u8], j: usize, code: u8) -> __m256d {
+        let (d, c) = (&dy[j..j + 4], &codes[j..j + 4]);
+        let four = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        // SAFETY: `d` holds four values.
+        let d = unsafe { _mm256_loadu_pd(d.as_ptr()) };
+        let hit = _mm256_cmpeq_epi64(
+            _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(four)),
+            _mm256_set1_epi64x(i64::from(code)),
+        );
+        _mm256_and_pd(d, _mm256_castsi256_pd(hit))
     }
+
+    /// One input row from its `N` window rows, for one element type: `$l`
+    /// windows per step, `$masked` their gradients where the code matches,
+    /// `$interleave` the even and odd positions back into row order.
+    macro_rules! row_fn {
+        ($name:ident, $t:ty, $l:expr, $masked:ident, $zero:ident, $add:ident,
+         $interleave:ident, $store:ident) => {
+            /// One input row from its `N` window rows (see `row_fn!`).
+            #[inline]
+            #[target_feature(enable = "avx2")]
+            fn $name<const N: usize>(
+                wins: [WindowRow<'_, $t>; N],
+                aw: &crate::geometry::AxisPlan,
+                range: Option<(usize, usize)>,
+                dx: &mut [$t],
+            ) {
+                let Some((j_lo, j_end)) = range else {
+                    ends(&wins, aw, 0..0, dx);
+                    return;
+                };
+                let off = (-aw.start[0]) as usize;
+                // Input column of position `2j` is `2j - off`.
+                let (c_lo, c_end) = (2 * j_lo - off, 2 * j_end - off);
+                ends(&wins, aw, c_lo..c_end, dx);
+                for j in step_starts::<{ $l }>(j_lo, j_end) {
+                    let (mut even, mut odd) = ($zero(), $zero());
+                    for &(dy, codes, th) in &wins {
+                        even = $add(even, $masked(dy, codes, j - 1, 3 * th + 2));
+                        even = $add(even, $masked(dy, codes, j, 3 * th));
+                        odd = $add(odd, $masked(dy, codes, j, 3 * th + 1));
+                    }
+                    let (first, second) = $interleave(even, odd);
+                    let out = &mut dx[2 * j - off..2 * j - off + 2 * $l];
+                    // SAFETY: `out` holds 2`$l` values.
+                    unsafe {
+                        let p = out.as_mut_ptr();
+                        $store(p, first);
+                        $store(p.add($l), second);
+                    }
+                }
+            }
+        };
+    }
+    row_fn!(
+        row_f32,
+        f32,
+        8,
+        masked_ps,
+        _mm256_setzero_ps,
+        _mm256_add_ps,
+        interleave_ps,
+        _mm256_storeu_ps
+    );
+    row_fn!(
+        row_f64,
+        f64,
+        4,
+        masked_pd,
+        _mm256_setzero_pd,
+        _mm256_add_pd,
+        interleave_pd,
+        _mm256_storeu_pd
+    );
 }
