@@ -95,6 +95,8 @@ pub(crate) mod avx2 {
 
     use core_tensor::simd::step_starts;
 
+    use crate::pairs::avx2::{code_pd, code_ps, order_pd, order_ps};
+
     /// Taps 0, 1, 2 of windows `i..i + 8` of one row (`r[2i..2i + 17]`),
     /// windows in the lane order 0, 1, 4, 5, 2, 3, 6, 7, and the sum of
     /// `r[2i..2i + 16]` lane by lane (for the finiteness check).
@@ -221,144 +223,124 @@ pub(crate) mod avx2 {
         (0..R).all(|k| !real[k] || rows[k][2 * n].into().is_finite())
     }
 
-    /// Eight windows per step; see the module docs.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(super) fn f32x8<const R: usize>(
-        rows: [&[f32]; R],
-        real: [bool; R],
-        y: &mut [f32],
-        t: Option<&mut [u8]>,
-    ) -> Option<bool> {
-        let n = y.len();
-        if n < 8 || rows.iter().any(|r| r.len() < 2 * n + 1) {
-            return None;
-        }
-        let to_order =
-            |m: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(m)));
-        let mut acc = [_mm256_setzero_ps(); R];
-        match t {
-            None => {
-                for i in step_starts::<8>(0, n) {
-                    let mut m = _mm256_setzero_ps();
-                    for (k, r) in rows.iter().enumerate() {
-                        let ([a, b, c], sum) = taps_f32(r, i);
-                        acc[k] = _mm256_add_ps(acc[k], sum);
-                        m = if k == 0 { a } else { _mm256_max_ps(a, m) };
-                        m = _mm256_max_ps(c, _mm256_max_ps(b, m));
-                    }
-                    let out = &mut y[i..i + 8];
-                    // SAFETY: `out` holds eight values.
-                    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), to_order(m)) };
-                }
-            }
-            Some(t) => {
-                if t.len() != n {
+    /// The steps for one element type: `$l` windows per step, `$taps`
+    /// the taps of one row, `$order` back to window order, `$code` a tap's
+    /// code in every lane, `$take` the strictly-larger update, `$store_codes`
+    /// the codes as bytes, `$cmp` and `$movemask` for the finiteness test
+    /// (all `$full` lanes ordered).
+    macro_rules! steps_fn {
+        ($name:ident, $t:ty, $v:ty, $l:expr, $taps:ident, $zero:ident, $add:ident,
+         $sub:ident, $max:ident, $store:ident, $order:ident, $code:ident, $take:ident,
+         $store_codes:ident, $cmp:ident, $movemask:ident, $full:expr) => {
+            /// `$l` windows per step; see the module docs.
+            #[inline]
+            #[target_feature(enable = "avx2")]
+            pub(super) fn $name<const R: usize>(
+                rows: [&[$t]; R],
+                real: [bool; R],
+                y: &mut [$t],
+                t: Option<&mut [u8]>,
+            ) -> Option<bool> {
+                let n = y.len();
+                if n < $l || rows.iter().any(|r| r.len() < 2 * n + 1) {
                     return None;
                 }
-                // The code of tap `t` (row-major in the window), in every lane.
-                let codes: [__m256; 9] =
-                    std::array::from_fn(|t| _mm256_castsi256_ps(_mm256_set1_epi32(t as i32)));
-                for i in step_starts::<8>(0, n) {
-                    // Row 0's first tap starts the running maximum (code 0).
-                    let (taps, sum) = taps_f32(rows[0], i);
-                    acc[0] = _mm256_add_ps(acc[0], sum);
-                    let (mut m, mut c) = (taps[0], _mm256_setzero_ps());
-                    for (tap, &v) in taps.iter().enumerate().skip(1) {
-                        take_ps(&mut m, &mut c, v, codes[tap]);
-                    }
-                    for k in 1..R {
-                        let (taps, sum) = taps_f32(rows[k], i);
-                        acc[k] = _mm256_add_ps(acc[k], sum);
-                        for (tap, &v) in taps.iter().enumerate() {
-                            take_ps(&mut m, &mut c, v, codes[3 * k + tap]);
+                let mut acc = [$zero(); R];
+                match t {
+                    None => {
+                        for i in step_starts::<{ $l }>(0, n) {
+                            let mut m = $zero();
+                            for (k, r) in rows.iter().enumerate() {
+                                let ([a, b, c], sum) = $taps(r, i);
+                                acc[k] = $add(acc[k], sum);
+                                m = if k == 0 { a } else { $max(a, m) };
+                                m = $max(c, $max(b, m));
+                            }
+                            let out = &mut y[i..i + $l];
+                            // SAFETY: `out` holds `$l` values.
+                            unsafe { $store(out.as_mut_ptr(), $order(m)) };
                         }
                     }
-                    let out = &mut y[i..i + 8];
-                    // SAFETY: `out` holds eight values.
-                    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), to_order(m)) };
-                    store_codes_ps(c, &mut t[i..i + 8]);
-                }
-            }
-        }
-        // The real rows' sums, each lane `s - s`: ordered (not NaN) in
-        // every lane exactly when every sum is finite.
-        let mut sum = _mm256_setzero_ps();
-        for (a, _) in acc.iter().zip(real).filter(|(_, real)| *real) {
-            sum = _mm256_add_ps(sum, *a);
-        }
-        let d = _mm256_sub_ps(sum, sum);
-        let ordered = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_ORD_Q>(d, d)) == 0xFF;
-        Some(ordered && last_finite(rows, real, n))
-    }
-
-    /// Four windows per step; see [`f32x8`].
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(super) fn f64x4<const R: usize>(
-        rows: [&[f64]; R],
-        real: [bool; R],
-        y: &mut [f64],
-        t: Option<&mut [u8]>,
-    ) -> Option<bool> {
-        let n = y.len();
-        if n < 4 || rows.iter().any(|r| r.len() < 2 * n + 1) {
-            return None;
-        }
-        let to_order = |m: __m256d| _mm256_permute4x64_pd::<0xD8>(m);
-        let mut acc = [_mm256_setzero_pd(); R];
-        match t {
-            None => {
-                for i in step_starts::<4>(0, n) {
-                    let mut m = _mm256_setzero_pd();
-                    for (k, r) in rows.iter().enumerate() {
-                        let ([a, b, c], sum) = taps_f64(r, i);
-                        acc[k] = _mm256_add_pd(acc[k], sum);
-                        m = if k == 0 { a } else { _mm256_max_pd(a, m) };
-                        m = _mm256_max_pd(c, _mm256_max_pd(b, m));
-                    }
-                    let out = &mut y[i..i + 4];
-                    // SAFETY: `out` holds four values.
-                    unsafe { _mm256_storeu_pd(out.as_mut_ptr(), to_order(m)) };
-                }
-            }
-            Some(t) => {
-                if t.len() != n {
-                    return None;
-                }
-                // The code of tap `t` (row-major in the window), in every lane.
-                let codes: [__m256d; 9] =
-                    std::array::from_fn(|t| _mm256_castsi256_pd(_mm256_set1_epi64x(t as i64)));
-                for i in step_starts::<4>(0, n) {
-                    // Row 0's first tap starts the running maximum (code 0).
-                    let (taps, sum) = taps_f64(rows[0], i);
-                    acc[0] = _mm256_add_pd(acc[0], sum);
-                    let (mut m, mut c) = (taps[0], _mm256_setzero_pd());
-                    for (tap, &v) in taps.iter().enumerate().skip(1) {
-                        take_pd(&mut m, &mut c, v, codes[tap]);
-                    }
-                    for k in 1..R {
-                        let (taps, sum) = taps_f64(rows[k], i);
-                        acc[k] = _mm256_add_pd(acc[k], sum);
-                        for (tap, &v) in taps.iter().enumerate() {
-                            take_pd(&mut m, &mut c, v, codes[3 * k + tap]);
+                    Some(t) => {
+                        if t.len() != n {
+                            return None;
+                        }
+                        // The code of tap `t` (row-major in the window), in
+                        // every lane.
+                        let codes: [$v; 9] = std::array::from_fn(|t| $code(t as _));
+                        for i in step_starts::<{ $l }>(0, n) {
+                            // Row 0's first tap starts the running maximum
+                            // (code 0).
+                            let (taps, sum) = $taps(rows[0], i);
+                            acc[0] = $add(acc[0], sum);
+                            let (mut m, mut c) = (taps[0], $zero());
+                            for (tap, &v) in taps.iter().enumerate().skip(1) {
+                                $take(&mut m, &mut c, v, codes[tap]);
+                            }
+                            for k in 1..R {
+                                let (taps, sum) = $taps(rows[k], i);
+                                acc[k] = $add(acc[k], sum);
+                                for (tap, &v) in taps.iter().enumerate() {
+                                    $take(&mut m, &mut c, v, codes[3 * k + tap]);
+                                }
+                            }
+                            let out = &mut y[i..i + $l];
+                            // SAFETY: `out` holds `$l` values.
+                            unsafe { $store(out.as_mut_ptr(), $order(m)) };
+                            $store_codes(c, &mut t[i..i + $l]);
                         }
                     }
-                    let out = &mut y[i..i + 4];
-                    // SAFETY: `out` holds four values.
-                    unsafe { _mm256_storeu_pd(out.as_mut_ptr(), to_order(m)) };
-                    store_codes_pd(c, &mut t[i..i + 4]);
                 }
+                // The real rows' sums, each lane `s - s`: ordered (not NaN)
+                // in every lane exactly when every sum is finite.
+                let mut sum = $zero();
+                for (a, _) in acc.iter().zip(real).filter(|(_, real)| *real) {
+                    sum = $add(sum, *a);
+                }
+                let d = $sub(sum, sum);
+                let ordered = $movemask($cmp::<_CMP_ORD_Q>(d, d)) == $full;
+                Some(ordered && last_finite(rows, real, n))
             }
-        }
-        let mut sum = _mm256_setzero_pd();
-        for (a, _) in acc.iter().zip(real).filter(|(_, real)| *real) {
-            sum = _mm256_add_pd(sum, *a);
-        }
-        let d = _mm256_sub_pd(sum, sum);
-        let ordered = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_ORD_Q>(d, d)) == 0xF;
-        Some(ordered && last_finite(rows, real, n))
+        };
     }
+    steps_fn!(
+        f32x8,
+        f32,
+        __m256,
+        8,
+        taps_f32,
+        _mm256_setzero_ps,
+        _mm256_add_ps,
+        _mm256_sub_ps,
+        _mm256_max_ps,
+        _mm256_storeu_ps,
+        order_ps,
+        code_ps,
+        take_ps,
+        store_codes_ps,
+        _mm256_cmp_ps,
+        _mm256_movemask_ps,
+        0xFF
+    );
+    steps_fn!(
+        f64x4,
+        f64,
+        __m256d,
+        4,
+        taps_f64,
+        _mm256_setzero_pd,
+        _mm256_add_pd,
+        _mm256_sub_pd,
+        _mm256_max_pd,
+        _mm256_storeu_pd,
+        order_pd,
+        code_pd,
+        take_pd,
+        store_codes_pd,
+        _mm256_cmp_pd,
+        _mm256_movemask_pd,
+        0xF
+    );
 }
 
 #[cfg(test)]

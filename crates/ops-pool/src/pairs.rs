@@ -113,11 +113,8 @@ pub(crate) fn put_quad_means<F: Float>(
             same_slice::<F, f32>(b),
             same_slice_mut::<MaybeUninit<F>, MaybeUninit<f32>>(y),
         ) {
-            let k = k.map(|k| [k]);
-            let k = k
-                .as_ref()
-                .and_then(|k| same_slice::<F, f32>(k))
-                .map(|k| k[0]);
+            // `F` is `f32`: the conversion is exact.
+            let k = k.map(|k| k.widen() as f32);
             let d = d.and_then(same_slice::<F, f32>);
             // SAFETY: AVX2 was detected above.
             return unsafe { avx2::quad_means_f32(t, b, k, d, y) };
@@ -127,11 +124,7 @@ pub(crate) fn put_quad_means<F: Float>(
             same_slice::<F, f64>(b),
             same_slice_mut::<MaybeUninit<F>, MaybeUninit<f64>>(y),
         ) {
-            let k = k.map(|k| [k]);
-            let k = k
-                .as_ref()
-                .and_then(|k| same_slice::<F, f64>(k))
-                .map(|k| k[0]);
+            let k = k.map(|k| k.widen());
             let d = d.and_then(same_slice::<F, f64>);
             // SAFETY: AVX2 was detected above.
             return unsafe { avx2::quad_means_f64(t, b, k, d, y) };
@@ -441,7 +434,7 @@ pub(crate) mod avx2 {
     /// [`evenodd_ps`] and [`pairs_ps`]) back to 0..8.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn order_ps(p: __m256) -> __m256 {
+    pub(crate) fn order_ps(p: __m256) -> __m256 {
         _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(p)))
     }
 
@@ -473,7 +466,7 @@ pub(crate) mod avx2 {
     /// The window code `k` in every lane.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn code_ps(k: i32) -> __m256 {
+    pub(crate) fn code_ps(k: i32) -> __m256 {
         _mm256_castsi256_ps(_mm256_set1_epi32(k))
     }
 
@@ -525,14 +518,14 @@ pub(crate) mod avx2 {
     /// [`code_ps`] for `f64`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn code_pd(k: i64) -> __m256d {
+    pub(crate) fn code_pd(k: i64) -> __m256d {
         _mm256_castsi256_pd(_mm256_set1_epi64x(k))
     }
 
     /// [`order_ps`] for `f64` (from the lane order 0, 2, 1, 3).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn order_pd(p: __m256d) -> __m256d {
+    pub(crate) fn order_pd(p: __m256d) -> __m256d {
         _mm256_permute4x64_pd::<0xD8>(p)
     }
 
