@@ -37,6 +37,7 @@ fn main() -> ExitCode {
             warmup,
             system_malloc,
             back_to_back,
+            workers_pool,
         } => run_bench(
             suite,
             harness::BenchOptions {
@@ -45,6 +46,11 @@ fn main() -> ExitCode {
                 back_to_back,
             },
             system_malloc,
+            if workers_pool {
+                harness::PoolSetup::Workers
+            } else {
+                harness::PoolSetup::CallerInPool
+            },
         ),
         Command::SyncConformance { from, dry_run } => sync_conformance(from, dry_run),
     };
@@ -100,7 +106,12 @@ fn gradcheck(op: Option<String>, seed: u64, per_op: usize, second_order: bool) -
     summary.failed() == 0
 }
 
-fn run_bench(suite: BenchSuite, opts: harness::BenchOptions, system_malloc: bool) -> bool {
+fn run_bench(
+    suite: BenchSuite,
+    opts: harness::BenchOptions,
+    system_malloc: bool,
+    pool: harness::PoolSetup,
+) -> bool {
     let retained = !system_malloc && core_tensor::alloc::retain_freed_memory();
     println!(
         "allocator: {}",
@@ -110,7 +121,7 @@ fn run_bench(suite: BenchSuite, opts: harness::BenchOptions, system_malloc: bool
             "C allocator defaults"
         }
     );
-    harness::init_thread_pool();
+    harness::init_thread_pool(pool);
     let mut cases = Vec::new();
     if matches!(suite, BenchSuite::Pool | BenchSuite::All) {
         cases.extend(bench::pool::cases());
@@ -124,7 +135,7 @@ fn run_bench(suite: BenchSuite, opts: harness::BenchOptions, system_malloc: bool
     }
     println!("{}", harness::header());
     let rows = harness::run_cases(cases, opts, |row| println!("{}", harness::format_row(row)));
-    print!("{}", harness::footer(&rows, opts));
+    print!("{}", harness::footer(&rows, opts, pool));
     true
 }
 

@@ -7,8 +7,8 @@ use std::rc::Rc;
 use std::cell::RefCell;
 use xtask::bench::BenchCase;
 use xtask::bench::harness::{
-    BenchOptions, BenchRow, Timing, format_row, header, run_cases, time, time_interleaved,
-    time_pair,
+    BenchOptions, BenchRow, PoolSetup, Timing, footer, format_row, header, run_cases, time,
+    time_interleaved, time_pair,
 };
 
 #[test]
@@ -164,4 +164,31 @@ fn the_copy_baseline_really_copies() {
     let mut copy = xtask::bench::harness::CopyBaseline::new(300_000);
     copy.run();
     assert!(copy.is_copied());
+}
+
+#[test]
+fn the_footer_names_the_pool_setup_and_counts_the_cases_that_pass() {
+    let row = |ratio: f64| BenchRow {
+        id: "T",
+        description: "test".into(),
+        kernel: Timing {
+            median_ms: ratio,
+            min_ms: ratio,
+        },
+        copy: Timing {
+            median_ms: 1.0,
+            min_ms: 1.0,
+        },
+        ideal_bytes: 1,
+        target_copy_ratio: 2.0,
+        pytorch_ms: None,
+    };
+    let rows = [row(1.5), row(2.5)];
+    let caller = footer(&rows, BenchOptions::default(), PoolSetup::CallerInPool);
+    assert!(caller.contains("init_global_pool"), "{caller}");
+    assert!(caller.contains("1 of 2 cases meet"), "{caller}");
+    let workers = footer(&rows, BenchOptions::default(), PoolSetup::Workers);
+    assert!(workers.contains("rayon's default pool"), "{workers}");
+    assert!(!workers.contains("init_global_pool"), "{workers}");
+    assert_eq!(PoolSetup::default(), PoolSetup::CallerInPool);
 }

@@ -60,7 +60,8 @@ fn parses_every_command_with_defaults_and_options() {
             iters: 10,
             warmup: 2,
             system_malloc: false,
-            back_to_back: false
+            back_to_back: false,
+            workers_pool: false
         })
     );
     assert_eq!(
@@ -72,14 +73,16 @@ fn parses_every_command_with_defaults_and_options() {
             "--warmup",
             "0",
             "--system-malloc",
-            "--back-to-back"
+            "--back-to-back",
+            "--workers-pool"
         ])),
         Ok(Command::Bench {
             suite: BenchSuite::Norm,
             iters: 3,
             warmup: 0,
             system_malloc: true,
-            back_to_back: true
+            back_to_back: true,
+            workers_pool: true
         })
     );
     assert_eq!(

@@ -182,13 +182,43 @@ impl BenchRow {
     }
 }
 
-/// Sets rayon's global pool to [`THREADS`] threads (kernels that take
-/// `Par::Rayon` use it). Returns `false` when a global pool already existed.
-pub fn init_thread_pool() -> bool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(THREADS)
-        .build_global()
-        .is_ok()
+/// How rayon's global pool is set up for a run (kernels that take
+/// `Par::Rayon`, and the copy baseline, run on it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PoolSetup {
+    /// [`THREADS`] threads, the calling thread one of them
+    /// (`core_tensor::pool::init_global_pool`): a call starts on the caller
+    /// at once and wakes one worker, as PyTorch's OpenMP pool runs it. The
+    /// setup the examples use and the README recommends.
+    #[default]
+    CallerInPool,
+    /// Rayon's default: [`THREADS`] worker threads of their own; the caller
+    /// hands each call to them and sleeps until they finish.
+    Workers,
+}
+
+impl PoolSetup {
+    /// The setup in words, for the table's notes.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PoolSetup::CallerInPool => {
+                "the calling thread one of them (core_tensor::pool::init_global_pool)"
+            }
+            PoolSetup::Workers => "rayon's default pool: workers of their own, the caller waits",
+        }
+    }
+}
+
+/// Builds rayon's global pool of [`THREADS`] threads as `setup` says.
+/// Returns `false`, changing nothing, when a global pool already existed.
+pub fn init_thread_pool(setup: PoolSetup) -> bool {
+    match setup {
+        PoolSetup::CallerInPool => core_tensor::pool::init_global_pool(THREADS),
+        PoolSetup::Workers => rayon::ThreadPoolBuilder::new()
+            .num_threads(THREADS)
+            .build_global()
+            .is_ok(),
+    }
 }
 
 /// Times every case and its copy baseline (interleaved, see
@@ -262,13 +292,14 @@ pub fn format_row(r: &BenchRow) -> String {
 }
 
 /// The notes printed under the table.
-pub fn footer(rows: &[BenchRow], opts: BenchOptions) -> String {
+pub fn footer(rows: &[BenchRow], opts: BenchOptions, pool: PoolSetup) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} warm-up + {} timed iterations each, {THREADS} rayon threads; ratio = kernel median / median of a parallel copy of the input bytes, timed {} in this process.",
+        "{} warm-up + {} timed iterations each, {THREADS} rayon threads ({}); ratio = kernel median / median of a parallel copy of the input bytes, timed {} in this process.",
         opts.warmup,
         opts.iters,
+        pool.describe(),
         if opts.back_to_back {
             "after the kernel's iterations (each back to back)"
         } else {
