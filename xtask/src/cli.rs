@@ -25,10 +25,10 @@ Commands:
       --no-second-order    skip the second-order (gradgradcheck) checks
 
   bench [pool|norm|all] [--iters N] [--warmup N] [--system-malloc] [--back-to-back]
-        [--workers-pool]
+        [--caller-in-pool]
       Time the benchmark cases of ops-pool / ops-norm (default all) against a
-      parallel copy of the same input bytes in the same process (2 threads,
-      the calling thread one of them: core_tensor::pool::init_global_pool).
+      parallel copy of the same input bytes in the same process (rayon's
+      default pool of 2 threads).
       By default the allocator keeps freed large blocks for reuse
       (core_tensor::alloc::retain_freed_memory), as a training loop should.
       The table marks each case pass/FAIL against its kernel/copy target; the
@@ -41,8 +41,9 @@ Commands:
                            copy's (default: alternately, so that no kernel
                            finds its input left in the cache by its previous
                            call; xtask/pytorch_bench.py has the same switch)
-      --workers-pool       use rayon's default pool instead: 2 workers of
-                           its own, the calling thread waiting while they run
+      --caller-in-pool     build the pool with the calling thread as one of
+                           its 2 threads (core_tensor::pool::init_global_pool,
+                           as the examples do) instead of 2 workers of its own
 
   sync-conformance [--from DIR] [--dry-run]
       Mirror torch/, onnx/ and FORMAT.md from DIR (default ../shared/conformance
@@ -88,9 +89,9 @@ pub enum Command {
         system_malloc: bool,
         /// `--back-to-back`: time kernel and copy each in a row.
         back_to_back: bool,
-        /// `--workers-pool`: rayon's default pool instead of one with the
-        /// calling thread in it.
-        workers_pool: bool,
+        /// `--caller-in-pool`: the calling thread is one of the pool's
+        /// threads (`core_tensor::pool::init_global_pool`).
+        caller_in_pool: bool,
     },
     /// `sync-conformance`.
     SyncConformance {
@@ -264,7 +265,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         }
         "bench" => {
             let (mut suite, mut iters, mut warmup) = (None, 10, 2);
-            let (mut system_malloc, mut back_to_back, mut workers_pool) = (false, false, false);
+            let (mut system_malloc, mut back_to_back, mut caller_in_pool) = (false, false, false);
             while let Some(arg) = a.it.next() {
                 let (k, inline) = split_eq(&arg);
                 match k {
@@ -277,7 +278,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                     }
                     "--system-malloc" if inline.is_none() => system_malloc = true,
                     "--back-to-back" if inline.is_none() => back_to_back = true,
-                    "--workers-pool" if inline.is_none() => workers_pool = true,
+                    "--caller-in-pool" if inline.is_none() => caller_in_pool = true,
                     _ if k.starts_with('-') => return Err(unknown("bench", &arg)),
                     "pool" | "norm" | "all" if suite.is_none() => {
                         suite = Some(match k {
@@ -300,7 +301,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 warmup,
                 system_malloc,
                 back_to_back,
-                workers_pool,
+                caller_in_pool,
             })
         }
         "sync-conformance" => {

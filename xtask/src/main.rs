@@ -37,7 +37,7 @@ fn main() -> ExitCode {
             warmup,
             system_malloc,
             back_to_back,
-            workers_pool,
+            caller_in_pool,
         } => run_bench(
             suite,
             harness::BenchOptions {
@@ -46,10 +46,10 @@ fn main() -> ExitCode {
                 back_to_back,
             },
             system_malloc,
-            if workers_pool {
-                harness::PoolSetup::Workers
-            } else {
+            if caller_in_pool {
                 harness::PoolSetup::CallerInPool
+            } else {
+                harness::PoolSetup::Workers
             },
         ),
         Command::SyncConformance { from, dry_run } => sync_conformance(from, dry_run),

@@ -190,5 +190,5 @@ fn the_footer_names_the_pool_setup_and_counts_the_cases_that_pass() {
     let workers = footer(&rows, BenchOptions::default(), PoolSetup::Workers);
     assert!(workers.contains("rayon's default pool"), "{workers}");
     assert!(!workers.contains("init_global_pool"), "{workers}");
-    assert_eq!(PoolSetup::default(), PoolSetup::CallerInPool);
+    assert_eq!(PoolSetup::default(), PoolSetup::Workers);
 }

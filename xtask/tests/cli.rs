@@ -61,7 +61,7 @@ fn parses_every_command_with_defaults_and_options() {
             warmup: 2,
             system_malloc: false,
             back_to_back: false,
-            workers_pool: false
+            caller_in_pool: false
         })
     );
     assert_eq!(
@@ -74,7 +74,7 @@ fn parses_every_command_with_defaults_and_options() {
             "0",
             "--system-malloc",
             "--back-to-back",
-            "--workers-pool"
+            "--caller-in-pool"
         ])),
         Ok(Command::Bench {
             suite: BenchSuite::Norm,
@@ -82,7 +82,7 @@ fn parses_every_command_with_defaults_and_options() {
             warmup: 0,
             system_malloc: true,
             back_to_back: true,
-            workers_pool: true
+            caller_in_pool: true
         })
     );
     assert_eq!(

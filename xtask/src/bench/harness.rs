@@ -186,15 +186,16 @@ impl BenchRow {
 /// `Par::Rayon`, and the copy baseline, run on it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PoolSetup {
-    /// [`THREADS`] threads, the calling thread one of them
-    /// (`core_tensor::pool::init_global_pool`): a call starts on the caller
-    /// at once and wakes one worker, as PyTorch's OpenMP pool runs it. The
-    /// setup the examples use and the README recommends.
-    #[default]
-    CallerInPool,
     /// Rayon's default: [`THREADS`] worker threads of their own; the caller
-    /// hands each call to them and sleeps until they finish.
+    /// hands each call to them and sleeps until they finish. The setup in
+    /// which the issues' figures have been taken.
+    #[default]
     Workers,
+    /// [`THREADS`] threads, the calling thread one of them
+    /// (`core_tensor::pool::init_global_pool`, as the examples set it up): a
+    /// call starts on the caller at once and wakes one worker, as PyTorch's
+    /// OpenMP pool runs it.
+    CallerInPool,
 }
 
 impl PoolSetup {
