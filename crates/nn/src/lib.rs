@@ -39,9 +39,10 @@
 //! - [`Module::load_state_dict`] checks everything before copying, so a
 //!   failed load leaves the module untouched (PyTorch copies the matching
 //!   keys, then raises).
-//! - [`cross_entropy`] / [`nll_loss`] take class indices without class
-//!   weights or `ignore_index`; [`mse_loss`] requires equal shapes instead
-//!   of broadcasting with a warning.
+//! - [`cross_entropy`] / [`nll_loss`] take class indices (`usize`), so
+//!   `ignore_index` is an `Option<usize>` ([`CrossEntropyOptions`]) rather
+//!   than PyTorch's `-100`; [`mse_loss`] requires equal shapes instead of
+//!   broadcasting with a warning.
 //! - Convolutions take numeric zero padding only (no `padding='same'` or
 //!   `padding_mode`).
 //! - `LPPool*d` pools `|x|^p` (the `ops-pool` definition), equal to PyTorch
@@ -68,7 +69,10 @@ mod state_dict;
 
 pub use error::{NnError, Result, ShapeConflict};
 pub use layers::*;
-pub use loss::{Reduction, cross_entropy, mse_loss, nll_loss};
+pub use loss::{
+    CrossEntropyOptions, NllOptions, Reduction, cross_entropy, cross_entropy_with, mse_loss,
+    nll_loss, nll_loss_with,
+};
 pub use module::Module;
 pub use optim::{Adam, AdamOptions, AdamW, CosineAnnealingLR, Optimizer, Sgd, SgdOptions, StepLR};
 pub use samples::gradcheck_cases;
@@ -82,8 +86,9 @@ pub use state_dict::{LoadReport, StateDict, StateTensor};
 /// The items most users need.
 pub mod prelude {
     pub use crate::{
-        Adam, AdamOptions, AdamW, Conv1d, Conv2d, ConvOptions, CosineAnnealingLR, Dropout, Flatten,
-        Linear, Module, NnError, Optimizer, ReLU, Reduction, Sequential, Sgd, SgdOptions, Sigmoid,
-        StateDict, StepLR, Tanh, cross_entropy, mse_loss, nll_loss,
+        Adam, AdamOptions, AdamW, Conv1d, Conv2d, ConvOptions, CosineAnnealingLR,
+        CrossEntropyOptions, Dropout, Flatten, Linear, Module, NnError, Optimizer, ReLU, Reduction,
+        Sequential, Sgd, SgdOptions, Sigmoid, StateDict, StepLR, Tanh, cross_entropy,
+        cross_entropy_with, mse_loss, nll_loss,
     };
 }

@@ -5,7 +5,7 @@ use autograd::gradcheck::single;
 use autograd::{AutogradError, GradcheckCase, GradcheckOptions, Result, Var};
 use core_tensor::{Rng, Tensor};
 
-use crate::{Reduction, conv_nd, cross_entropy, linear, mse_loss};
+use crate::{CrossEntropyOptions, Reduction, conv_nd, cross_entropy_with, linear, mse_loss};
 
 fn rand(rng: &mut Rng, shape: &[usize]) -> Tensor<f64> {
     let n = shape.iter().product();
@@ -39,7 +39,8 @@ fn wrap(op: &'static str) -> impl Fn(crate::NnError) -> AutogradError {
 
 /// Gradcheck samples, first and second order in f64: `conv1d` and
 /// `conv2d` (with stride, padding, dilation, groups and bias), `linear`,
-/// `cross_entropy` (with label smoothing, each reduction) and `mse_loss`,
+/// `cross_entropy` (with label smoothing, each reduction, and every other
+/// case class weights and an ignored row) and `mse_loss`,
 /// `per_op` seeded cases each on small shapes (the whole set runs in
 /// seconds).
 pub fn gradcheck_cases(seed: u64, per_op: usize) -> Vec<GradcheckCase> {
@@ -85,15 +86,34 @@ pub fn gradcheck_cases(seed: u64, per_op: usize) -> Vec<GradcheckCase> {
         // cross_entropy
         let (rows, classes) = (2 + rng.below(3), 2 + rng.below(4));
         let x = rand(&mut rng, &[rows, classes]);
-        let targets: Vec<usize> = (0..rows).map(|_| rng.below(classes)).collect();
+        let mut targets: Vec<usize> = (0..rows).map(|_| rng.below(classes)).collect();
         let reduction = [Reduction::Mean, Reduction::Sum, Reduction::None][i % 3];
         let smoothing = [0.0, 0.1, 0.25][(i / 3 + i) % 3];
+        // Every other case: positive class weights, and the first row
+        // ignored (its target set to an index outside the classes).
+        let weighted = i % 2 == 1;
+        let weight: Vec<f64> = rng.uniform_vec(classes, 0.5, 2.0);
+        let ignore_index = weighted.then_some(classes);
+        if weighted {
+            targets[0] = classes;
+        }
         out.push(case(
             "cross_entropy",
-            format!("x [{rows}, {classes}], targets {targets:?}, {reduction:?}, label_smoothing {smoothing}"),
+            format!(
+                "x [{rows}, {classes}], targets {targets:?}, {reduction:?}, label_smoothing {smoothing}{}",
+                if weighted { format!(", weight {weight:.3?}, ignore_index {classes}") } else { String::new() }
+            ),
             vec![x],
             s,
-            move |v| cross_entropy(&v[0], &targets, reduction, smoothing).map_err(wrap("cross_entropy")),
+            move |v| {
+                let opts = CrossEntropyOptions {
+                    weight: weighted.then_some(&weight[..]),
+                    ignore_index,
+                    reduction,
+                    label_smoothing: smoothing,
+                };
+                cross_entropy_with(&v[0], &targets, &opts).map_err(wrap("cross_entropy"))
+            },
         ));
         // mse
         let shape = [2 + rng.below(2), 3];
