@@ -137,6 +137,102 @@ fn adam_and_adamw() {
     assert!(Adam::new(vec![param()], AdamOptions::adam(0.1).betas(1.0, 0.9)).is_err());
 }
 
+/// Steps of `opt` on `p = [1, -2, 0.5]` whose gradients are `grads[k]` at
+/// step `k` (the loss `Σ grads[k]·p`).
+fn run_grads(opt: &mut dyn Optimizer<f64>, p: &Var<f64>, grads: &[[f64; 3]]) -> Vec<Vec<f64>> {
+    grads
+        .iter()
+        .map(|g| {
+            let c = Var::constant(Tensor::from_vec(&[3], g.to_vec()).unwrap());
+            opt.zero_grad();
+            p.mul(&c).unwrap().sum_all().backward().unwrap();
+            opt.step().unwrap();
+            p.value().to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn amsgrad_matches_pytorch() {
+    // torch 2.15, float64: Adam(lr=0.1, amsgrad=True) [with weight_decay=0.1],
+    // AdamW(lr=0.1, amsgrad=True, weight_decay=0.1); the second gradient is
+    // smaller than the first, so v falls while its running maximum holds.
+    let grads = [
+        [1.0, -3.0, 0.1],
+        [0.1, 0.2, 0.0],
+        [0.05, -0.1, 2.0],
+        [0.0, 1.0, -0.5],
+    ];
+    let cases: [(AdamOptions, bool, [[f64; 3]; 4]); 3] = [
+        (
+            AdamOptions::adam(0.1).amsgrad(true),
+            false,
+            [
+                [0.900000001, -1.9000000003333333, 0.400000009999999],
+                [0.8259189377609657, -1.8380951209713756, 0.33302770534791665],
+                [0.765547499005401, -1.788143361097076, 0.26664191566832696],
+                [0.7161196224851801, -1.7676765851383498, 0.227968574699706],
+            ],
+        ),
+        (
+            AdamOptions::adam(0.1).amsgrad(true).weight_decay(0.1),
+            false,
+            [
+                [0.9000000009090909, -1.9000000003125, 0.40000000666666624],
+                [0.8213009837305494, -1.8332602292429867, 0.3160762123665641],
+                [0.7533727330576971, -1.776206616024819, 0.24744216135673042],
+                [0.6939631837739396, -1.7453677012133846, 0.20589929136715363],
+            ],
+        ),
+        (
+            AdamOptions::adamw(0.1).amsgrad(true).weight_decay(0.1),
+            true,
+            [
+                [0.890000001, -1.8800000003333333, 0.395000009999999],
+                [0.8070189377509657, -1.7992951209680423, 0.3240777052479166],
+                [0.7385773096178913, -1.7313504098840624, 0.2544511385158478],
+                [0.6817636600014915, -1.6935701298264956, 0.21323328616206833],
+            ],
+        ),
+    ];
+    for (options, decoupled, expect) in cases {
+        let p = Var::leaf(Tensor::from_vec(&[3], vec![1.0, -2.0, 0.5]).unwrap());
+        let got = if decoupled {
+            run_grads(
+                &mut AdamW::new(vec![p.clone()], options).unwrap(),
+                &p,
+                &grads,
+            )
+        } else {
+            run_grads(
+                &mut Adam::new(vec![p.clone()], options).unwrap(),
+                &p,
+                &grads,
+            )
+        };
+        for (step, (g, e)) in got.iter().zip(&expect).enumerate() {
+            for (a, b) in g.iter().zip(e) {
+                assert!(
+                    (a - b).abs() < 1e-14,
+                    "{options:?} step {}: {a} vs {b}",
+                    step + 1
+                );
+            }
+        }
+    }
+    // Without AMSGrad the third element's second step differs (its v fell).
+    let p = Var::leaf(Tensor::from_vec(&[3], vec![1.0, -2.0, 0.5]).unwrap());
+    let plain = run_grads(
+        &mut Adam::new(vec![p.clone()], AdamOptions::adam(0.1)).unwrap(),
+        &p,
+        &grads[..2],
+    );
+    assert!(
+        (plain[1][2] - 0.33302770534791665).abs() > 1e-6,
+        "{plain:?}"
+    );
+}
+
 #[test]
 fn parameters_without_gradients_are_skipped() {
     let (a, b) = (param(), param());

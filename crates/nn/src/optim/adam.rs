@@ -18,6 +18,9 @@ pub struct AdamOptions {
     /// Weight decay: an L2 term in the gradient for Adam (default 0), a
     /// decoupled decay for AdamW (default 1e-2).
     pub weight_decay: f64,
+    /// AMSGrad (default false): divide by the running maximum of `v`
+    /// instead of `v` itself, so the per-element step size never grows.
+    pub amsgrad: bool,
 }
 
 impl AdamOptions {
@@ -28,6 +31,7 @@ impl AdamOptions {
             betas: (0.9, 0.999),
             eps: 1e-8,
             weight_decay: 0.0,
+            amsgrad: false,
         }
     }
 
@@ -54,6 +58,12 @@ impl AdamOptions {
     /// Sets `eps`.
     pub fn eps(mut self, eps: f64) -> Self {
         self.eps = eps;
+        self
+    }
+
+    /// Turns AMSGrad on or off (`amsgrad=`).
+    pub fn amsgrad(mut self, on: bool) -> Self {
+        self.amsgrad = on;
         self
     }
 
@@ -85,6 +95,8 @@ struct Moments<F> {
     step: u64,
     m: Vec<F>,
     v: Vec<F>,
+    /// The running maximum of `v` (AMSGrad only; empty otherwise).
+    v_max: Vec<F>,
 }
 
 struct AdamCore<F: Float> {
@@ -116,6 +128,11 @@ impl<F: Float> AdamCore<F> {
                 step: 0,
                 m: vec![F::zero(); g.len()],
                 v: vec![F::zero(); g.len()],
+                v_max: if o.amsgrad {
+                    vec![F::zero(); g.len()]
+                } else {
+                    Vec::new()
+                },
             });
             s.step += 1;
             let t = s.step as i32;
@@ -127,7 +144,19 @@ impl<F: Float> AdamCore<F> {
                 let m = s.m[i];
                 s.m[i] = m + (F::one() - b1) * (g[i] - m);
                 s.v[i] = s.v[i] * b2 + (F::one() - b2) * g[i] * g[i];
-                let denom = s.v[i].sqrt() / bc2_sqrt + eps;
+                let v = if o.amsgrad {
+                    // torch.maximum (a NaN wins, as there).
+                    let (seen, now) = (s.v_max[i], s.v[i]);
+                    s.v_max[i] = if now.is_nan() || now > seen {
+                        now
+                    } else {
+                        seen
+                    };
+                    s.v_max[i]
+                } else {
+                    s.v[i]
+                };
+                let denom = v.sqrt() / bc2_sqrt + eps;
                 x[i] -= step_size * s.m[i] / denom;
             }
             p.set_value(Tensor::from_vec(value.shape(), x)?)?;
@@ -184,19 +213,22 @@ macro_rules! adam_like {
 }
 
 adam_like!(
-    /// `torch.optim.Adam` (no amsgrad). Per parameter, at step `t`:
+    /// `torch.optim.Adam`. Per parameter, at step `t`:
     ///
     /// ```text
     /// g ← g + weight_decay·p
     /// m ← β1·m + (1−β1)·g,   v ← β2·v + (1−β2)·g²
     /// p ← p − lr/(1−β1ᵗ) · m / (sqrt(v)/sqrt(1−β2ᵗ) + eps)
     /// ```
+    ///
+    /// With `amsgrad`, `v̂ ← max(v̂, v)` takes the place of `v` in the last
+    /// line.
     Adam,
     "Adam",
     false
 );
 adam_like!(
-    /// `torch.optim.AdamW` (no amsgrad): Adam with decoupled weight decay,
+    /// `torch.optim.AdamW`: Adam (with its `amsgrad` option) with decoupled weight decay,
     /// `p ← p·(1 − lr·weight_decay)` before the Adam update (whose gradient
     /// has no L2 term).
     AdamW,
