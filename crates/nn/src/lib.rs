@@ -43,8 +43,9 @@
 //!   `ignore_index` is an `Option<usize>` ([`CrossEntropyOptions`]) rather
 //!   than PyTorch's `-100`; [`mse_loss`] requires equal shapes instead of
 //!   broadcasting with a warning.
-//! - Convolutions take numeric zero padding only (no `padding='same'` or
-//!   `padding_mode`).
+//! - Convolutions pad with zeros only (no `padding_mode`); `padding='same'`
+//!   is [`ConvOptions::padding_same`] / [`conv_nd_same`], and `'valid'` is
+//!   the default padding 0.
 //! - `LPPool*d` pools `|x|^p` (the `ops-pool` definition), equal to PyTorch
 //!   for non-negative inputs and full windows; `AvgPool1d` also accepts
 //!   `divisor_override`.

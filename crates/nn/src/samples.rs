@@ -5,7 +5,9 @@ use autograd::gradcheck::single;
 use autograd::{AutogradError, GradcheckCase, GradcheckOptions, Result, Var};
 use core_tensor::{Rng, Tensor};
 
-use crate::{CrossEntropyOptions, Reduction, conv_nd, cross_entropy_with, linear, mse_loss};
+use crate::{
+    CrossEntropyOptions, Reduction, conv_nd, conv_nd_same, cross_entropy_with, linear, mse_loss,
+};
 
 fn rand(rng: &mut Rng, shape: &[usize]) -> Tensor<f64> {
     let n = shape.iter().product();
@@ -38,7 +40,8 @@ fn wrap(op: &'static str) -> impl Fn(crate::NnError) -> AutogradError {
 }
 
 /// Gradcheck samples, first and second order in f64: `conv1d` and
-/// `conv2d` (with stride, padding, dilation, groups and bias), `linear`,
+/// `conv2d` (with stride, padding, dilation, groups and bias, and with
+/// `padding='same'`), `linear`,
 /// `cross_entropy` (with label smoothing, each reduction, and every other
 /// case class weights and an ignored row) and `mse_loss`,
 /// `per_op` seeded cases each on small shapes (the whole set runs in
@@ -70,6 +73,19 @@ pub fn gradcheck_cases(seed: u64, per_op: usize) -> Vec<GradcheckCase> {
             vec![x, wt],
             s,
             |v| conv_nd(&v[0], &v[1], None, &[2], &[1], &[2], 1).map_err(wrap("conv1d")),
+        ));
+        // conv2d with padding='same': an even kernel and a dilation, so the
+        // zeros are asymmetric ([1, 2] rows, [1, 1] columns).
+        let (h, w) = (3 + rng.below(3), 3 + rng.below(3));
+        let x = rand(&mut rng, &[1, 2, h, w]);
+        let wt = rand(&mut rng, &[2, 2, 2, 3]);
+        let b = rand(&mut rng, &[2]);
+        out.push(case(
+            "conv2d",
+            format!("x [1, 2, {h}, {w}], w [2, 2, 2, 3], padding 'same', dilation [3, 1]"),
+            vec![x, wt, b],
+            s,
+            |v| conv_nd_same(&v[0], &v[1], Some(&v[2]), &[3, 1], 1).map_err(wrap("conv2d")),
         ));
         // linear
         let (rows, fin, fout) = (1 + rng.below(3), 2 + rng.below(3), 1 + rng.below(3));
@@ -136,7 +152,7 @@ mod tests {
     #[test]
     fn every_sample_passes_first_and_second_order() {
         let cases = gradcheck_cases(11, 2);
-        assert_eq!(cases.len(), 10);
+        assert_eq!(cases.len(), 12);
         for c in &cases {
             let outcome = c
                 .run()

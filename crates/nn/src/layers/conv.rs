@@ -1,6 +1,6 @@
-//! `Conv1d` and `Conv2d`: cross-correlation with stride, zero padding,
-//! dilation and groups, computed as `im2col` + one matrix product per
-//! group.
+//! `Conv1d` and `Conv2d`: cross-correlation with stride, zero padding
+//! (explicit, or PyTorch's `'same'`), dilation and groups, computed as
+//! `im2col` + one matrix product per group.
 
 use std::sync::Arc;
 
@@ -20,8 +20,13 @@ use crate::{NnError, Result};
 pub struct ConvOptions<const D: usize> {
     /// Step between output positions, per spatial axis.
     pub stride: [usize; D],
-    /// Zeros added on both sides, per spatial axis.
+    /// Zeros added on both sides, per spatial axis (unused with
+    /// [`padding_same`](Self::padding_same)).
     pub padding: [usize; D],
+    /// PyTorch's `padding='same'`: pad so that the output has the input's
+    /// size, `dilation·(kernel−1)` zeros per axis, half before and the rest
+    /// after (see [`same_padding`]). Stride 1 only.
+    pub padding_same: bool,
     /// Spacing between kernel taps, per spatial axis.
     pub dilation: [usize; D],
     /// Number of blocked connections from input to output channels.
@@ -35,6 +40,7 @@ impl<const D: usize> Default for ConvOptions<D> {
         Self {
             stride: [1; D],
             padding: [0; D],
+            padding_same: false,
             dilation: [1; D],
             groups: 1,
             bias: true,
@@ -52,6 +58,12 @@ impl<const D: usize> ConvOptions<D> {
     /// The same padding on every axis.
     pub fn padding(mut self, p: usize) -> Self {
         self.padding = [p; D];
+        self
+    }
+
+    /// PyTorch's `padding='same'` (see [`ConvOptions::padding_same`]).
+    pub fn padding_same(mut self) -> Self {
+        self.padding_same = true;
         self
     }
 
@@ -141,8 +153,8 @@ impl<F: Float, const D: usize> ConvNd<F, D> {
     ///
     /// # Errors
     /// [`NnError::InvalidConfig`] when a channel count, kernel size, stride,
-    /// dilation or `groups` is 0, or when `groups` does not divide both
-    /// channel counts.
+    /// dilation or `groups` is 0, when `groups` does not divide both
+    /// channel counts, or for `padding_same` with a stride other than 1.
     pub fn with_options(
         in_channels: usize,
         out_channels: usize,
@@ -191,6 +203,16 @@ impl<F: Float, const D: usize> ConvNd<F, D> {
                     format!("{param} {v:?} must be at least 1 on every axis"),
                 ));
             }
+        }
+        if options.padding_same && options.stride.iter().any(|&s| s != 1) {
+            return Err(NnError::config(
+                name,
+                "padding",
+                format!(
+                    "padding='same' is not supported for strided convolutions (stride {:?}); it needs stride 1 on every axis",
+                    options.stride
+                ),
+            ));
         }
         let cg = in_channels / options.groups;
         let fan_in = kernel
@@ -244,6 +266,71 @@ pub fn conv_nd<F: Float>(
     bias: Option<&Var<F>>,
     stride: &[usize],
     padding: &[usize],
+    dilation: &[usize],
+    groups: usize,
+) -> Result<Var<F>> {
+    let pads: Vec<[usize; 2]> = padding.iter().map(|&p| [p, p]).collect();
+    conv_padded(x, weight, bias, stride, &pads, dilation, groups)
+}
+
+/// The zeros `[before, after]` that PyTorch's `padding='same'` adds on each
+/// axis for a stride-1 convolution with `kernel` and `dilation`:
+/// `total = dilation·(kernel−1)`, `before = total / 2` (rounded down),
+/// `after = total − before`, so that the output has the input's size.
+///
+/// ```
+/// assert_eq!(nn::same_padding(&[3, 4], &[1, 2]), vec![[1, 1], [3, 3]]);
+/// assert_eq!(nn::same_padding(&[2], &[1]), vec![[0, 1]]);
+/// ```
+pub fn same_padding(kernel: &[usize], dilation: &[usize]) -> Vec<[usize; 2]> {
+    kernel
+        .iter()
+        .zip(dilation)
+        .map(|(&k, &d)| {
+            let total = d * k.saturating_sub(1);
+            [total / 2, total - total / 2]
+        })
+        .collect()
+}
+
+/// [`conv_nd`] with PyTorch's `padding='same'` (`F.conv2d(x, weight, bias,
+/// stride=1, padding='same', dilation, groups)`): stride 1 and the zeros of
+/// [`same_padding`] (more after than before on an axis whose
+/// `dilation·(kernel−1)` is odd), so the output has the input's spatial size.
+///
+/// # Errors
+/// As [`conv_nd`].
+pub fn conv_nd_same<F: Float>(
+    x: &Var<F>,
+    weight: &Var<F>,
+    bias: Option<&Var<F>>,
+    dilation: &[usize],
+    groups: usize,
+) -> Result<Var<F>> {
+    let d = dilation.len();
+    let ws = weight.shape();
+    if ws.len() != d + 2 {
+        return Err(NnError::config(
+            name_of(d),
+            "weight",
+            format!(
+                "dilation needs one entry per spatial axis and the weight rank {} (got {:?})",
+                d + 2,
+                ws
+            ),
+        ));
+    }
+    let pads = same_padding(&ws[2..], dilation);
+    conv_padded(x, weight, bias, &vec![1; d], &pads, dilation, groups)
+}
+
+/// [`conv_nd`] with `[before, after]` zeros per axis.
+fn conv_padded<F: Float>(
+    x: &Var<F>,
+    weight: &Var<F>,
+    bias: Option<&Var<F>>,
+    stride: &[usize],
+    padding: &[[usize; 2]],
     dilation: &[usize],
     groups: usize,
 ) -> Result<Var<F>> {
@@ -347,15 +434,20 @@ impl<F: Float, const D: usize> Module<F> for ConvNd<F, D> {
         } else {
             x.clone()
         };
-        let y = conv_nd(
-            &xb,
-            &self.weight,
-            self.bias.as_ref(),
-            &self.options.stride,
-            &self.options.padding,
-            &self.options.dilation,
-            self.options.groups,
-        )?;
+        let o = &self.options;
+        let y = if o.padding_same {
+            conv_nd_same(&xb, &self.weight, self.bias.as_ref(), &o.dilation, o.groups)?
+        } else {
+            conv_nd(
+                &xb,
+                &self.weight,
+                self.bias.as_ref(),
+                &o.stride,
+                &o.padding,
+                &o.dilation,
+                o.groups,
+            )?
+        };
         if unbatched {
             let mut s = y.shape();
             s.remove(0);
@@ -447,6 +539,7 @@ mod tests {
         let opts = ConvOptions {
             stride: [2, 1],
             padding: [1, 2],
+            padding_same: false,
             dilation: [1, 2],
             groups: 2,
             bias: true,
@@ -510,5 +603,221 @@ mod tests {
             .forward(&Var::constant(Tensor::zeros(&[1, 2, 0])))
             .unwrap_err();
         assert!(matches!(err, NnError::Tensor(_)), "{err}");
+    }
+
+    fn close(a: &[f64], b: &[f64], tol: f64) {
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= tol, "element {i}: {x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn padding_same_matches_pytorch() {
+        // torch 2.15, float64: F.conv1d(x, w, b, stride=1, padding='same',
+        // dilation=d, groups=2) with x[i] = sin(0.37 i) (1, 2, 5),
+        // w[i] = 0.3 cos(0.11 i) (4, 1, 4), b = [0.1, -0.2, 0.3, 0.05], then
+        // (y * r).sum().backward() with r[i] = (i % 7)·0.1 − 0.3. The kernel
+        // is even, so dilation 1 pads [1, 2] and dilation 2 pads [3, 3].
+        // (dilation, y, dL/dx, dL/dw)
+        type Case = (usize, [f64; 20], [f64; 10], [f64; 16]);
+        let cases: [Case; 2] = [
+            (
+                1,
+                [
+                    0.3972413481468231,
+                    0.6594503801455704,
+                    0.9544250572814785,
+                    0.8609351974639358,
+                    0.66566815718395,
+                    0.030925560456823,
+                    0.24519996354708762,
+                    0.49737028915358744,
+                    0.4481219002405482,
+                    0.297819314989188,
+                    0.6221276356451092,
+                    0.7053010381708787,
+                    0.5432608606585599,
+                    0.40440919800675357,
+                    0.30369013076993184,
+                    0.08538855558517922,
+                    0.15565861166452002,
+                    0.13748231680649958,
+                    0.09488936884963693,
+                    0.0555608598349653,
+                ],
+                [
+                    -0.016876927802735635,
+                    -0.13476904513175553,
+                    -0.19035470658322584,
+                    -0.14082082588156852,
+                    -0.13614981718376262,
+                    0.003249374425582034,
+                    0.048632328749012396,
+                    0.11514165136103605,
+                    0.05131893573533173,
+                    0.0219663676723971,
+                ],
+                [
+                    0.053408325371508636,
+                    -0.04016379310204278,
+                    -0.33291208048312226,
+                    -0.48101419507821697,
+                    -0.3329120804831223,
+                    -0.37252956548872834,
+                    -0.19327631473010626,
+                    0.10480293466835144,
+                    0.35847503688266036,
+                    0.2948326949922048,
+                    0.03233528868470329,
+                    -0.019399305919157308,
+                    -0.007603832549955711,
+                    -0.2913108937378259,
+                    -0.23044699497023527,
+                    -0.12286849512687852,
+                ],
+            ),
+            (
+                2,
+                [
+                    0.46008053841677193,
+                    0.5800543903341357,
+                    0.4700619779322259,
+                    0.592627047268832,
+                    0.4755701807585332,
+                    0.0786115075744266,
+                    0.17429070878006359,
+                    0.10476430802647262,
+                    0.20847553308191719,
+                    0.12723317723050445,
+                    0.42752189850668704,
+                    0.5097083363909793,
+                    0.45569554936982504,
+                    0.5445177837892881,
+                    0.481987182935024,
+                    0.05307154277416762,
+                    0.0997556909140718,
+                    0.08520324034227968,
+                    0.1419013447086942,
+                    0.11690940803792052,
+                ],
+                [
+                    -0.037195258685244044,
+                    -0.14411967637056788,
+                    -0.03860601744864376,
+                    -0.13820244777866347,
+                    -0.03955011423656018,
+                    0.07703961416948896,
+                    -0.011379171788782543,
+                    0.06627617549803834,
+                    -0.0089991704876,
+                    0.05471160340155788,
+                ],
+                [
+                    0.03616154319649621,
+                    0.053408325371508636,
+                    -0.33291208048312226,
+                    -0.46788577461154224,
+                    -0.03616154319649619,
+                    -0.3329120804831223,
+                    -0.19327631473010626,
+                    0.4779039904973016,
+                    0.04941291922176405,
+                    0.35847503688266036,
+                    0.03233528868470329,
+                    -0.018729466354290313,
+                    0.2554406147447474,
+                    -0.007603832549955711,
+                    -0.23044699497023527,
+                    -0.017389787224556266,
+                ],
+            ),
+        ];
+        for (dil, y_ref, gx_ref, gw_ref) in cases {
+            let leaf =
+                |shape: &[usize], v: Vec<f64>| Var::leaf(Tensor::from_vec(shape, v).unwrap());
+            let x = leaf(
+                &[1, 2, 5],
+                (0..10).map(|i| (0.37 * i as f64).sin()).collect(),
+            );
+            let w = leaf(
+                &[4, 1, 4],
+                (0..16).map(|i| 0.3 * (0.11 * i as f64).cos()).collect(),
+            );
+            let b = leaf(&[4], vec![0.1, -0.2, 0.3, 0.05]);
+            let y = conv_nd_same(&x, &w, Some(&b), &[dil], 2).unwrap();
+            assert_eq!(y.shape(), vec![1, 4, 5]);
+            close(&y.value().to_vec(), &y_ref, 1e-14);
+            let r = Var::constant(
+                Tensor::from_vec(
+                    &[1, 4, 5],
+                    (0..20).map(|i| (i % 7) as f64 * 0.1 - 0.3).collect(),
+                )
+                .unwrap(),
+            );
+            y.mul(&r).unwrap().sum_all().backward().unwrap();
+            close(&x.grad().unwrap().to_vec(), &gx_ref, 1e-14);
+            close(&w.grad().unwrap().to_vec(), &gw_ref, 1e-14);
+            close(
+                &b.grad().unwrap().to_vec(),
+                &[
+                    -0.49999999999999983,
+                    -0.09999999999999984,
+                    0.3000000000000002,
+                    0.0,
+                ],
+                1e-14,
+            );
+        }
+    }
+
+    #[test]
+    fn conv2d_padding_same_equals_explicit_asymmetric_padding() {
+        // Kernel (2, 3), dilation (3, 1): [0, 3] zeros on H, [1, 1] on W.
+        assert_eq!(same_padding(&[2, 3], &[3, 1]), vec![[1, 2], [1, 1]]);
+        let mut rng = Rng::new(9);
+        let opts = ConvOptions {
+            dilation: [3, 1],
+            ..ConvOptions::default()
+        }
+        .padding_same();
+        let mut conv = Conv2d::<f64>::with_options(2, 3, [2, 3], opts, &mut rng).unwrap();
+        let xs = [2, 2, 6, 5];
+        let xv = rng.uniform_vec(2 * 2 * 6 * 5, -1.0, 1.0);
+        let y = conv
+            .forward(&Var::constant(Tensor::from_vec(&xs, xv.clone()).unwrap()))
+            .unwrap();
+        assert_eq!(y.shape(), vec![2, 3, 6, 5]);
+        // The same convolution on the input padded by hand (1 row before,
+        // 2 after, 1 column on each side), without padding.
+        let (hp, wp) = (6 + 3, 5 + 2);
+        let mut padded = vec![0.0; 2 * 2 * hp * wp];
+        for (p, plane) in xv.chunks(30).enumerate() {
+            for (r, row) in plane.chunks(5).enumerate() {
+                let at = p * hp * wp + (r + 1) * wp + 1;
+                padded[at..at + 5].copy_from_slice(row);
+            }
+        }
+        let expect = conv_nd(
+            &Var::constant(Tensor::from_vec(&[2, 2, hp, wp], padded).unwrap()),
+            conv.weight(),
+            conv.bias(),
+            &[1, 1],
+            &[0, 0],
+            &[3, 1],
+            1,
+        )
+        .unwrap();
+        close(&y.value().to_vec(), &expect.value().to_vec(), 1e-15);
+        // Strided convolutions cannot pad 'same', as in PyTorch.
+        let strided = ConvOptions::default().stride(2).padding_same();
+        let Err(err) = Conv2d::<f64>::with_options(2, 3, [3, 3], strided, &mut rng) else {
+            panic!("padding='same' with stride 2 was accepted");
+        };
+        assert!(
+            err.to_string()
+                .contains("not supported for strided convolutions"),
+            "{err}"
+        );
     }
 }

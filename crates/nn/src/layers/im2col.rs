@@ -31,8 +31,8 @@ pub(crate) struct ConvGeom {
     pub kernel: Vec<usize>,
     /// Strides.
     pub stride: Vec<usize>,
-    /// Symmetric zero padding.
-    pub padding: Vec<usize>,
+    /// Zeros before and after the input, per axis.
+    pub padding: Vec<[usize; 2]>,
     /// Dilations.
     pub dilation: Vec<usize>,
 }
@@ -50,7 +50,7 @@ impl ConvGeom {
         input: &[usize],
         kernel: &[usize],
         stride: &[usize],
-        padding: &[usize],
+        padding: &[[usize; 2]],
         dilation: &[usize],
     ) -> Result<Self> {
         let output = input
@@ -61,8 +61,8 @@ impl ConvGeom {
                     kernel: kernel[i],
                     stride: stride[i],
                     dilation: dilation[i],
-                    pad_before: padding[i],
-                    pad_after: padding[i],
+                    pad_before: padding[i][0],
+                    pad_after: padding[i][1],
                 }
                 .output_len(op, i, len, false)
             })
@@ -116,19 +116,22 @@ impl ConvGeom {
         s
     }
 
-    /// The geometry padded to three spatial axes with unit leading axes.
+    /// The geometry padded to three spatial axes with unit leading axes
+    /// (of the padding, the zeros before the input: those after it only
+    /// bound the output size, already worked out).
     fn as_3d(&self) -> Geom3d {
         let lift = |v: &[usize], fill: usize| {
             let mut a = [fill; 3];
             a[3 - v.len()..].copy_from_slice(v);
             a
         };
+        let before: Vec<usize> = self.padding.iter().map(|p| p[0]).collect();
         [
             lift(&self.input, 1),
             lift(&self.output, 1),
             lift(&self.kernel, 1),
             lift(&self.stride, 1),
-            lift(&self.padding, 0),
+            lift(&before, 0),
             lift(&self.dilation, 1),
         ]
     }
@@ -144,8 +147,7 @@ pub(crate) fn im2col_kernel<F: Float>(
     par: Par,
 ) -> Result<Tensor<F>> {
     let d = geom.d();
-    let pads: Vec<[usize; 2]> = geom.padding.iter().map(|&p| [p, p]).collect();
-    let padded = pad_constant(x.view(), &pads, F::zero())?;
+    let padded = pad_constant(x.view(), &geom.padding, F::zero())?;
     // (n, c, *output, *kernel)
     let windows = window_view(padded.view(), &geom.kernel, &geom.stride, &geom.dilation)?;
     let per_plane = geom.taps() * geom.positions();
@@ -314,14 +316,36 @@ mod tests {
     use core_tensor::Rng;
 
     fn geom2d() -> ConvGeom {
-        ConvGeom::new("t", 2, 4, 2, &[5, 6], &[3, 2], &[2, 1], &[1, 0], &[1, 2]).unwrap()
+        ConvGeom::new(
+            "t",
+            2,
+            4,
+            2,
+            &[5, 6],
+            &[3, 2],
+            &[2, 1],
+            &[[1, 1], [0, 0]],
+            &[1, 2],
+        )
+        .unwrap()
     }
 
     #[test]
     fn im2col_picks_the_right_taps() {
         // 1 sample, 1 channel, 3x3 input, 2x2 kernel, stride 1, no padding.
         let x = Tensor::from_vec(&[1, 1, 3, 3], (0..9).map(f64::from).collect()).unwrap();
-        let g = ConvGeom::new("t", 1, 1, 1, &[3, 3], &[2, 2], &[1, 1], &[0, 0], &[1, 1]).unwrap();
+        let g = ConvGeom::new(
+            "t",
+            1,
+            1,
+            1,
+            &[3, 3],
+            &[2, 2],
+            &[1, 1],
+            &[[0, 0], [0, 0]],
+            &[1, 1],
+        )
+        .unwrap();
         let cols = im2col_kernel(&x, &g, Par::Seq).unwrap();
         assert_eq!(cols.shape(), &[1, 1, 4, 4]);
         // Row t = tap (a, b); columns = output positions (0,0),(0,1),(1,0),(1,1).
