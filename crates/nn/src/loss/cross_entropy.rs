@@ -114,15 +114,15 @@ pub fn cross_entropy_with<F: Float>(
         ));
     }
     let (rows, loss_shape) = to_rows(OP, scores, targets.len())?;
-    let c = rows.shape()[1];
     let rw = row_weights(
         OP,
         targets,
-        c,
+        &rows,
         opts.weight,
         opts.ignore_index,
         opts.reduction,
     )?;
+    let c = rows.shape()[1];
     let x = rows.value();
     let xs = x.as_slice();
     let eps = F::cast(label_smoothing);

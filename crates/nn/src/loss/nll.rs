@@ -78,15 +78,15 @@ pub fn nll_loss_with<F: Float>(
 ) -> Result<Var<F>> {
     const OP: &str = "nll_loss";
     let (rows, loss_shape) = to_rows(OP, log_probs, targets.len())?;
-    let c = rows.shape()[1];
     let rw = row_weights(
         OP,
         targets,
-        c,
+        &rows,
         opts.weight,
         opts.ignore_index,
         opts.reduction,
     )?;
+    let c = rows.shape()[1];
     let x = rows.value();
     let xs = x.as_slice();
     let mut onehot = vec![F::zero(); xs.len()];

@@ -65,16 +65,18 @@ pub(super) struct RowWeights<F> {
     pub(super) total: F,
 }
 
-/// Checks the targets (each in `0..classes` or the ignored index) and the
-/// class weights (one per class), and works out [`RowWeights`].
+/// Checks the targets (each in `0..C` or the ignored index, `C` being the
+/// number of columns of `rows`) and the class weights (one per class), and
+/// works out [`RowWeights`].
 pub(super) fn row_weights<F: Float>(
     op: &'static str,
     targets: &[usize],
-    classes: usize,
+    rows: &Var<F>,
     weight: Option<&[F]>,
     ignore_index: Option<usize>,
     reduction: Reduction,
 ) -> Result<RowWeights<F>> {
+    let classes = rows.shape()[1];
     if let Some(w) = weight
         && w.len() != classes
     {
