@@ -106,11 +106,9 @@ pub(super) fn row_weights<F: Float>(
             w.push(weight.map_or(F::one(), |cw| cw[t]));
         }
     }
+    // Ignored rows weigh 0, so the plain sum is the sum over the others.
+    let total: F = w.iter().copied().sum();
     let active = |i: usize| Some(targets[i]) != ignore_index;
-    let total: F = (0..targets.len())
-        .filter(|&i| active(i))
-        .map(|i| w[i])
-        .sum();
     let per_row = match reduction {
         Reduction::Mean => F::one() / total,
         Reduction::Sum | Reduction::None => F::one(),
