@@ -333,6 +333,48 @@ fn wrong_input_rank_or_channels_is_a_typed_error() {
 }
 
 #[test]
+fn batch_and_instance_norm_check_their_options_alike() {
+    let cases = [
+        (0, NormOptions::batch_norm(), "num_features"),
+        (2, NormOptions::batch_norm().eps(-1e-5), "eps"),
+        (2, NormOptions::batch_norm().eps(f64::NAN), "eps"),
+        (
+            2,
+            NormOptions::batch_norm().momentum(Some(f64::NAN)),
+            "momentum",
+        ),
+    ];
+    for (c, options, param) in cases {
+        for (module, err) in [
+            (
+                "BatchNorm2d",
+                BatchNorm2d::<f64>::with_options(c, options).err(),
+            ),
+            (
+                "InstanceNorm1d",
+                InstanceNorm1d::<f64>::with_options(c, options).err(),
+            ),
+        ] {
+            match err {
+                Some(NnError::InvalidConfig {
+                    module: m,
+                    param: p,
+                    ..
+                }) => assert_eq!((m, p), (module, param)),
+                other => panic!("{module} with {options:?}: {other:?}"),
+            }
+        }
+    }
+    let e = InstanceNorm1d::<f64>::with_options(2, NormOptions::instance_norm().eps(-1.0))
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.to_string(),
+        "InstanceNorm1d: invalid eps: eps must be non-negative, got -1"
+    );
+}
+
+#[test]
 fn mismatched_state_dicts_are_reported_and_leave_the_module_untouched() {
     let mut rng = Rng::new(0);
     let mut net = nested(&mut rng);

@@ -3,6 +3,7 @@
 use autograd::Var;
 use core_tensor::Float;
 
+use super::module_parts::training_flag;
 use crate::Result;
 use crate::module::Module;
 
@@ -36,13 +37,7 @@ macro_rules! activation {
                 Ok(x.$method())
             }
 
-            fn is_training(&self) -> bool {
-                self.training
-            }
-
-            fn set_training_flag(&mut self, training: bool) {
-                self.training = training;
-            }
+            training_flag!();
         }
     };
 }

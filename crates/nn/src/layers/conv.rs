@@ -9,6 +9,7 @@ use core_tensor::{Float, Rng};
 
 use super::conv_op::conv_op;
 use super::im2col::ConvGeom;
+use super::module_parts::{training_flag, weight_and_bias};
 use crate::init::default_weight_and_bias;
 use crate::module::Module;
 use crate::{NnError, Result};
@@ -457,20 +458,10 @@ impl<F: Float, const D: usize> Module<F> for ConvNd<F, D> {
         }
     }
 
-    fn is_training(&self) -> bool {
-        self.training
-    }
-
-    fn set_training_flag(&mut self, training: bool) {
-        self.training = training;
-    }
+    training_flag!();
 
     fn own_parameters(&self) -> Vec<(&'static str, Var<F>)> {
-        let mut v = vec![("weight", self.weight.clone())];
-        if let Some(b) = &self.bias {
-            v.push(("bias", b.clone()));
-        }
-        v
+        weight_and_bias(Some(&self.weight), self.bias.as_ref())
     }
 }
 

@@ -3,6 +3,7 @@
 use autograd::Var;
 use core_tensor::{Float, Rng, Tensor};
 
+use super::module_parts::training_flag;
 use crate::module::Module;
 use crate::{NnError, Result};
 
@@ -73,11 +74,5 @@ impl<F: Float> Module<F> for Dropout {
         Ok(x.mul(&mask)?)
     }
 
-    fn is_training(&self) -> bool {
-        self.training
-    }
-
-    fn set_training_flag(&mut self, training: bool) {
-        self.training = training;
-    }
+    training_flag!();
 }

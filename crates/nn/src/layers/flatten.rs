@@ -3,6 +3,7 @@
 use autograd::Var;
 use core_tensor::Float;
 
+use super::module_parts::training_flag;
 use crate::module::Module;
 use crate::{NnError, Result};
 
@@ -67,11 +68,5 @@ impl<F: Float> Module<F> for Flatten {
         Ok(x.reshape(&out)?)
     }
 
-    fn is_training(&self) -> bool {
-        self.training
-    }
-
-    fn set_training_flag(&mut self, training: bool) {
-        self.training = training;
-    }
+    training_flag!();
 }

@@ -3,6 +3,7 @@
 use autograd::Var;
 use core_tensor::{Float, Rng};
 
+use super::module_parts::{training_flag, weight_and_bias};
 use crate::init::default_weight_and_bias;
 use crate::module::Module;
 use crate::{NnError, Result};
@@ -124,19 +125,9 @@ impl<F: Float> Module<F> for Linear<F> {
         linear(x, &self.weight, self.bias.as_ref())
     }
 
-    fn is_training(&self) -> bool {
-        self.training
-    }
-
-    fn set_training_flag(&mut self, training: bool) {
-        self.training = training;
-    }
+    training_flag!();
 
     fn own_parameters(&self) -> Vec<(&'static str, Var<F>)> {
-        let mut v = vec![("weight", self.weight.clone())];
-        if let Some(b) = &self.bias {
-            v.push(("bias", b.clone()));
-        }
-        v
+        weight_and_bias(Some(&self.weight), self.bias.as_ref())
     }
 }

@@ -8,6 +8,7 @@ mod dropout;
 mod flatten;
 pub(crate) mod im2col;
 mod linear;
+mod module_parts;
 mod norm;
 mod pool;
 

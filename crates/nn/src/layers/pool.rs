@@ -11,6 +11,7 @@ use autograd::Var;
 use core_tensor::{Float, Tensor};
 use ops_pool::{AvgPoolParams, LpPoolParams, MaxPoolParams, MaxUnpoolParams};
 
+use super::module_parts::{dim_name, training_flag};
 use crate::module::Module;
 use crate::{NnError, Result};
 
@@ -25,20 +26,16 @@ fn check_len(module: &'static str, param: &'static str, got: usize, d: usize) ->
     Ok(())
 }
 
-macro_rules! training_flag {
-    () => {
-        fn is_training(&self) -> bool {
-            self.training
-        }
-
-        fn set_training_flag(&mut self, training: bool) {
-            self.training = training;
+/// A builder method that sets the same value on every spatial axis of the
+/// module's `params` (whose own method takes one value per axis).
+macro_rules! same_on_every_axis {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: usize) -> Self {
+            self.params = self.params.$name(&[value; D]);
+            self
         }
     };
-}
-
-fn dim_name(names: [&'static str; 3], d: usize) -> &'static str {
-    names.get(d.wrapping_sub(1)).copied().unwrap_or(names[0])
 }
 
 /// Max pooling over `D` spatial axes (`torch.nn.MaxPool{D}d(kernel_size,
@@ -86,23 +83,20 @@ impl<const D: usize> MaxPool<D> {
         })
     }
 
-    /// The same stride on every axis.
-    pub fn stride(mut self, s: usize) -> Self {
-        self.params = self.params.stride(&[s; D]);
-        self
-    }
+    same_on_every_axis!(
+        /// The same stride on every axis.
+        stride
+    );
 
-    /// The same symmetric padding on every axis.
-    pub fn padding(mut self, p: usize) -> Self {
-        self.params = self.params.padding(&[p; D]);
-        self
-    }
+    same_on_every_axis!(
+        /// The same symmetric padding on every axis.
+        padding
+    );
 
-    /// The same dilation on every axis.
-    pub fn dilation(mut self, d: usize) -> Self {
-        self.params = self.params.dilation(&[d; D]);
-        self
-    }
+    same_on_every_axis!(
+        /// The same dilation on every axis.
+        dilation
+    );
 
     /// `ceil_mode`.
     pub fn ceil_mode(mut self, c: bool) -> Self {
@@ -182,17 +176,15 @@ impl<const D: usize> AvgPool<D> {
         })
     }
 
-    /// The same stride on every axis.
-    pub fn stride(mut self, s: usize) -> Self {
-        self.params = self.params.stride(&[s; D]);
-        self
-    }
+    same_on_every_axis!(
+        /// The same stride on every axis.
+        stride
+    );
 
-    /// The same symmetric zero padding on every axis.
-    pub fn padding(mut self, p: usize) -> Self {
-        self.params = self.params.padding(&[p; D]);
-        self
-    }
+    same_on_every_axis!(
+        /// The same symmetric zero padding on every axis.
+        padding
+    );
 
     /// `ceil_mode`.
     pub fn ceil_mode(mut self, c: bool) -> Self {
@@ -284,11 +276,10 @@ impl<const D: usize> LpPool<D> {
         })
     }
 
-    /// The same stride on every axis.
-    pub fn stride(mut self, s: usize) -> Self {
-        self.params = self.params.stride(&[s; D]);
-        self
-    }
+    same_on_every_axis!(
+        /// The same stride on every axis.
+        stride
+    );
 
     /// `ceil_mode`.
     pub fn ceil_mode(mut self, c: bool) -> Self {
@@ -442,17 +433,15 @@ impl<const D: usize> MaxUnpool<D> {
         }
     }
 
-    /// The same stride on every axis.
-    pub fn stride(mut self, s: usize) -> Self {
-        self.params = self.params.stride(&[s; D]);
-        self
-    }
+    same_on_every_axis!(
+        /// The same stride on every axis.
+        stride
+    );
 
-    /// The same symmetric padding on every axis.
-    pub fn padding(mut self, p: usize) -> Self {
-        self.params = self.params.padding(&[p; D]);
-        self
-    }
+    same_on_every_axis!(
+        /// The same symmetric padding on every axis.
+        padding
+    );
 
     /// Writes every `x[i]` at `indices[i]` of a zero output of the default
     /// size `(L - 1)·stride - 2·padding + kernel` per axis, or of

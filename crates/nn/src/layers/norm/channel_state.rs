@@ -1,0 +1,135 @@
+//! What batch norm and instance norm layers share: the channel count, the
+//! options, the optional affine parameters and the optional running
+//! statistics, with their checks and their state-dict entries.
+
+use autograd::Var;
+use core_tensor::{Float, Tensor};
+use ops_norm::RunningStats;
+
+use super::NormOptions;
+use crate::layers::module_parts::weight_and_bias;
+use crate::state_dict::StateTensor;
+use crate::{NnError, Result};
+
+/// The per-channel state of a batch or instance norm layer.
+pub(super) struct ChannelNormState<F: Float> {
+    /// `C`, the size of axis 1 (axis 0 of an unbatched instance-norm input).
+    pub(super) num_features: usize,
+    pub(super) options: NormOptions,
+    /// Ones of shape `[C]` when `affine`.
+    pub(super) weight: Option<Var<F>>,
+    /// Zeros of shape `[C]` when `affine`.
+    pub(super) bias: Option<Var<F>>,
+    /// Present when `track_running_stats` was set at construction.
+    pub(super) running: Option<RunningStats<F>>,
+}
+
+impl<F: Float> ChannelNormState<F> {
+    /// Weight ones, bias zeros, running mean zeros, running variance ones,
+    /// counter 0, as PyTorch's constructors make them.
+    ///
+    /// # Errors
+    /// [`NnError::InvalidConfig`] naming `module` for `num_features == 0`,
+    /// a negative or NaN `eps`, or a NaN momentum.
+    pub(super) fn new(
+        module: &'static str,
+        num_features: usize,
+        options: NormOptions,
+    ) -> Result<Self> {
+        if num_features == 0 {
+            return Err(NnError::config(
+                module,
+                "num_features",
+                "num_features must be at least 1",
+            ));
+        }
+        if options.eps.is_nan() || options.eps < 0.0 {
+            return Err(NnError::config(
+                module,
+                "eps",
+                format!("eps must be non-negative, got {}", options.eps),
+            ));
+        }
+        if options.momentum.is_some_and(f64::is_nan) {
+            return Err(NnError::config(
+                module,
+                "momentum",
+                "momentum must be a number or None, got NaN",
+            ));
+        }
+        let shape = [num_features];
+        Ok(Self {
+            num_features,
+            options,
+            weight: options.affine.then(|| Var::leaf(Tensor::ones(&shape))),
+            bias: options.affine.then(|| Var::leaf(Tensor::zeros(&shape))),
+            running: options
+                .track_running_stats
+                .then(|| RunningStats::new(num_features)),
+        })
+    }
+
+    /// `weight` and `bias`, when affine.
+    pub(super) fn parameters(&self) -> Vec<(&'static str, Var<F>)> {
+        weight_and_bias(self.weight.as_ref(), self.bias.as_ref())
+    }
+
+    /// `running_mean`, `running_var` and `num_batches_tracked`, when tracked.
+    pub(super) fn buffers(&self) -> Vec<(&'static str, StateTensor<F>)> {
+        let Some(r) = &self.running else {
+            return Vec::new();
+        };
+        vec![
+            ("running_mean", StateTensor::Float(r.mean.clone())),
+            ("running_var", StateTensor::Float(r.var.clone())),
+            (
+                "num_batches_tracked",
+                StateTensor::Int(Tensor::scalar(r.num_batches_tracked)),
+            ),
+        ]
+    }
+
+    /// Replaces one running-statistics buffer.
+    ///
+    /// # Errors
+    /// [`NnError::InvalidConfig`] naming `module` when the layer has no
+    /// running statistics, `name` is not one of its buffers, or `value` is
+    /// not a float tensor of shape `[C]` (an integer or float one-element
+    /// tensor for `num_batches_tracked`).
+    pub(super) fn set_buffer(
+        &mut self,
+        module: &'static str,
+        name: &str,
+        value: StateTensor<F>,
+    ) -> Result<()> {
+        let Some(r) = self.running.as_mut() else {
+            return Err(NnError::config(
+                module,
+                "buffer",
+                format!("`{name}`: the module does not track running statistics"),
+            ));
+        };
+        let c = r.mean.len();
+        let bad =
+            |what: &str| NnError::config(module, "buffer", format!("`{name}` must be {what}"));
+        match (name, value) {
+            ("running_mean", StateTensor::Float(t)) if t.shape() == [c] => r.mean = t,
+            ("running_var", StateTensor::Float(t)) if t.shape() == [c] => r.var = t,
+            ("running_mean" | "running_var", _) => {
+                return Err(bad(&format!("a float tensor of shape [{c}]")));
+            }
+            ("num_batches_tracked", v) if v.shape().iter().product::<usize>() == 1 => {
+                r.num_batches_tracked = v.to_int().as_slice()[0];
+            }
+            ("num_batches_tracked", _) => return Err(bad("a one-element integer tensor")),
+            _ => {
+                return Err(NnError::config(
+                    module,
+                    "buffer",
+                    format!("`{name}` is not a buffer of this module"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
