@@ -5,7 +5,8 @@
 //! this crate or any other — plugs into the graph, the engine
 //! ([`Var::backward`], [`grad`] with `create_graph` for higher orders), a
 //! thread-local [`no_grad`] guard, the differentiable basic ops (arithmetic
-//! with broadcasting, elementwise functions, reductions, shape ops, matmul,
+//! with broadcasting, elementwise functions, reductions, shape ops,
+//! padding in PyTorch's four modes ([`PadMode`]), matmul,
 //! log-softmax) and the finite-difference audit [`gradcheck()`] /
 //! [`gradgradcheck`].
 //!
@@ -102,6 +103,7 @@ pub use engine::{BackwardOptions, grad};
 pub use error::{AutogradError, Result};
 pub use grad_mode::{GradModeGuard, enable_grad, is_grad_enabled, no_grad};
 pub use gradcheck::{GradcheckCase, GradcheckOptions, GradcheckReport, gradcheck, gradgradcheck};
+pub use ops::PadMode;
 pub use var::Var;
 
 /// The items most users need.

@@ -28,7 +28,7 @@
 use core_tensor::{Rng, Tensor};
 
 use crate::gradcheck::single;
-use crate::{GradcheckCase, GradcheckOptions, Var};
+use crate::{GradcheckCase, GradcheckOptions, PadMode, Var};
 
 /// The registered cases of the basic ops: `per_op` random cases per op
 /// (and per variant), first and second order.
@@ -196,6 +196,7 @@ const BUILDERS: &[(&str, Builder)] = &[
     ("broadcast_to", broadcast_case),
     ("narrow", narrow_case),
     ("pad", pad_case),
+    ("pad_with", pad_with_case),
     ("concat", concat_case),
     ("matmul", matmul_case),
     ("log_softmax", |g, _, out| {
@@ -468,6 +469,39 @@ fn pad_case(g: &mut Gen, _: usize, out: &mut Vec<GradcheckCase>) {
     });
 }
 
+/// One case per non-constant mode, each within PyTorch's layout: 1 to 3
+/// padded axes after one or two leading axes, sizes 2 to 4, pads up to the
+/// mode's limit (reflect `n − 1`, circular `n`, replicate 3).
+fn pad_with_case(g: &mut Gen, _: usize, out: &mut Vec<GradcheckCase>) {
+    for mode in [PadMode::Reflect, PadMode::Replicate, PadMode::Circular] {
+        let k = 1 + g.rng.below(3);
+        let lead = 1 + g.rng.below(2);
+        let mut shape: Vec<usize> = (0..lead).map(|_| 1 + g.rng.below(2)).collect();
+        shape.extend((0..k).map(|_| 2 + g.rng.below(3)));
+        let pads: Vec<[usize; 2]> = shape[lead..]
+            .iter()
+            .map(|&n| {
+                let most = match mode {
+                    PadMode::Reflect => n - 1,
+                    PadMode::Circular => n,
+                    _ => 3,
+                };
+                [g.rng.below(most + 1), g.rng.below(most + 1)]
+            })
+            .collect();
+        let label = format!("x{shape:?} pads={pads:?} {}", mode.name());
+        push(
+            g,
+            out,
+            "pad_with",
+            label,
+            &[&shape],
+            (-1.0, 1.0),
+            move |v| v[0].pad_with(&pads, mode),
+        );
+    }
+}
+
 fn concat_case(g: &mut Gen, _: usize, out: &mut Vec<GradcheckCase>) {
     let base = g.shape(1, 3, 3);
     let ax = g.rng.below(base.len());
@@ -607,6 +641,7 @@ mod tests {
             "broadcast_to",
             "narrow",
             "pad",
+            "pad_with",
             "concat",
             "matmul",
             "log_softmax",

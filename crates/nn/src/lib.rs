@@ -43,9 +43,9 @@
 //!   `ignore_index` is an `Option<usize>` ([`CrossEntropyOptions`]) rather
 //!   than PyTorch's `-100`; [`mse_loss`] requires equal shapes instead of
 //!   broadcasting with a warning.
-//! - Convolutions pad with zeros only (no `padding_mode`); `padding='same'`
-//!   is [`ConvOptions::padding_same`] / [`conv_nd_same`], and `'valid'` is
-//!   the default padding 0.
+//! - `padding='same'` is [`ConvOptions::padding_same`] / [`conv_nd_same`],
+//!   `'valid'` is the default padding 0, and `padding_mode` is the enum
+//!   [`PaddingMode`] ([`ConvOptions::padding_mode`]).
 //! - `LPPool*d` pools `|x|^p` (the `ops-pool` definition), equal to PyTorch
 //!   for non-negative inputs and full windows; `AvgPool1d` also accepts
 //!   `divisor_override`.

@@ -2,7 +2,7 @@
 //! `cargo xtask gradcheck`.
 
 use autograd::gradcheck::single;
-use autograd::{AutogradError, GradcheckCase, GradcheckOptions, Result, Var};
+use autograd::{AutogradError, GradcheckCase, GradcheckOptions, PadMode, Result, Var};
 use core_tensor::{Rng, Tensor};
 
 use crate::{
@@ -41,7 +41,7 @@ fn wrap(op: &'static str) -> impl Fn(crate::NnError) -> AutogradError {
 
 /// Gradcheck samples, first and second order in f64: `conv1d` and
 /// `conv2d` (with stride, padding, dilation, groups and bias, and with
-/// `padding='same'`), `linear`,
+/// `padding='same'`, and with `padding_mode='reflect'`), `linear`,
 /// `cross_entropy` (with label smoothing, each reduction, and every other
 /// case class weights and an ignored row) and `mse_loss`,
 /// `per_op` seeded cases each on small shapes (the whole set runs in
@@ -86,6 +86,22 @@ pub fn gradcheck_cases(seed: u64, per_op: usize) -> Vec<GradcheckCase> {
             vec![x, wt, b],
             s,
             |v| conv_nd_same(&v[0], &v[1], Some(&v[2]), &[3, 1], 1).map_err(wrap("conv2d")),
+        ));
+        // conv2d with padding_mode='reflect', as the layer computes it: the
+        // input padded by `pad_with`, then convolved without padding.
+        let (h, w) = (3 + rng.below(2), 4 + rng.below(2));
+        let x = rand(&mut rng, &[2, 2, h, w]);
+        let wt = rand(&mut rng, &[3, 2, 2, 3]);
+        let b = rand(&mut rng, &[3]);
+        out.push(case(
+            "conv2d",
+            format!("x [2, 2, {h}, {w}], w [3, 2, 2, 3], padding [1, 2], padding_mode 'reflect', stride [1, 2]"),
+            vec![x, wt, b],
+            s,
+            |v| {
+                let xp = v[0].pad_with(&[[1, 1], [2, 2]], PadMode::Reflect)?;
+                conv_nd(&xp, &v[1], Some(&v[2]), &[1, 2], &[0, 0], &[1, 1], 1).map_err(wrap("conv2d"))
+            },
         ));
         // linear
         let (rows, fin, fout) = (1 + rng.below(3), 2 + rng.below(3), 1 + rng.below(3));
@@ -152,7 +168,7 @@ mod tests {
     #[test]
     fn every_sample_passes_first_and_second_order() {
         let cases = gradcheck_cases(11, 2);
-        assert_eq!(cases.len(), 12);
+        assert_eq!(cases.len(), 14);
         for c in &cases {
             let outcome = c
                 .run()

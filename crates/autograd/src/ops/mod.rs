@@ -5,8 +5,11 @@
 
 mod arith;
 mod matmul;
+mod pad_mode;
 mod reduce;
 mod shape;
 mod softmax;
 mod unary;
 pub(crate) mod util;
+
+pub use pad_mode::PadMode;

@@ -1,10 +1,10 @@
-//! `Conv1d` and `Conv2d`: cross-correlation with stride, zero padding
-//! (explicit, or PyTorch's `'same'`), dilation and groups, computed as
-//! `im2col` + one matrix product per group.
+//! `Conv1d`, `Conv2d` and `Conv3d`: cross-correlation with stride, padding
+//! (explicit or PyTorch's `'same'`; zeros, reflect, replicate or circular),
+//! dilation and groups, computed as `im2col` + one matrix product per group.
 
 use std::sync::Arc;
 
-use autograd::Var;
+use autograd::{PadMode, Var};
 use core_tensor::{Float, Rng};
 
 use super::conv_op::conv_op;
@@ -13,6 +13,36 @@ use super::module_parts::{training_flag, weight_and_bias};
 use crate::init::default_weight_and_bias;
 use crate::module::Module;
 use crate::{NnError, Result};
+
+/// How a convolution layer fills its padding: PyTorch's `padding_mode`
+/// (`'zeros'`, `'reflect'`, `'replicate'`, `'circular'`). Every mode but
+/// `Zeros` pads the input with [`Var::pad_with`] and convolves the result
+/// without padding, as PyTorch does; the limits of [`PadMode`] apply (a
+/// reflect pad smaller than the input axis, a circular one at most its size).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PaddingMode {
+    /// Zeros (the default), folded into the convolution itself.
+    #[default]
+    Zeros,
+    /// The input mirrored about its edge.
+    Reflect,
+    /// The edge element repeated.
+    Replicate,
+    /// The input wrapped around.
+    Circular,
+}
+
+impl PaddingMode {
+    /// The [`PadMode`] that fills the border, `None` for zeros.
+    fn pad_mode(self) -> Option<PadMode> {
+        match self {
+            PaddingMode::Zeros => None,
+            PaddingMode::Reflect => Some(PadMode::Reflect),
+            PaddingMode::Replicate => Some(PadMode::Replicate),
+            PaddingMode::Circular => Some(PadMode::Circular),
+        }
+    }
+}
 
 /// Hyper-parameters of a convolution besides the channel counts and the
 /// kernel size; the defaults are PyTorch's (`stride=1, padding=0,
@@ -28,6 +58,9 @@ pub struct ConvOptions<const D: usize> {
     /// size, `dilation·(kernel−1)` zeros per axis, half before and the rest
     /// after (see [`same_padding`]). Stride 1 only.
     pub padding_same: bool,
+    /// How the padding is filled (`padding_mode`, default zeros); applies
+    /// to `padding` and to `padding_same` alike.
+    pub padding_mode: PaddingMode,
     /// Spacing between kernel taps, per spatial axis.
     pub dilation: [usize; D],
     /// Number of blocked connections from input to output channels.
@@ -42,6 +75,7 @@ impl<const D: usize> Default for ConvOptions<D> {
             stride: [1; D],
             padding: [0; D],
             padding_same: false,
+            padding_mode: PaddingMode::Zeros,
             dilation: [1; D],
             groups: 1,
             bias: true,
@@ -65,6 +99,12 @@ impl<const D: usize> ConvOptions<D> {
     /// PyTorch's `padding='same'` (see [`ConvOptions::padding_same`]).
     pub fn padding_same(mut self) -> Self {
         self.padding_same = true;
+        self
+    }
+
+    /// How the padding is filled (PyTorch's `padding_mode`).
+    pub fn padding_mode(mut self, mode: PaddingMode) -> Self {
+        self.padding_mode = mode;
         self
     }
 
@@ -436,18 +476,19 @@ impl<F: Float, const D: usize> Module<F> for ConvNd<F, D> {
             x.clone()
         };
         let o = &self.options;
-        let y = if o.padding_same {
-            conv_nd_same(&xb, &self.weight, self.bias.as_ref(), &o.dilation, o.groups)?
+        let pads = if o.padding_same {
+            same_padding(&self.kernel, &o.dilation)
         } else {
-            conv_nd(
-                &xb,
-                &self.weight,
-                self.bias.as_ref(),
-                &o.stride,
-                &o.padding,
-                &o.dilation,
-                o.groups,
-            )?
+            o.padding.iter().map(|&p| [p, p]).collect()
+        };
+        let (w, b) = (&self.weight, self.bias.as_ref());
+        let y = match o.padding_mode.pad_mode() {
+            None => conv_padded(&xb, w, b, &o.stride, &pads, &o.dilation, o.groups)?,
+            Some(mode) => {
+                let unpadded = [[0, 0]; D];
+                let xp = xb.pad_with(&pads, mode)?;
+                conv_padded(&xp, w, b, &o.stride, &unpadded, &o.dilation, o.groups)?
+            }
         };
         if unbatched {
             let mut s = y.shape();
@@ -531,6 +572,7 @@ mod tests {
             stride: [2, 1],
             padding: [1, 2],
             padding_same: false,
+            padding_mode: PaddingMode::Zeros,
             dilation: [1, 2],
             groups: 2,
             bias: true,

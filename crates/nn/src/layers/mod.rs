@@ -13,7 +13,9 @@ mod norm;
 mod pool;
 
 pub use activation::{ReLU, Sigmoid, Tanh};
-pub use conv::{Conv1d, Conv2d, Conv3d, ConvNd, ConvOptions, conv_nd, conv_nd_same, same_padding};
+pub use conv::{
+    Conv1d, Conv2d, Conv3d, ConvNd, ConvOptions, PaddingMode, conv_nd, conv_nd_same, same_padding,
+};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use linear::{Linear, linear};
