@@ -5,8 +5,8 @@ use autograd::Var;
 use core_tensor::{Rng, Tensor};
 use nn::prelude::*;
 use nn::{
-    BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, LayerNorm, MaxPool2d, NormOptions,
-    RMSNorm, StateTensor,
+    BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, LayerNorm, LocalResponseNorm, MaxPool2d,
+    NormOptions, RMSNorm, StateTensor,
 };
 
 fn t(shape: &[usize], v: Vec<f64>) -> Var<f64> {
@@ -330,6 +330,42 @@ fn wrong_input_rank_or_channels_is_a_typed_error() {
     );
     let e = bn.forward(&t(&[2, 2, 1, 2], vec![0.; 8])).unwrap_err();
     assert!(e.to_string().contains("with 3 channels"), "{e}");
+}
+
+#[test]
+fn local_response_norm_module_matches_pytorch() {
+    // torch.nn.LocalResponseNorm(3) and LocalResponseNorm(2, alpha=0.5,
+    // beta=1.0, k=2.0) on channels [1, 20, -30, 4] of one pixel, float64.
+    let x = t(&[1, 4, 1], vec![1.0, 20.0, -30.0, 4.0]);
+    let mut defaults = LocalResponseNorm::new(3).unwrap();
+    let y = Module::<f64>::forward(&mut defaults, &x).unwrap();
+    let want = [
+        0.9900908318593054,
+        19.373240832251224,
+        -29.049421121380476,
+        3.9107806563849747,
+    ];
+    for (a, b) in y.value().as_slice().iter().zip(want) {
+        assert!((a - b).abs() < 1e-13, "{a} vs {b}");
+    }
+    let mut custom = LocalResponseNorm::with_options(2, 0.5, 1.0, 2.0).unwrap();
+    let y = Module::<f64>::forward(&mut custom, &x).unwrap();
+    let want = [
+        0.4444444444444444,
+        0.19559902200489,
+        -0.09174311926605505,
+        0.017316017316017316,
+    ];
+    for (a, b) in y.value().as_slice().iter().zip(want) {
+        assert!((a - b).abs() < 1e-15, "{a} vs {b}");
+    }
+    assert!(Module::<f64>::named_parameters(&custom).is_empty());
+    assert!(matches!(
+        LocalResponseNorm::new(0),
+        Err(NnError::InvalidConfig { param: "size", .. })
+    ));
+    let e = Module::<f64>::forward(&mut custom, &t(&[4, 1], vec![0.0; 4])).unwrap_err();
+    assert!(matches!(e, NnError::Norm(_)), "{e}");
 }
 
 #[test]

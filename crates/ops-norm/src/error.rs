@@ -115,6 +115,18 @@ pub enum NormError {
         /// The counter's value.
         count: i64,
     },
+    /// A scalar parameter is out of its range.
+    #[error("{op}: {param} must be {allowed}, but got {value}")]
+    InvalidParam {
+        /// The op.
+        op: &'static str,
+        /// The parameter.
+        param: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        allowed: &'static str,
+    },
     /// A tensor could not be built (an element count overflows, ...).
     #[error(transparent)]
     Tensor(#[from] TensorError),
@@ -132,7 +144,8 @@ impl NormError {
             | NormError::MissingRunningStats { op, .. }
             | NormError::InvalidGroups { op, .. }
             | NormError::NormalizedShape { op, .. }
-            | NormError::Counter { op, .. } => op,
+            | NormError::Counter { op, .. }
+            | NormError::InvalidParam { op, .. } => op,
             NormError::Tensor(_) => "tensor",
         }
     }

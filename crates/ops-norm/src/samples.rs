@@ -6,7 +6,7 @@ use core_tensor::Rng;
 
 use crate::{
     BatchNormConfig, InstanceNormConfig, RunningStats, batch_norm, group_norm, instance_norm,
-    layer_norm, rms_norm,
+    layer_norm, local_response_norm, rms_norm,
 };
 
 fn rand_tensor(rng: &mut Rng, shape: &[usize], lo: f64, hi: f64) -> Result<Tensor<f64>> {
@@ -55,7 +55,8 @@ fn case(
 /// Gradcheck samples (first and second order, f64) of every op and mode:
 /// batch norm in training (with and without affine) and in eval with
 /// running statistics, instance norm with input and with running
-/// statistics, layer norm, group norm and RMS norm, on `per_op` seeded
+/// statistics, layer norm, group norm, RMS norm and local response norm,
+/// on `per_op` seeded
 /// random small shapes each.
 pub fn gradcheck_cases(seed: u64, per_op: usize) -> Vec<GradcheckCase> {
     let mut rng = Rng::new(seed ^ 0x6e6f_726d);
@@ -221,6 +222,23 @@ fn cases_for(rng: &mut Rng, seed: u64) -> Result<Vec<GradcheckCase>> {
         vec![xg, wg, bg],
         seed,
         move |v| Ok(group_norm(&v[0], groups, Some(&v[1]), Some(&v[2]), 1e-5)?),
+    ));
+
+    // Local response norm: rank 3 or 4, 2 to 4 channels, a window of 1 to
+    // 4 (odd and even), alpha large enough that the window matters.
+    let mut rshape = vec![1 + rng.below(2), 2 + rng.below(3), 1 + rng.below(3)];
+    if rng.below(2) == 1 {
+        rshape.push(2);
+    }
+    let size = 1 + rng.below(4);
+    let (alpha, beta, k) = (rng.uniform_in(0.5, 2.0), rng.uniform_in(0.3, 1.0), 1.0);
+    let xr = rand_tensor(rng, &rshape, -2.0, 2.0)?;
+    out.push(case(
+        "local_response_norm",
+        format!("{rshape:?} size {size} alpha {alpha:.3} beta {beta:.3}"),
+        vec![xr],
+        seed,
+        move |v| Ok(local_response_norm(&v[0], size, alpha, beta, k)?),
     ));
     Ok(out)
 }

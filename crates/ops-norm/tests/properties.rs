@@ -14,7 +14,7 @@ use ops_norm::kernels::channel::{
 use ops_norm::kernels::row::{RowLayout, row_backward, row_forward};
 use ops_norm::{
     BatchNormConfig, InstanceNormConfig, RunningStats, batch_norm, gradcheck_cases, group_norm,
-    instance_norm, layer_norm, rms_norm,
+    instance_norm, layer_norm, local_response_norm, rms_norm,
 };
 use proptest::prelude::*;
 
@@ -113,6 +113,16 @@ fn op_pairs(dims: &[usize], rng: &mut Rng) -> Vec<(String, Vec<Tensor<f64>>, Op,
         Box::new(move |v| Ok(rms_norm(&v[0], &ns3, Some(&v[1]), Some(1e-5))?)),
         Box::new(|v| ref_rms(&v[0], 1, Some(&v[1]), 1e-5)),
     ));
+    if rank >= 3 {
+        let size = 1 + rng.below(4);
+        let (alpha, beta) = (rng.uniform_in(0.5, 2.0), rng.uniform_in(0.3, 1.0));
+        out.push((
+            format!("local response size {size}"),
+            vec![x.clone()],
+            Box::new(move |v| Ok(local_response_norm(&v[0], size, alpha, beta, 1.0)?)),
+            Box::new(move |v| ref_lrn(&v[0], size, alpha, beta, 1.0)),
+        ));
+    }
     let groups = if c.is_multiple_of(2) { 2 } else { 1 };
     out.push((
         format!("group {groups}"),
@@ -193,6 +203,7 @@ fn gradcheck_cases_cover_every_op_and_mode() {
         "layer_norm",
         "group_norm",
         "rms_norm",
+        "local_response_norm",
     ] {
         assert!(cases.iter().any(|c| c.op == op), "{op} missing");
     }
@@ -395,6 +406,7 @@ proptest! {
             layer_norm(&x, &ns, w.as_ref(), b.as_ref(), eps),
             group_norm(&x, groups, w.as_ref(), b.as_ref(), eps),
             rms_norm(&x, &ns, w.as_ref(), Some(eps)),
+            local_response_norm(&x, groups, eps, eps, eps),
         ];
         for r in results {
             match r {

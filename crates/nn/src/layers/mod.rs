@@ -21,7 +21,7 @@ pub use flatten::Flatten;
 pub use linear::{Linear, linear};
 pub use norm::{
     BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm, InstanceNorm1d,
-    InstanceNorm2d, InstanceNorm3d, LayerNorm, NormOptions, RMSNorm,
+    InstanceNorm2d, InstanceNorm3d, LayerNorm, LocalResponseNorm, NormOptions, RMSNorm,
 };
 pub use pool::{
     AdaptiveAvgPool, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool,

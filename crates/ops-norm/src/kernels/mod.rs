@@ -2,13 +2,15 @@
 //! explicit [`Par`]. They know nothing of the graph and
 //! can be used (and tested) on plain buffers.
 //!
-//! Two layouts cover the whole family:
+//! Three layouts cover the whole family:
 //!
 //! - [`channel`]: statistics per channel of an `N, C, S` buffer (batch norm;
 //!   instance norm in eval with running statistics), taken over `N·S`
 //!   elements that are not contiguous;
 //! - [`row`]: statistics per contiguous row of an `R, L` buffer (layer, group,
-//!   instance and RMS norm), with a per-element or per-segment affine map.
+//!   instance and RMS norm), with a per-element or per-segment affine map;
+//! - [`lrn`]: local response normalization, a window over the channels of
+//!   each sample of an `N, C, S` buffer.
 //!
 //! Statistics are two-pass (the mean, then the squared deviations from it),
 //! never `E[x²] − E[x]²`. Within a block (a plane of a channel, a row) the
@@ -20,6 +22,7 @@
 //! written once, without zero-filling first.
 
 pub mod channel;
+pub mod lrn;
 pub mod row;
 
 pub use core_tensor::lanes;

@@ -162,3 +162,28 @@ pub(crate) fn ref_rms(x: &Var<f64>, k: usize, w: Option<&Var<f64>>, eps: f64) ->
     let shape = x.shape();
     affine(y, w, None, &shape[shape.len() - k..])
 }
+
+/// Local response norm composed channel by channel: each channel's window
+/// sum of squares from single-channel slices of `x²` (channels outside the
+/// input skipped, the divisor kept at `size`), joined back along axis 1.
+pub(crate) fn ref_lrn(
+    x: &Var<f64>,
+    size: usize,
+    alpha: f64,
+    beta: f64,
+    k: f64,
+) -> Result<Var<f64>> {
+    let c = x.shape()[1] as isize;
+    let sq = x.mul(x)?;
+    let mut scales = Vec::new();
+    for ch in 0..c {
+        let lo = (ch - (size / 2) as isize).max(0);
+        let hi = (ch + ((size - 1) / 2) as isize).min(c - 1);
+        let mut sum = sq.narrow(1, lo as usize, 1)?;
+        for other in lo + 1..=hi {
+            sum = sum.add(&sq.narrow(1, other as usize, 1)?)?;
+        }
+        scales.push(sum.mul_scalar(alpha / size as f64).add_scalar(k));
+    }
+    x.div(&Var::concat(&scales, 1)?.pow(beta))
+}
