@@ -51,8 +51,9 @@
 //!   `divisor_override`.
 //! - `MaxUnpool*d` takes indices, so it is a layer with its own `forward`
 //!   rather than a single-input [`Module`].
-//! - [`Dropout`] draws its masks from its own seeded generator rather than
-//!   a global one.
+//! - [`Dropout`] draws its masks, and [`FractionalMaxPool2d`] /
+//!   [`FractionalMaxPool3d`] their samples, from their own seeded
+//!   generators rather than a global one.
 //! - [`StepLR`] and [`CosineAnnealingLR`] use the closed forms, equal to
 //!   PyTorch's recursive updates up to rounding.
 #![doc(test(attr(deny(warnings))))]

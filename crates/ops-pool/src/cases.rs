@@ -8,7 +8,7 @@ use crate::functional::*;
 use crate::params::{AvgPoolParams, LpPoolParams, MaxPoolParams, MaxUnpoolParams, Padding};
 
 /// The op names covered, in order.
-pub const OPS: [&str; 18] = [
+pub const OPS: [&str; 20] = [
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
@@ -27,6 +27,8 @@ pub const OPS: [&str; 18] = [
     "max_unpool1d",
     "max_unpool2d",
     "max_unpool3d",
+    "fractional_max_pool2d",
+    "fractional_max_pool3d",
 ];
 
 /// Random small window parameters for `dims` axes: kernel, stride,
@@ -123,6 +125,9 @@ fn make_case(op: &'static str, rng: &mut Rng) -> Option<GradcheckCase> {
     let dims = (op.as_bytes()[op.len() - 2] - b'0') as usize;
     let extra = if dims == 3 { 1 } else { 3 };
     let ld = lead(rng);
+    if op.starts_with("fractional") {
+        return Some(fractional_case(op, dims, &ld, rng));
+    }
     // Retry a few draws until the parameters are valid for the shape.
     for _ in 0..32 {
         let w = RandomWindow::draw(rng, dims, op.starts_with("max_pool"), extra);
@@ -239,6 +244,43 @@ fn make_case(op: &'static str, rng: &mut Rng) -> Option<GradcheckCase> {
         }
     }
     None
+}
+
+/// Fractional max pooling: windows of 1 or 2 per axis, inputs a little
+/// larger, any output size PyTorch accepts (overlapping windows included),
+/// random samples per plane.
+fn fractional_case(op: &'static str, dims: usize, ld: &[usize], rng: &mut Rng) -> GradcheckCase {
+    // 3-d pooling needs O + k − 1 < L, 2-d only O + k − 1 <= L.
+    let strict = usize::from(dims == 3);
+    let grow = if dims == 3 { 1 } else { 3 };
+    let kernel: Vec<usize> = (0..dims).map(|_| 1 + rng.below(2)).collect();
+    let spatial: Vec<usize> = kernel
+        .iter()
+        .map(|&k| k + strict + 1 + rng.below(grow))
+        .collect();
+    let output: Vec<usize> = spatial
+        .iter()
+        .zip(&kernel)
+        .map(|(&l, &k)| 1 + rng.below(l + 1 - k - strict))
+        .collect();
+    let shape = shape_of(ld, &spatial);
+    let x = Tensor::from_vec(&shape, distinct(rng, shape.iter().product()))
+        .expect("length matches the shape");
+    let (n, c) = match ld {
+        [n, c] => (*n, *c),
+        _ => (1, ld[0]),
+    };
+    let samples = Tensor::from_vec(&[n, c, dims], rng.uniform_vec(n * c * dims, 0.0, 1.0))
+        .expect("length matches the shape");
+    let label = format!("x {shape:?} k {kernel:?} output_size {output:?}");
+    let p = crate::fractional::FractionalMaxPoolParams::with_output_size(&kernel, &output);
+    let mut c = case(op, label, vec![x], move |v| {
+        Ok(crate::fractional::fractional_max_pool(&v[0], &p, &samples)?)
+    });
+    // Up to 128 input elements: compare the second-order Jacobian in full
+    // rather than through projections.
+    c.options.full_jacobian_up_to = 128;
+    c
 }
 
 #[cfg(test)]

@@ -3,13 +3,15 @@
 //! The pooling family of handgrad with hand-written forward and backward
 //! kernels and PyTorch's semantics: max, average, Lp, adaptive average and
 //! adaptive max pooling (1-d, 2-d and 3-d, batched `(N, C, *spatial)` or
-//! unbatched `(C, *spatial)`), their global forms, and max unpooling.
+//! unbatched `(C, *spatial)`), their global forms, max unpooling, and
+//! fractional max pooling (2-d and 3-d).
 //!
 //! - **Functional API** on [`autograd::Var`], mirroring
 //!   `torch.nn.functional`: [`max_pool`], [`max_pool_with_indices`],
 //!   [`avg_pool`], [`lp_pool`], [`adaptive_avg_pool`], [`adaptive_max_pool`],
 //!   [`adaptive_max_pool_with_indices`], [`global_avg_pool`],
-//!   [`global_max_pool`], [`max_unpool`]. The number of spatial axes is the
+//!   [`global_max_pool`], [`max_unpool`], [`fractional_max_pool`],
+//!   [`fractional_max_pool_with_indices`]. The number of spatial axes is the
 //!   length of `kernel_size` (or `output_size`).
 //! - **Parameters** ([`MaxPoolParams`], [`AvgPoolParams`], [`LpPoolParams`],
 //!   [`MaxUnpoolParams`]) start from PyTorch's defaults (stride = kernel)
@@ -20,7 +22,8 @@
 //!   effective kernel `dilation*(k-1)+1` (wider than PyTorch's `k/2`, as the
 //!   ONNX suite needs).
 //! - **Kernels** are pure functions over contiguous slices with an explicit
-//!   [`Par`](core_tensor::Par): [`max`], [`avg`], [`lp`], [`unpool`]
+//!   [`Par`](core_tensor::Par): [`max`], [`avg`], [`lp`], [`unpool`],
+//!   [`fractional`]
 //!   (adaptive pooling uses the max and avg kernels with adaptive windows,
 //!   see [`Geometry::adaptive_for`]), and [`max_values`], the values-only
 //!   max forward that [`max_pool`] uses when no gradient is recorded. Max pooling saves, per output, the
@@ -37,7 +40,8 @@
 //!   ([`core_tensor::chunks`]): no separate zero-fill pass.
 //! - **Second order**: every backward is linear in the incoming gradient and
 //!   recorded as an op with its own backward (max: scatter ↔ gather;
-//!   average: backward ↔ forward; unpool: gather ↔ scatter-add), so
+//!   average: backward ↔ forward; unpool: gather ↔ scatter-add; fractional
+//!   max: scatter-add ↔ gather), so
 //!   `gradgradcheck` passes for all.
 //! - **Errors**: every invalid call returns a typed [`PoolError`] naming the
 //!   op, the axis and the allowed range; `?` converts it into an
@@ -94,6 +98,7 @@ mod argmax;
 pub mod avg;
 mod cases;
 mod error;
+pub mod fractional;
 mod functional;
 mod geometry;
 pub mod lp;
@@ -111,6 +116,10 @@ pub use argmax::ArgMax;
 pub use avg::Divisor;
 pub use cases::{OPS, gradcheck_cases};
 pub use error::{PoolError, Result};
+pub use fractional::{
+    FractionalGeometry, FractionalMaxPoolParams, FractionalOutput, fractional_max_pool,
+    fractional_max_pool_with_indices,
+};
 pub use functional::{
     adaptive_avg_pool, adaptive_max_pool, adaptive_max_pool_with_indices, avg_pool,
     global_avg_pool, global_max_pool, lp_pool, max_pool, max_pool_with_indices, max_unpool,
@@ -122,8 +131,8 @@ pub use unpool::UnpoolGeometry;
 /// The items most users need.
 pub mod prelude {
     pub use crate::{
-        AvgPoolParams, LpPoolParams, MaxPoolParams, MaxUnpoolParams, Padding, PoolError,
-        adaptive_avg_pool, adaptive_max_pool, avg_pool, global_avg_pool, global_max_pool, lp_pool,
-        max_pool, max_pool_with_indices, max_unpool,
+        AvgPoolParams, FractionalMaxPoolParams, LpPoolParams, MaxPoolParams, MaxUnpoolParams,
+        Padding, PoolError, adaptive_avg_pool, adaptive_max_pool, avg_pool, fractional_max_pool,
+        global_avg_pool, global_max_pool, lp_pool, max_pool, max_pool_with_indices, max_unpool,
     };
 }

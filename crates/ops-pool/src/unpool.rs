@@ -106,6 +106,17 @@ impl UnpoolGeometry {
         })
     }
 
+    /// The geometry of a scatter from planes of `input` to planes of
+    /// `output` (fractional max pooling's backward).
+    pub(crate) fn from_shapes(lead: Vec<usize>, input: Vec<usize>, output: Vec<usize>) -> Self {
+        Self {
+            planes: lead.iter().product(),
+            lead,
+            input,
+            output,
+        }
+    }
+
     /// Elements of one input plane.
     pub fn plane_in(&self) -> usize {
         self.input.iter().product()
@@ -253,7 +264,10 @@ pub(crate) fn gather_op<F: Float>(dy: &Var<F>, s: &Arc<UnpoolState>) -> autograd
     ))
 }
 
-fn scatter_add_op<F: Float>(v: &Var<F>, s: &Arc<UnpoolState>) -> autograd::Result<Var<F>> {
+pub(crate) fn scatter_add_op<F: Float>(
+    v: &Var<F>,
+    s: &Arc<UnpoolState>,
+) -> autograd::Result<Var<F>> {
     let y = scatter_add(v.value().as_slice(), s.idx.as_slice(), &s.geom, Par::Rayon);
     let t = Tensor::from_vec(&s.geom.output_shape(), y)?;
     Ok(Var::from_op(

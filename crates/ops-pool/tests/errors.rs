@@ -44,6 +44,9 @@ proptest! {
         out in proptest::collection::vec(proptest::option::of(size()), 0..5),
         unpool_out in proptest::option::of(list()),
         idx_fill in prop_oneof![Just(0i64), Just(-1), Just(3), Just(i64::MAX)],
+        ratio in proptest::collection::vec(prop_oneof![Just(0.5), Just(0.0), Just(1.0), Just(f64::NAN), Just(0.99)], 0..4),
+        sample_shape in proptest::collection::vec(0usize..4, 0..4),
+        sample in prop_oneof![Just(0.0), Just(0.999), Just(1.0), Just(-0.5), Just(f64::NAN)],
     ) {
         let n: usize = shape.iter().product();
         let x = Var::leaf(Tensor::from_vec(&shape, (0..n).map(|v| v as f64).collect()).unwrap());
@@ -70,5 +73,10 @@ proptest! {
         check(max_unpool(&x, &idx, &up));
         let wrong = Tensor::from_vec(&[n], vec![0i64; n]).unwrap();
         let _ = max_unpool(&x, &wrong, &up);
+        let ns: usize = sample_shape.iter().product();
+        let samples = Tensor::from_vec(&sample_shape, vec![sample; ns]).unwrap();
+        let out_sizes: Vec<usize> = out.iter().map(|o| o.unwrap_or(1)).collect();
+        check(fractional_max_pool(&x, &FractionalMaxPoolParams::with_output_size(&kernel, &out_sizes), &samples));
+        check(fractional_max_pool(&x, &FractionalMaxPoolParams::with_output_ratio(&kernel, &ratio), &samples));
     }
 }

@@ -1,11 +1,12 @@
 //! The layers: linear, convolution, activations, dropout, flatten,
-//! pooling and normalization modules.
+//! pooling (fractional max pooling included) and normalization modules.
 
 mod activation;
 mod conv;
 mod conv_op;
 mod dropout;
 mod flatten;
+mod fractional_pool;
 pub(crate) mod im2col;
 mod linear;
 mod module_parts;
@@ -18,6 +19,7 @@ pub use conv::{
 };
 pub use dropout::Dropout;
 pub use flatten::Flatten;
+pub use fractional_pool::{FractionalMaxPool, FractionalMaxPool2d, FractionalMaxPool3d};
 pub use linear::{Linear, linear};
 pub use norm::{
     BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm, InstanceNorm1d,

@@ -1,0 +1,415 @@
+//! Fractional max pooling (Graham, 2014; PyTorch's
+//! `F.fractional_max_pool2d/3d`): `kernel`-sized max windows whose starts
+//! advance by a fractional step `α = (L − k) / (O − 1)`, jittered per plane
+//! by a sample `u ∈ [0, 1)`:
+//!
+//! `start[i] = ⌊(i + u)·α⌋ − ⌊u·α⌋` for `i < O − 1`, `start[O − 1] = L − k`,
+//!
+//! computed in the input's float type, as PyTorch does. Each `(N, C)` plane
+//! has its own samples, one per spatial axis: for 2-d pooling `u[0]` drives
+//! the width and `u[1]` the height; for 3-d, `u[0]`, `u[1]`, `u[2]` drive
+//! time, height and width. Ties go to the first maximum in row-major window
+//! order, a NaN wins (the last NaN of a window), and the index reported is
+//! the flat position inside the input plane. The backward pass adds each
+//! output gradient at its index; it is the scatter-add of max unpooling,
+//! whose own backward (the gather) gives second derivatives.
+
+use std::sync::Arc;
+
+use autograd::{Backward, BackwardCtx, Var};
+use core_tensor::{Float, Par, Tensor};
+
+use crate::error::{PoolError, Result};
+use crate::geometry::{check_alloc, split_input};
+use crate::params::{broadcast, positive};
+use crate::unpool::{UnpoolGeometry, UnpoolState, scatter_add_op};
+
+/// The output size of fractional max pooling.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FractionalOutput {
+    /// `output_size`: one size per spatial axis (or one for all); 0 gives an
+    /// empty output, as in PyTorch.
+    Size(Vec<usize>),
+    /// `output_ratio`: `O = ⌊L · ratio⌋` per axis (or one ratio for all),
+    /// each ratio strictly between 0 and 1.
+    Ratio(Vec<f64>),
+}
+
+/// Parameters of `F.fractional_max_pool2d/3d`. The number of spatial axes
+/// (2 or 3) is the longer of `kernel_size` and the output list; a list of
+/// one entry applies to every axis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FractionalMaxPoolParams {
+    /// Window size per spatial axis.
+    pub kernel_size: Vec<usize>,
+    /// Output size or ratio.
+    pub output: FractionalOutput,
+}
+
+impl FractionalMaxPoolParams {
+    /// `kernel_size` with an explicit `output_size` (one entry per axis, or
+    /// one for all).
+    pub fn with_output_size(kernel_size: &[usize], output_size: &[usize]) -> Self {
+        Self {
+            kernel_size: kernel_size.to_vec(),
+            output: FractionalOutput::Size(output_size.to_vec()),
+        }
+    }
+
+    /// `kernel_size` with an `output_ratio` (one entry per axis, or one for
+    /// all).
+    pub fn with_output_ratio(kernel_size: &[usize], output_ratio: &[f64]) -> Self {
+        Self {
+            kernel_size: kernel_size.to_vec(),
+            output: FractionalOutput::Ratio(output_ratio.to_vec()),
+        }
+    }
+}
+
+/// A checked call: the input split into planes, windows and outputs per
+/// axis, lifted to three axes (2-d pooling gets a leading axis of size 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FractionalGeometry {
+    op: &'static str,
+    dims: usize,
+    lead: Vec<usize>,
+    /// Input sizes, `[T, H, W]`.
+    input: [usize; 3],
+    /// Window sizes, `[T, H, W]`.
+    kernel: [usize; 3],
+    /// Output sizes, `[T, H, W]`.
+    output: [usize; 3],
+}
+
+const AXIS_NAMES: [&str; 3] = ["time", "height", "width"];
+
+impl FractionalGeometry {
+    /// Checks the input shape and the parameters as PyTorch does, and
+    /// resolves the output size.
+    ///
+    /// # Errors
+    /// [`PoolError::SpatialDims`] unless `kernel_size` or the output list
+    /// has 2 or 3 entries;
+    /// [`PoolError::WrongRank`], [`PoolError::EmptyInput`] for the input;
+    /// [`PoolError::ParamLength`], [`PoolError::InvalidParam`] for a zero
+    /// kernel, a ratio outside `(0, 1)`, or an output too large for its
+    /// window: `O + k − 1` must be at most `L` for 2-d pooling and below
+    /// `L` for 3-d pooling (PyTorch's checks differ by one).
+    pub fn new(shape: &[usize], p: &FractionalMaxPoolParams) -> Result<Self> {
+        let given = match &p.output {
+            FractionalOutput::Size(s) => s.len(),
+            FractionalOutput::Ratio(r) => r.len(),
+        };
+        let dims = p.kernel_size.len().max(given);
+        let op = match dims {
+            2 => "fractional_max_pool2d",
+            3 => "fractional_max_pool3d",
+            got => {
+                return Err(PoolError::SpatialDims {
+                    op: "fractional_max_pool",
+                    param: "kernel_size",
+                    got,
+                });
+            }
+        };
+        let (lead, spatial) = split_input(op, shape, dims)?;
+        let kernel = broadcast(op, "kernel_size", &p.kernel_size, dims)?;
+        for (axis, &k) in kernel.iter().enumerate() {
+            positive(op, "kernel_size", axis, k)?;
+        }
+        let output = match &p.output {
+            FractionalOutput::Size(s) => broadcast(op, "output_size", s, dims)?,
+            FractionalOutput::Ratio(r) => {
+                let r = broadcast(op, "output_ratio", r, dims)?;
+                let mut out = Vec::with_capacity(dims);
+                for (axis, (&ratio, &len)) in r.iter().zip(&spatial).enumerate() {
+                    if !(ratio > 0.0 && ratio < 1.0) {
+                        return Err(PoolError::InvalidParam {
+                            op,
+                            param: "output_ratio",
+                            axis,
+                            value: ratio.to_string(),
+                            allowed: "it must be strictly between 0 and 1".into(),
+                        });
+                    }
+                    // Python's int(L * ratio): the product in f64, truncated.
+                    out.push((len as f64 * ratio) as usize);
+                }
+                out
+            }
+        };
+        let strict = dims == 3;
+        for axis in 0..dims {
+            let (k, o, l) = (kernel[axis], output[axis], spatial[axis]);
+            let reach = o.saturating_add(k - 1);
+            if reach > l || (strict && reach == l) {
+                let name = AXIS_NAMES[3 - dims + axis];
+                let bound = if strict { "below" } else { "at most" };
+                return Err(PoolError::InvalidParam {
+                    op,
+                    param: "output_size",
+                    axis,
+                    value: o.to_string(),
+                    allowed: format!(
+                        "pool {name} {k} is too large relative to input {name} {l}: \
+                         output + kernel - 1 must be {bound} the input size"
+                    ),
+                });
+            }
+        }
+        let mut full = lead.clone();
+        full.extend(&output);
+        check_alloc(op, &full)?;
+        let lift = |v: &[usize]| {
+            let mut a = [1; 3];
+            a[3 - dims..].copy_from_slice(v);
+            a
+        };
+        Ok(Self {
+            op,
+            dims,
+            lead,
+            input: lift(&spatial),
+            kernel: lift(&kernel),
+            output: lift(&output),
+        })
+    }
+
+    /// The op name (`fractional_max_pool2d` or `fractional_max_pool3d`).
+    pub fn op(&self) -> &'static str {
+        self.op
+    }
+    /// Number of `(N, C)` planes.
+    pub fn planes(&self) -> usize {
+        self.lead.iter().product()
+    }
+    /// Elements of one input plane.
+    pub fn plane_in(&self) -> usize {
+        self.input.iter().product()
+    }
+    /// Elements of one output plane.
+    pub fn plane_out(&self) -> usize {
+        self.output.iter().product()
+    }
+    /// The full output shape.
+    pub fn output_shape(&self) -> Vec<usize> {
+        let mut s = self.lead.clone();
+        s.extend(&self.output[3 - self.dims..]);
+        s
+    }
+    /// The full input shape.
+    pub fn input_shape(&self) -> Vec<usize> {
+        let mut s = self.lead.clone();
+        s.extend(&self.input[3 - self.dims..]);
+        s
+    }
+
+    /// Checks `samples` (PyTorch's `_random_samples`): shape `(N', C, D)`
+    /// with `N' ≥ N` (1 row for an unbatched input), values in `[0, 1)`.
+    ///
+    /// # Errors
+    /// [`PoolError::ShapeMismatch`], [`PoolError::InvalidScalar`].
+    pub fn check_samples<F: Float>(&self, samples: &Tensor<F>) -> Result<()> {
+        let (n, c) = match self.lead[..] {
+            [n, c] => (n, c),
+            [c] => (1, c),
+            _ => unreachable!("split_input returns one or two leading axes"),
+        };
+        let s = samples.shape();
+        if s.len() != 3 || s[0] < n || s[1] != c || s[2] != self.dims {
+            return Err(PoolError::ShapeMismatch {
+                op: self.op,
+                what: "_random_samples (at least N rows)",
+                got: s.to_vec(),
+                expected: vec![n, c, self.dims],
+            });
+        }
+        if let Some(bad) = samples
+            .as_slice()
+            .iter()
+            .find(|u| !(u.widen() >= 0.0 && u.widen() < 1.0))
+        {
+            return Err(PoolError::InvalidScalar {
+                op: self.op,
+                param: "_random_samples",
+                value: bad.widen().to_string(),
+                allowed: "every sample must lie in [0, 1)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Window starts along lifted axis `a` for sample `u` (see the module
+    /// docs), in `F`'s arithmetic.
+    fn starts<F: Float>(&self, a: usize, u: F) -> Vec<usize> {
+        let (len, k, out) = (self.input[a], self.kernel[a], self.output[a]);
+        if out == 0 {
+            return Vec::new();
+        }
+        // Checked by `new`: out + k − 1 <= len, so k <= len here.
+        let last = len - k;
+        let mut s = Vec::with_capacity(out);
+        if out > 1 {
+            let alpha = F::cast(last as f64) / F::cast((out - 1) as f64);
+            let base = (u * alpha).widen() as usize;
+            for i in 0..out - 1 {
+                let at = ((F::cast(i as f64) + u) * alpha).widen() as usize;
+                s.push((at - base).min(last));
+            }
+        }
+        s.push(last);
+        s
+    }
+}
+
+/// The forward pass: pooled values and PyTorch's `i64` indices (flat in
+/// the input plane). `samples` must have passed
+/// [`FractionalGeometry::check_samples`].
+///
+/// # Panics
+/// If `x` does not hold the geometry's input (an internal invariant).
+pub fn forward<F: Float>(
+    x: &[F],
+    samples: &Tensor<F>,
+    g: &FractionalGeometry,
+    par: Par,
+) -> (Vec<F>, Vec<i64>) {
+    let (planes, pin, pout) = (g.planes(), g.plane_in(), g.plane_out());
+    assert_eq!(x.len(), planes * pin, "fractional max pool: input length");
+    let mut y = vec![F::zero(); planes * pout];
+    let mut idx = vec![0i64; planes * pout];
+    if pout == 0 {
+        return (y, idx);
+    }
+    let u = samples.as_slice();
+    let [_, ih, iw] = g.input;
+    let [kt, kh, kw] = g.kernel;
+    par.for_work(planes * pin).for_each_chunk_pair_mut(
+        &mut y,
+        pout,
+        &mut idx,
+        pout,
+        |p, yp, ip| {
+            // Planes are the (n, c) pairs in order, so plane p reads row
+            // n·C + c = p of the (N', C, D) samples.
+            let row = &u[p * g.dims..(p + 1) * g.dims];
+            let axis_sample = |a: usize| match (g.dims, a) {
+                (2, 1) => row[1], // height
+                (2, _) => row[0], // width
+                (_, a) => row[a], // time, height, width
+            };
+            let [st, sh, sw] = [0, 1, 2].map(|a| {
+                if a < 3 - g.dims {
+                    vec![0]
+                } else {
+                    g.starts(a, axis_sample(a))
+                }
+            });
+            let xp = &x[p * pin..(p + 1) * pin];
+            let mut o = 0;
+            for &t0 in &st {
+                for &h0 in &sh {
+                    for &w0 in &sw {
+                        let first = (t0 * ih + h0) * iw + w0;
+                        let (mut best, mut at) = (F::neg_infinity(), first);
+                        for t in t0..t0 + kt {
+                            for h in h0..h0 + kh {
+                                let base = (t * ih + h) * iw;
+                                for (w, &v) in xp[base + w0..base + w0 + kw].iter().enumerate() {
+                                    if v > best || v.is_nan() {
+                                        best = v;
+                                        at = base + w0 + w;
+                                    }
+                                }
+                            }
+                        }
+                        yp[o] = best;
+                        ip[o] = at as i64;
+                        o += 1;
+                    }
+                }
+            }
+        },
+    );
+    (y, idx)
+}
+
+/// Autograd op of fractional max pooling: its backward adds each output
+/// gradient at its index (max unpooling's scatter-add).
+struct FractionalFn {
+    state: Arc<UnpoolState>,
+    name: &'static str,
+}
+
+impl<F: Float> Backward<F> for FractionalFn {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
+        if !ctx.needs_grad[0] {
+            return Ok(vec![None]);
+        }
+        Ok(vec![Some(scatter_add_op(ctx.grad_output, &self.state)?)])
+    }
+}
+
+/// Fractional max pooling with PyTorch's `i64` indices
+/// (`F.fractional_max_pool2d/3d(x, kernel_size, output_size, output_ratio,
+/// return_indices=True, _random_samples=samples)`). `samples` has shape
+/// `(N, C, D)` (`(1, C, D)` for an unbatched input) with values in
+/// `[0, 1)`; PyTorch draws them with `torch.rand` when they are not given,
+/// which `nn::FractionalMaxPool2d` does from its own generator.
+///
+/// ```
+/// use autograd::Var;
+/// use core_tensor::Tensor;
+/// use ops_pool::{fractional_max_pool_with_indices, FractionalMaxPoolParams};
+///
+/// // One 1×5×5 plane, 2×2 windows, 3×3 outputs; samples 0 put the
+/// // windows at 0, 1 and 3 on both axes (α = 1.5).
+/// let x = Var::leaf(Tensor::from_vec(&[1, 1, 5, 5], (0..25).map(f64::from).collect())?);
+/// let u = Tensor::zeros(&[1, 1, 2]);
+/// let p = FractionalMaxPoolParams::with_output_size(&[2, 2], &[3, 3]);
+/// let (y, idx) = fractional_max_pool_with_indices(&x, &p, &u)?;
+/// assert_eq!(idx.as_slice(), &[6, 7, 9, 11, 12, 14, 21, 22, 24]);
+/// assert_eq!(y.value().as_slice(), &[6., 7., 9., 11., 12., 14., 21., 22., 24.]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`FractionalGeometry::new`] and [`FractionalGeometry::check_samples`].
+pub fn fractional_max_pool_with_indices<F: Float>(
+    x: &Var<F>,
+    p: &FractionalMaxPoolParams,
+    samples: &Tensor<F>,
+) -> Result<(Var<F>, Tensor<i64>)> {
+    let g = FractionalGeometry::new(&x.shape(), p)?;
+    g.check_samples(samples)?;
+    let xv = x.value();
+    let (y, idx) = forward(xv.as_slice(), samples, &g, Par::Rayon);
+    let out_shape = g.output_shape();
+    let idx = Tensor::from_vec(&out_shape, idx)?;
+    let y = Tensor::from_vec(&out_shape, y)?;
+    let state = Arc::new(UnpoolState {
+        idx: idx.clone(),
+        geom: UnpoolGeometry::from_shapes(
+            g.lead.clone(),
+            g.output[3 - g.dims..].to_vec(),
+            g.input[3 - g.dims..].to_vec(),
+        ),
+    });
+    let y = Var::from_op(y, vec![x.clone()], FractionalFn { state, name: g.op });
+    Ok((y, idx))
+}
+
+/// Fractional max pooling (see [`fractional_max_pool_with_indices`]).
+///
+/// # Errors
+/// As [`fractional_max_pool_with_indices`].
+pub fn fractional_max_pool<F: Float>(
+    x: &Var<F>,
+    p: &FractionalMaxPoolParams,
+    samples: &Tensor<F>,
+) -> Result<Var<F>> {
+    Ok(fractional_max_pool_with_indices(x, p, samples)?.0)
+}
