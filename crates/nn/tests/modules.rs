@@ -408,6 +408,22 @@ fn batch_and_instance_norm_check_their_options_alike() {
         e.to_string(),
         "InstanceNorm1d: invalid eps: eps must be non-negative, got -1"
     );
+    // LayerNorm and RMSNorm need at least one normalized axis.
+    for err in [
+        LayerNorm::<f64>::new(&[]).err(),
+        RMSNorm::<f64>::new(&[]).err(),
+    ] {
+        assert!(
+            matches!(
+                err,
+                Some(NnError::InvalidConfig {
+                    param: "normalized_shape",
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+    }
 }
 
 #[test]

@@ -4,9 +4,9 @@
 use autograd::Var;
 use core_tensor::{Float, Tensor};
 
+use crate::Result;
 use crate::layers::module_parts::{training_flag, weight_and_bias};
 use crate::module::Module;
-use crate::{NnError, Result};
 
 /// Layer normalization over the trailing `normalized_shape` axes
 /// (`torch.nn.LayerNorm(normalized_shape, eps=1e-5,
@@ -39,15 +39,8 @@ impl<F: Float> LayerNorm<F> {
         elementwise_affine: bool,
         bias: bool,
     ) -> Result<Self> {
-        if normalized_shape.is_empty() {
-            return Err(NnError::config(
-                "LayerNorm",
-                "normalized_shape",
-                "expected normalized_shape to be at least 1-dimensional",
-            ));
-        }
         Ok(Self {
-            normalized_shape: normalized_shape.to_vec(),
+            normalized_shape: super::trailing_axes("LayerNorm", normalized_shape)?,
             eps,
             weight: elementwise_affine.then(|| Var::leaf(Tensor::ones(normalized_shape))),
             bias: (elementwise_affine && bias).then(|| Var::leaf(Tensor::zeros(normalized_shape))),

@@ -19,3 +19,16 @@ pub use layer::LayerNorm;
 pub use lrn::LocalResponseNorm;
 pub use options::NormOptions;
 pub use rms::RMSNorm;
+
+/// `normalized_shape` as the layer keeps it, checked as PyTorch's
+/// `LayerNorm` and `RMSNorm` constructors do: at least one axis.
+fn trailing_axes(module: &'static str, normalized_shape: &[usize]) -> crate::Result<Vec<usize>> {
+    if normalized_shape.is_empty() {
+        return Err(crate::NnError::config(
+            module,
+            "normalized_shape",
+            "expected normalized_shape to be at least 1-dimensional",
+        ));
+    }
+    Ok(normalized_shape.to_vec())
+}

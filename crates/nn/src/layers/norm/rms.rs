@@ -4,9 +4,9 @@
 use autograd::Var;
 use core_tensor::{Float, Tensor};
 
+use crate::Result;
 use crate::layers::module_parts::{training_flag, weight_and_bias};
 use crate::module::Module;
-use crate::{NnError, Result};
 
 /// RMS normalization (`torch.nn.RMSNorm(normalized_shape, eps=None,
 /// elementwise_affine=True)`): `y = x / sqrt(mean(x²) + eps) · weight` over
@@ -36,15 +36,8 @@ impl<F: Float> RMSNorm<F> {
         eps: Option<f64>,
         elementwise_affine: bool,
     ) -> Result<Self> {
-        if normalized_shape.is_empty() {
-            return Err(NnError::config(
-                "RMSNorm",
-                "normalized_shape",
-                "expected normalized_shape to be at least 1-dimensional",
-            ));
-        }
         Ok(Self {
-            normalized_shape: normalized_shape.to_vec(),
+            normalized_shape: super::trailing_axes("RMSNorm", normalized_shape)?,
             eps,
             weight: elementwise_affine.then(|| Var::leaf(Tensor::ones(normalized_shape))),
             training: true,
