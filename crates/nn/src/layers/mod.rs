@@ -1,4 +1,4 @@
-//! The layers: linear, convolution, activations, dropout, flatten,
+//! The layers: linear, convolution, activations, dropout, flatten, padding,
 //! pooling (fractional max pooling included) and normalization modules.
 
 mod activation;
@@ -11,6 +11,7 @@ pub(crate) mod im2col;
 mod linear;
 mod module_parts;
 mod norm;
+mod padding;
 mod pool;
 
 pub use activation::{ReLU, Sigmoid, Tanh};
@@ -25,6 +26,7 @@ pub use norm::{
     BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm, InstanceNorm1d,
     InstanceNorm2d, InstanceNorm3d, LayerNorm, LocalResponseNorm, NormOptions, RMSNorm,
 };
+pub use padding::{Pad, Pad1d, Pad2d, Pad3d};
 pub use pool::{
     AdaptiveAvgPool, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool,
     AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool, AvgPool1d, AvgPool2d,
