@@ -3,8 +3,8 @@
 //! Neural-network building blocks on top of handgrad's autograd: the
 //! [`Module`] trait (training flag, parameters and buffers with PyTorch's
 //! dotted names, state dicts), [`Sequential`], layers ([`Linear`],
-//! [`Conv1d`], [`Conv2d`], [`Conv3d`], activations, [`Dropout`], [`Flatten`], pooling
-//! and normalization modules), losses ([`cross_entropy`], [`nll_loss`],
+//! [`Conv1d`], [`Conv2d`], [`Conv3d`], activations, [`Dropout`], [`Flatten`],
+//! padding ([`Pad2d`], ...), pooling and normalization modules), losses ([`cross_entropy`], [`nll_loss`],
 //! [`mse_loss`]), optimizers ([`Sgd`], [`Adam`], [`AdamW`]) with
 //! learning-rate schedules, and `.safetensors` I/O compatible with
 //! `safetensors.torch.save_file(model.state_dict())`.
