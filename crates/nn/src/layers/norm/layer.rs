@@ -32,7 +32,7 @@ impl<F: Float> LayerNorm<F> {
     /// A layer with explicit `eps`, `elementwise_affine` and `bias`.
     ///
     /// # Errors
-    /// [`NnError::InvalidConfig`] for an empty `normalized_shape`.
+    /// [`NnError::InvalidConfig`](crate::NnError::InvalidConfig) for an empty `normalized_shape`.
     pub fn with_options(
         normalized_shape: &[usize],
         eps: f64,

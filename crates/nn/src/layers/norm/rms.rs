@@ -30,7 +30,7 @@ impl<F: Float> RMSNorm<F> {
     /// A layer with explicit `eps` and `elementwise_affine`.
     ///
     /// # Errors
-    /// [`NnError::InvalidConfig`] for an empty `normalized_shape`.
+    /// [`NnError::InvalidConfig`](crate::NnError::InvalidConfig) for an empty `normalized_shape`.
     pub fn with_options(
         normalized_shape: &[usize],
         eps: Option<f64>,
