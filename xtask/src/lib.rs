@@ -7,7 +7,7 @@
 //!   vendored PyTorch and ONNX suites through the op crates' adapters;
 //! - `gradcheck`: the finite-difference audit of every registered op
 //!   ([`gradcheck_audit`]);
-//! - `bench`: kernels timed against a copy of the same bytes ([`bench`]);
+//! - `bench`: kernels timed against a copy of the same bytes ([`mod@bench`]);
 //! - `sync-conformance`: refreshes the vendored suites
 //!   ([`conformance::sync`]).
 //!
