@@ -1,11 +1,13 @@
-//! Criterion benchmarks of the issue's N1..N5 cases (f32), through the
-//! public autograd API, beside a parallel copy of the same input bytes:
-//! `cargo bench -p ops-norm`.
+//! Criterion benchmarks of the issue's N1..N5 cases (f32), and of local
+//! response norm on N1's input, through the public autograd API, beside a
+//! parallel copy of the same input bytes: `cargo bench -p ops-norm`.
 
 use autograd::{BackwardOptions, Tensor, Var};
 use core_tensor::Rng;
 use criterion::{Criterion, Throughput};
-use ops_norm::{BatchNormConfig, RunningStats, batch_norm, group_norm, layer_norm};
+use ops_norm::{
+    BatchNormConfig, RunningStats, batch_norm, group_norm, layer_norm, local_response_norm,
+};
 use rayon::prelude::*;
 
 fn input(shape: &[usize], seed: u64) -> Tensor<f32> {
@@ -108,6 +110,20 @@ fn bench(c: &mut Criterion) {
                 ratios::cold(b, &mut evict, || {
                     zero(&[&xv, &w, &bias]);
                     let y = group_norm(&xv, 32, Some(&w), Some(&bias), 1e-5).unwrap();
+                    y.backward_with(&g, BackwardOptions::default()).unwrap();
+                })
+            });
+            // Not an issue case (no target): local response norm with
+            // PyTorch's defaults and a window of 5 channels.
+            group.bench_function("local_response_norm 5 fwd", |b| {
+                ratios::cold(b, &mut evict, || {
+                    local_response_norm(&xv, 5, 1e-4, 0.75, 1.0).unwrap()
+                })
+            });
+            group.bench_function("local_response_norm 5 fwd+bwd", |b| {
+                ratios::cold(b, &mut evict, || {
+                    zero(&[&xv]);
+                    let y = local_response_norm(&xv, 5, 1e-4, 0.75, 1.0).unwrap();
                     y.backward_with(&g, BackwardOptions::default()).unwrap();
                 })
             });

@@ -67,12 +67,84 @@ impl LrnParams {
     }
 }
 
-/// What the forward pass keeps for backward: per sample, the scale `s`
-/// of every element, then `s^β` of every element (`2·C·S` values a sample).
+/// What the forward pass keeps for backward: the scale `s` of every
+/// element (`s^β` is recomputed, which costs less than storing it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LrnSaved<F> {
-    /// `[s (C·S values), s^β (C·S values)]` for each sample in turn.
-    pub scale_and_power: Vec<F>,
+    /// `s`, one per element of the input, in its layout.
+    pub scale: Vec<F>,
+}
+
+/// `s ↦ s^β`, a type per exponent so that each kernel is compiled for
+/// its own. The exponents LRN is used with (the default 0.75, also 0.5
+/// and 1) go through square roots, which vectorize; others through
+/// `powf`, a scalar call per element.
+trait Power<F>: Copy + Send + Sync {
+    fn apply(self, s: F) -> F;
+}
+
+#[derive(Clone, Copy)]
+struct ThreeQuarters;
+#[derive(Clone, Copy)]
+struct Half;
+#[derive(Clone, Copy)]
+struct One;
+#[derive(Clone, Copy)]
+struct AnyPower<F>(F);
+
+impl<F: Float> Power<F> for ThreeQuarters {
+    #[inline(always)]
+    fn apply(self, s: F) -> F {
+        s.sqrt() * s.sqrt().sqrt()
+    }
+}
+
+impl<F: Float> Power<F> for Half {
+    #[inline(always)]
+    fn apply(self, s: F) -> F {
+        s.sqrt()
+    }
+}
+
+impl<F: Float> Power<F> for One {
+    #[inline(always)]
+    fn apply(self, s: F) -> F {
+        s
+    }
+}
+
+impl<F: Float> Power<F> for AnyPower<F> {
+    #[inline(always)]
+    fn apply(self, s: F) -> F {
+        s.powf(self.0)
+    }
+}
+
+/// Calls `$run` (a generic function taking the power last) with the
+/// [`Power`] of `$beta`.
+macro_rules! with_power {
+    ($beta:expr, $run:ident($($arg:expr),*)) => {
+        match $beta {
+            0.75 => $run($($arg,)* ThreeQuarters),
+            0.5 => $run($($arg,)* Half),
+            1.0 => $run($($arg,)* One),
+            b => $run($($arg,)* AnyPower(Float::cast(b))),
+        }
+    };
+}
+
+/// Whether the loops may run on AVX2 (checked at run time; the results
+/// are the same either way, as Rust does not fuse multiply-adds).
+#[inline(always)]
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// The forward pass: `y` and the scales that backward needs. `x` holds
@@ -85,49 +157,76 @@ pub fn lrn_forward<F: Float>(x: &[F], p: LrnParams, par: Par) -> (Vec<F>, LrnSav
     assert!(p.size > 0, "window size");
     let len = p.sample_len();
     let mut y = vec![F::zero(); x.len()];
-    let mut saved = vec![F::zero(); 2 * x.len()];
-    if len == 0 {
-        return (
-            y,
-            LrnSaved {
-                scale_and_power: saved,
-            },
-        );
+    let mut scale = vec![F::zero(); x.len()];
+    if len > 0 {
+        with_power!(p.beta, forward_samples(x, &mut y, &mut scale, p, par));
     }
-    let (scale, k, beta) = (
-        F::cast(p.alpha / p.size as f64),
-        F::cast(p.k),
-        F::cast(p.beta),
-    );
+    (y, LrnSaved { scale })
+}
+
+fn forward_samples<F: Float, P: Power<F>>(
+    x: &[F],
+    y: &mut [F],
+    scale: &mut [F],
+    p: LrnParams,
+    par: Par,
+    power: P,
+) {
+    let len = p.sample_len();
     p.par(par)
-        .for_each_chunk_pair_mut(&mut y, len, &mut saved, 2 * len, |i, y_n, saved_n| {
+        .for_each_chunk_pair_mut(y, len, scale, len, |i, y_n, s_n| {
             let x_n = &x[i * len..(i + 1) * len];
-            let (s_n, pw_n) = saved_n.split_at_mut(len);
-            for c in 0..p.c {
-                let (lo, hi) = p.window(c);
-                let s_c = &mut s_n[c * p.s..(c + 1) * p.s];
-                s_c.iter_mut().for_each(|v| *v = F::zero());
-                for row in x_n[lo * p.s..hi * p.s].chunks_exact(p.s) {
-                    for (a, &v) in s_c.iter_mut().zip(row) {
-                        *a += v * v;
-                    }
-                }
-                let rows = c * p.s..(c + 1) * p.s;
-                let (x_c, y_c, pw_c) =
-                    (&x_n[rows.clone()], &mut y_n[rows.clone()], &mut pw_n[rows]);
-                for (((sv, pw), yv), &xv) in s_c.iter_mut().zip(pw_c).zip(y_c).zip(x_c) {
-                    *sv = k + scale * *sv;
-                    *pw = sv.powf(beta);
-                    *yv = xv / *pw;
-                }
+            if has_avx2() {
+                // SAFETY: the CPU supports AVX2 (`has_avx2`).
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    forward_sample_avx2(x_n, y_n, s_n, p, power)
+                };
+            } else {
+                forward_sample(x_n, y_n, s_n, p, power);
             }
         });
-    (
-        y,
-        LrnSaved {
-            scale_and_power: saved,
-        },
-    )
+}
+
+/// [`forward_sample`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn forward_sample_avx2<F: Float>(
+    x_n: &[F],
+    y_n: &mut [F],
+    s_n: &mut [F],
+    p: LrnParams,
+    power: impl Power<F>,
+) {
+    forward_sample(x_n, y_n, s_n, p, power)
+}
+
+/// One sample: for each channel, the window's sum of squares, then the
+/// scale and the output.
+#[inline(always)]
+fn forward_sample<F: Float>(
+    x_n: &[F],
+    y_n: &mut [F],
+    s_n: &mut [F],
+    p: LrnParams,
+    power: impl Power<F>,
+) {
+    let (mean_of, k) = (F::cast(p.alpha / p.size as f64), F::cast(p.k));
+    for c in 0..p.c {
+        let (lo, hi) = p.window(c);
+        let s_c = &mut s_n[c * p.s..(c + 1) * p.s];
+        s_c.iter_mut().for_each(|v| *v = F::zero());
+        for row in x_n[lo * p.s..hi * p.s].chunks_exact(p.s) {
+            for (a, &v) in s_c.iter_mut().zip(row) {
+                *a += v * v;
+            }
+        }
+        let rows = c * p.s..(c + 1) * p.s;
+        for ((sv, yv), &xv) in s_c.iter_mut().zip(&mut y_n[rows.clone()]).zip(&x_n[rows]) {
+            *sv = k + mean_of * *sv;
+            *yv = xv / power.apply(*sv);
+        }
+    }
 }
 
 /// The input gradient from `x`, the upstream gradient `dy` and the saved
@@ -145,44 +244,97 @@ pub fn lrn_backward<F: Float>(
     let len = p.sample_len();
     assert_eq!(x.len(), p.n * len, "input length");
     assert_eq!(dy.len(), x.len(), "gradient length");
-    assert_eq!(saved.scale_and_power.len(), 2 * x.len(), "saved length");
+    assert_eq!(saved.scale.len(), x.len(), "saved length");
     let mut dx = vec![F::zero(); x.len()];
     if len == 0 {
         return dx;
     }
-    let coef = F::cast(2.0 * p.alpha * p.beta / p.size as f64);
-    p.par(par).for_each_chunk_mut(&mut dx, len, |i, dx_n| {
-        let x_n = &x[i * len..(i + 1) * len];
-        let dy_n = &dy[i * len..(i + 1) * len];
-        let (s_n, pw_n) = saved.scale_and_power[2 * i * len..2 * (i + 1) * len].split_at(len);
-        // t = dy · x · s^(−β−1) = dy · x / (s^β · s)
-        let t: Vec<F> = dy_n
-            .iter()
-            .zip(x_n)
-            .zip(s_n.iter().zip(pw_n))
-            .map(|((&g, &xv), (&s, &pw))| g * xv / (pw * s))
-            .collect();
-        let mut acc = vec![F::zero(); p.s];
-        for j in 0..p.c {
-            acc.iter_mut().for_each(|v| *v = F::zero());
-            let (lo, hi) = p.reverse_window(j);
-            for row in t[lo * p.s..hi * p.s].chunks_exact(p.s) {
-                for (a, &v) in acc.iter_mut().zip(row) {
-                    *a += v;
-                }
-            }
-            let rows = j * p.s..(j + 1) * p.s;
-            let out = dx_n[rows.clone()].iter_mut();
-            let ins = dy_n[rows.clone()]
-                .iter()
-                .zip(&x_n[rows.clone()])
-                .zip(&pw_n[rows]);
-            for ((d, ((&g, &xv), &pw)), &a) in out.zip(ins).zip(&acc) {
-                *d = g / pw - coef * xv * a;
-            }
+    with_power!(
+        p.beta,
+        backward_samples(x, dy, &saved.scale, &mut dx, p, par)
+    );
+    dx
+}
+
+fn backward_samples<F: Float, P: Power<F>>(
+    x: &[F],
+    dy: &[F],
+    scale: &[F],
+    dx: &mut [F],
+    p: LrnParams,
+    par: Par,
+    power: P,
+) {
+    let len = p.sample_len();
+    p.par(par).for_each_chunk_mut(dx, len, |i, dx_n| {
+        let at = i * len..(i + 1) * len;
+        let (x_n, dy_n, s_n) = (&x[at.clone()], &dy[at.clone()], &scale[at]);
+        let mut t = vec![F::zero(); len];
+        if has_avx2() {
+            // SAFETY: the CPU supports AVX2 (`has_avx2`).
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                backward_sample_avx2(x_n, dy_n, s_n, dx_n, &mut t, p, power)
+            };
+        } else {
+            backward_sample(x_n, dy_n, s_n, dx_n, &mut t, p, power);
         }
     });
-    dx
+}
+
+/// [`backward_sample`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn backward_sample_avx2<F: Float>(
+    x_n: &[F],
+    dy_n: &[F],
+    s_n: &[F],
+    dx_n: &mut [F],
+    t: &mut [F],
+    p: LrnParams,
+    power: impl Power<F>,
+) {
+    backward_sample(x_n, dy_n, s_n, dx_n, t, p, power)
+}
+
+/// One sample: `dx = dy / s^β` and `t = dy · x / (s^β · s)` per element,
+/// then, per channel, `dx −= (2αβ / size) · x · Σ t` over the channels
+/// whose windows hold it.
+#[inline(always)]
+fn backward_sample<F: Float>(
+    x_n: &[F],
+    dy_n: &[F],
+    s_n: &[F],
+    dx_n: &mut [F],
+    t: &mut [F],
+    p: LrnParams,
+    power: impl Power<F>,
+) {
+    let coef = F::cast(2.0 * p.alpha * p.beta / p.size as f64);
+    for (((d, tv), (&g, &xv)), &s) in dx_n
+        .iter_mut()
+        .zip(t.iter_mut())
+        .zip(dy_n.iter().zip(x_n))
+        .zip(s_n)
+    {
+        let gr = g / power.apply(s);
+        *d = gr;
+        *tv = gr * xv / s;
+    }
+    let mut acc = vec![F::zero(); p.s];
+    for j in 0..p.c {
+        acc.iter_mut().for_each(|v| *v = F::zero());
+        let (lo, hi) = p.reverse_window(j);
+        for row in t[lo * p.s..hi * p.s].chunks_exact(p.s) {
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v;
+            }
+        }
+        let rows = j * p.s..(j + 1) * p.s;
+        for ((d, &xv), &a) in dx_n[rows.clone()].iter_mut().zip(&x_n[rows]).zip(&acc) {
+            *d -= coef * xv * a;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -224,14 +376,17 @@ mod tests {
 
     #[test]
     fn forward_matches_the_definition_for_odd_and_even_windows() {
-        for size in [1, 2, 3, 4, 7] {
-            let p = params(2, 5, 3, size);
+        for (size, beta) in [(1, 0.75), (2, 0.5), (3, 1.0), (4, 0.6), (7, 0.75)] {
+            let p = LrnParams {
+                beta,
+                ..params(2, 5, 3, size)
+            };
             let x: Vec<f64> = (0..30).map(|i| (0.7 * i as f64).sin() * 2.0).collect();
             let want = naive(&x, p);
             for par in [Par::Seq, Par::Rayon] {
                 let (y, _) = lrn_forward(&x, p, par);
                 for (a, b) in y.iter().zip(&want) {
-                    assert!((a - b).abs() < 1e-15, "size {size}: {a} vs {b}");
+                    assert!((a - b).abs() < 1e-15, "size {size} beta {beta}: {a} vs {b}");
                 }
             }
         }
@@ -239,8 +394,11 @@ mod tests {
 
     #[test]
     fn backward_matches_central_differences_of_the_definition() {
-        for size in [1, 2, 3, 4] {
-            let p = params(2, 4, 2, size);
+        for (size, beta) in [(1, 0.75), (2, 0.5), (3, 1.0), (4, 0.6)] {
+            let p = LrnParams {
+                beta,
+                ..params(2, 4, 2, size)
+            };
             let x: Vec<f64> = (0..16).map(|i| (0.9 * i as f64).cos()).collect();
             let dy: Vec<f64> = (0..16).map(|i| (0.4 * i as f64).sin()).collect();
             let (_, saved) = lrn_forward(&x, p, Par::Seq);
@@ -262,9 +420,63 @@ mod tests {
     }
 
     #[test]
+    fn avx2_and_baseline_loops_agree_bitwise() {
+        if !has_avx2() {
+            return;
+        }
+        for (size, beta) in [(5, 0.75), (2, 0.5), (3, 1.0), (4, 0.6)] {
+            let p = LrnParams {
+                beta,
+                ..params(1, 6, 37, size)
+            };
+            let x: Vec<f32> = (0..p.c * p.s)
+                .map(|i| (0.3 * i as f32).sin() * 3.0)
+                .collect();
+            let dy: Vec<f32> = (0..x.len()).map(|i| (0.7 * i as f32).cos()).collect();
+            let run = |avx2: bool| {
+                let n = x.len();
+                let (mut y, mut s, mut dx, mut t) =
+                    (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+                with_power!(
+                    beta,
+                    run_sample(&x, &dy, &mut y, &mut s, &mut dx, &mut t, p, avx2)
+                );
+                (y, dx)
+            };
+            assert_eq!(run(true), run(false), "size {size}, beta {beta}");
+        }
+    }
+
+    /// Forward then backward of one sample, through the AVX2 or the baseline loops.
+    #[allow(clippy::too_many_arguments)]
+    fn run_sample<F: Float>(
+        x: &[F],
+        dy: &[F],
+        y: &mut [F],
+        s: &mut [F],
+        dx: &mut [F],
+        t: &mut [F],
+        p: LrnParams,
+        avx2: bool,
+        power: impl Power<F>,
+    ) {
+        if avx2 {
+            // SAFETY: the caller checked `has_avx2`.
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                forward_sample_avx2(x, y, s, p, power);
+                backward_sample_avx2(x, dy, s, dx, t, p, power);
+            }
+        } else {
+            forward_sample(x, y, s, p, power);
+            backward_sample(x, dy, s, dx, t, p, power);
+        }
+    }
+
+    #[test]
     fn empty_inputs_give_empty_outputs() {
         let (y, saved) = lrn_forward::<f32>(&[], params(0, 3, 4, 2), Par::Rayon);
-        assert!(y.is_empty() && saved.scale_and_power.is_empty());
+        assert!(y.is_empty() && saved.scale.is_empty());
         let dx = lrn_backward::<f32>(&[], &[], &saved, params(2, 0, 4, 2), Par::Rayon);
         assert!(dx.is_empty());
     }
