@@ -310,19 +310,12 @@ pub fn forward<F: Float>(
             for &t0 in &st {
                 for &h0 in &sh {
                     for &w0 in &sw {
-                        let first = (t0 * ih + h0) * iw + w0;
-                        let (mut best, mut at) = (F::neg_infinity(), first);
-                        for t in t0..t0 + kt {
-                            for h in h0..h0 + kh {
-                                let base = (t * ih + h) * iw;
-                                for (w, &v) in xp[base + w0..base + w0 + kw].iter().enumerate() {
-                                    if v > best || v.is_nan() {
-                                        best = v;
-                                        at = base + w0 + w;
-                                    }
-                                }
-                            }
-                        }
+                        let taps = || {
+                            (t0..t0 + kt).flat_map(move |t| {
+                                (h0..h0 + kh).map(move |h| (t * ih + h) * iw + w0)
+                            })
+                        };
+                        let (best, at) = window_max(xp, taps, kw);
                         yp[o] = best;
                         ip[o] = at as i64;
                         o += 1;
@@ -332,6 +325,50 @@ pub fn forward<F: Float>(
         },
     );
     (y, idx)
+}
+
+/// The maximum of a window given by the starts of its rows (`rows()`,
+/// in order) and its row length `kw`, and its position: the first
+/// maximum, or the last NaN if there is one (PyTorch's rule, `v > best ||
+/// isnan(v)` in window order).
+///
+/// On real data which tap wins is unpredictable, so this avoids branching
+/// on it: a first pass takes the maximum (`max` ignores NaN) and notes any
+/// NaN, a second pass walks the window backwards and keeps the position of
+/// each tap equal to the maximum, which ends on the first one; a window
+/// with a NaN takes the plain scan.
+#[inline(always)]
+fn window_max<F: Float, R: DoubleEndedIterator<Item = usize>>(
+    xp: &[F],
+    rows: impl Fn() -> R,
+    kw: usize,
+) -> (F, usize) {
+    let (mut best, mut nan) = (F::neg_infinity(), false);
+    for r in rows() {
+        for &v in &xp[r..r + kw] {
+            best = best.max(v);
+            nan |= v.is_nan();
+        }
+    }
+    let first = rows().next().expect("a window has at least one row");
+    let mut at = first;
+    if nan {
+        for r in rows() {
+            for (w, &v) in xp[r..r + kw].iter().enumerate() {
+                if v > best || v.is_nan() {
+                    best = v;
+                    at = r + w;
+                }
+            }
+        }
+        return (best, at);
+    }
+    for r in rows().rev() {
+        for (w, &v) in xp[r..r + kw].iter().enumerate().rev() {
+            at = if v == best { r + w } else { at };
+        }
+    }
+    (xp[at], at)
 }
 
 /// Autograd op of fractional max pooling: its backward adds each output
@@ -412,4 +449,57 @@ pub fn fractional_max_pool<F: Float>(
     samples: &Tensor<F>,
 ) -> Result<Var<F>> {
     Ok(fractional_max_pool_with_indices(x, p, samples)?.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core_tensor::Rng;
+
+    /// PyTorch's scan: `v > best || isnan(v)` in window order.
+    fn scan(xp: &[f64], rows: &[usize], kw: usize) -> (f64, usize) {
+        let (mut best, mut at) = (f64::NEG_INFINITY, rows[0]);
+        for &r in rows {
+            for (w, &v) in xp[r..r + kw].iter().enumerate() {
+                if v > best || v.is_nan() {
+                    best = v;
+                    at = r + w;
+                }
+            }
+        }
+        (best, at)
+    }
+
+    #[test]
+    fn window_max_agrees_with_the_scan_on_ties_zeros_infinities_and_nan() {
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            1.0,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        let mut rng = Rng::new(3);
+        for case in 0..2000 {
+            let xp: Vec<f64> = (0..24)
+                .map(|_| {
+                    if rng.below(3) == 0 {
+                        specials[rng.below(specials.len())]
+                    } else {
+                        rng.below(4) as f64 - 2.0
+                    }
+                })
+                .collect();
+            let kw = 1 + rng.below(3);
+            let nrows = 1 + rng.below(3);
+            let start = rng.below(24 - 6 * (nrows - 1) - kw + 1);
+            let rows: Vec<usize> = (0..nrows).map(|i| start + 6 * i).collect();
+            let (want_v, want_at) = scan(&xp, &rows, kw);
+            let (got_v, got_at) = window_max(&xp, || rows.iter().copied(), kw);
+            assert_eq!(got_at, want_at, "case {case}: {xp:?} rows {rows:?} kw {kw}");
+            assert_eq!(got_v.to_bits(), want_v.to_bits(), "case {case}");
+        }
+    }
 }
