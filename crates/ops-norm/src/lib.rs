@@ -1,8 +1,9 @@
 //! # ops-norm
 //!
-//! Batch, instance, layer, group, RMS and local response normalization for
-//! handgrad, with PyTorch's semantics, hand-derived fused forward and
-//! backward kernels, and second derivatives.
+//! Batch, instance, layer, group, RMS and local response normalization,
+//! and `Lp` normalization of vectors, for handgrad, with PyTorch's
+//! semantics, hand-derived fused forward and backward kernels, and second
+//! derivatives.
 //!
 //! Two layers:
 //!
@@ -10,13 +11,15 @@
 //!   explicit [`Par`](core_tensor::Par) — per-channel statistics and the fused
 //!   batch-norm backward ([`kernels::channel`]), per-row statistics and the
 //!   fused backward of layer / group / instance / RMS norm ([`kernels::row`]),
-//!   and the channel windows of local response norm ([`kernels::lrn`]).
+//!   the channel windows of local response norm ([`kernels::lrn`]) and the
+//!   vector norms of [`normalize`] ([`kernels::lp`]).
 //!   Statistics are two-pass (never `E[x²] − E[x]²`): per block (plane or
 //!   row) over 32 (`f32`) or 16 (`f64`) lanes in the element type (explicit
 //!   AVX2 where the CPU has it), shifted by the block's first
 //!   value, then merged across blocks in `f64` (Chan's formula).
 //! - functional ops on [`autograd::Var`]: [`batch_norm`], [`instance_norm`],
-//!   [`layer_norm`], [`group_norm`], [`rms_norm`], [`local_response_norm`].
+//!   [`layer_norm`], [`group_norm`], [`rms_norm`], [`local_response_norm`],
+//!   [`normalize`].
 //!   Their first-order backward is the fused kernel; when the backward pass
 //!   is recorded (`create_graph`), second derivatives come from the same
 //!   norm written with `autograd` basic ops.
@@ -64,6 +67,7 @@ mod instance_norm;
 pub mod kernels;
 mod layer_norm;
 mod local_response_norm;
+mod normalize;
 mod rms_norm;
 mod row_op;
 mod running;
@@ -76,6 +80,7 @@ pub use group_norm::group_norm;
 pub use instance_norm::{InstanceNormConfig, instance_norm};
 pub use layer_norm::layer_norm;
 pub use local_response_norm::local_response_norm;
+pub use normalize::normalize;
 pub use rms_norm::rms_norm;
 pub use running::RunningStats;
 pub use samples::gradcheck_cases;
@@ -84,6 +89,6 @@ pub use samples::gradcheck_cases;
 pub mod prelude {
     pub use crate::{
         BatchNormConfig, InstanceNormConfig, NormError, RunningStats, batch_norm, group_norm,
-        instance_norm, layer_norm, local_response_norm, rms_norm,
+        instance_norm, layer_norm, local_response_norm, normalize, rms_norm,
     };
 }

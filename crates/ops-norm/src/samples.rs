@@ -6,7 +6,7 @@ use core_tensor::Rng;
 
 use crate::{
     BatchNormConfig, InstanceNormConfig, RunningStats, batch_norm, group_norm, instance_norm,
-    layer_norm, local_response_norm, rms_norm,
+    layer_norm, local_response_norm, normalize, rms_norm,
 };
 
 fn rand_tensor(rng: &mut Rng, shape: &[usize], lo: f64, hi: f64) -> Result<Tensor<f64>> {
@@ -55,7 +55,8 @@ fn case(
 /// Gradcheck samples (first and second order, f64) of every op and mode:
 /// batch norm in training (with and without affine) and in eval with
 /// running statistics, instance norm with input and with running
-/// statistics, layer norm, group norm, RMS norm and local response norm,
+/// statistics, layer norm, group norm, RMS norm, local response norm and
+/// `Lp` normalization,
 /// on `per_op` seeded
 /// random small shapes each.
 pub fn gradcheck_cases(seed: u64, per_op: usize) -> Vec<GradcheckCase> {
@@ -239,6 +240,29 @@ fn cases_for(rng: &mut Rng, seed: u64) -> Result<Vec<GradcheckCase>> {
         vec![xr],
         seed,
         move |v| Ok(local_response_norm(&v[0], size, alpha, beta, k)?),
+    ));
+
+    // Lp normalization: finite p (p = 0 and ±inf have no second
+    // derivatives here), entries kept away from 0, any axis.
+    let nshape = small_shape(rng, 2);
+    let dim = rng.below(nshape.len()) as isize
+        - if rng.below(2) == 0 {
+            nshape.len() as isize
+        } else {
+            0
+        };
+    let p = [2.0, 3.0, 1.5][rng.below(3)];
+    let n: usize = nshape.iter().product();
+    let values = (0..n)
+        .map(|_| rng.uniform_in(0.5, 2.0) * if rng.below(2) == 0 { -1.0 } else { 1.0 })
+        .collect();
+    let xn = Tensor::from_vec(&nshape, values)?;
+    out.push(case(
+        "normalize",
+        format!("{nshape:?} p {p} dim {dim}"),
+        vec![xn],
+        seed,
+        move |v| Ok(normalize(&v[0], p, dim, 1e-12)?),
     ));
     Ok(out)
 }

@@ -14,7 +14,7 @@ use ops_norm::kernels::channel::{
 use ops_norm::kernels::row::{RowLayout, row_backward, row_forward};
 use ops_norm::{
     BatchNormConfig, InstanceNormConfig, RunningStats, batch_norm, gradcheck_cases, group_norm,
-    instance_norm, layer_norm, local_response_norm, rms_norm,
+    instance_norm, layer_norm, local_response_norm, normalize, rms_norm,
 };
 use proptest::prelude::*;
 
@@ -123,6 +123,13 @@ fn op_pairs(dims: &[usize], rng: &mut Rng) -> Vec<(String, Vec<Tensor<f64>>, Op,
             Box::new(move |v| ref_lrn(&v[0], size, alpha, beta, 1.0)),
         ));
     }
+    // L2 normalization along the channels, against x / sqrt(Σ x²).
+    out.push((
+        "normalize p 2".into(),
+        vec![x.clone()],
+        Box::new(|v| Ok(normalize(&v[0], 2.0, 1, 1e-12)?)),
+        Box::new(|v| v[0].div(&v[0].mul(&v[0])?.sum(&[1], true)?.sqrt())),
+    ));
     let groups = if c.is_multiple_of(2) { 2 } else { 1 };
     out.push((
         format!("group {groups}"),
@@ -204,6 +211,7 @@ fn gradcheck_cases_cover_every_op_and_mode() {
         "group_norm",
         "rms_norm",
         "local_response_norm",
+        "normalize",
     ] {
         assert!(cases.iter().any(|c| c.op == op), "{op} missing");
     }
@@ -407,6 +415,7 @@ proptest! {
             group_norm(&x, groups, w.as_ref(), b.as_ref(), eps),
             rms_norm(&x, &ns, w.as_ref(), Some(eps)),
             local_response_norm(&x, groups, eps, eps, eps),
+            normalize(&x, eps, k as isize - 2, eps),
         ];
         for r in results {
             match r {

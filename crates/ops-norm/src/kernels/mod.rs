@@ -2,7 +2,7 @@
 //! explicit [`Par`]. They know nothing of the graph and
 //! can be used (and tested) on plain buffers.
 //!
-//! Three layouts cover the whole family:
+//! Four layouts cover the whole family:
 //!
 //! - [`channel`]: statistics per channel of an `N, C, S` buffer (batch norm;
 //!   instance norm in eval with running statistics), taken over `N·S`
@@ -10,7 +10,8 @@
 //! - [`row`]: statistics per contiguous row of an `R, L` buffer (layer, group,
 //!   instance and RMS norm), with a per-element or per-segment affine map;
 //! - [`lrn`]: local response normalization, a window over the channels of
-//!   each sample of an `N, C, S` buffer.
+//!   each sample of an `N, C, S` buffer;
+//! - [`lp`]: `Lp` normalization of the columns of `outer, len, inner` blocks.
 //!
 //! Statistics are two-pass (the mean, then the squared deviations from it),
 //! never `E[x²] − E[x]²`. Within a block (a plane of a channel, a row) the
@@ -22,6 +23,7 @@
 //! written once, without zero-filling first.
 
 pub mod channel;
+pub mod lp;
 pub mod lrn;
 pub mod row;
 
