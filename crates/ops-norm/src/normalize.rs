@@ -21,8 +21,8 @@ const OP: &str = "normalize";
 /// may be negative (`-1` is the last axis); a 0-d input is a single entry
 /// (`dim` 0 or -1). Backward is a fused kernel (no gradient flows through
 /// a norm clamped to `eps`, as with PyTorch's `clamp_min`); second
-/// derivatives are supported for finite `p ≠ 0`, where the norm is a
-/// composition of differentiable ops.
+/// derivatives are supported (for `p = ±∞` away from ties between the
+/// largest, or smallest, magnitudes).
 ///
 /// ```
 /// use autograd::Var;
@@ -81,28 +81,29 @@ pub fn normalize<F: Float>(x: &Var<F>, p: f64, dim: isize, eps: f64) -> Result<V
 }
 
 /// The same function with `autograd` ops (for second derivatives): the
-/// norm as `(Σ|x|^p)^(1/p)`, or as a constant for `p = 0` and `±∞` (whose
-/// second derivatives are not supported), clamped as `relu(n − eps) + eps`.
+/// norm as `(Σ|x|^p)^(1/p)`, the largest (smallest) `|x|` for `p = ±∞`
+/// (through `max_axis`, whose gradient goes to one maximum: exact away
+/// from ties), the constant count of non-zero entries for `p = 0`, then
+/// clamped as `relu(n − eps) + eps`.
 fn composite<F: Float>(axis: usize, sizes: Vec<usize>, p: f64, eps: f64) -> Composite<F> {
     Arc::new(move |v: &[Var<F>]| {
         let x = &v[0];
         let shape = x.shape();
         let xs = x.reshape(&sizes)?;
         let ax = [axis as isize];
-        let norm = if p.is_finite() && p != 0.0 {
-            xs.abs().pow(p).sum(&ax, true)?.pow(1.0 / p)
+        let norm = if p == f64::INFINITY {
+            xs.abs().max_axis(axis as isize, true)?
+        } else if p == f64::NEG_INFINITY {
+            xs.abs().neg().max_axis(axis as isize, true)?.neg()
+        } else if p == 0.0 {
+            // The count of non-zero entries: piecewise constant, its
+            // derivative is 0.
+            let count = xs
+                .value()
+                .map(|&v| if v != F::zero() { F::one() } else { F::zero() });
+            Var::constant(count).sum(&ax, true)?
         } else {
-            let l = LpLayout {
-                outer: sizes[..axis].iter().product(),
-                len: sizes[axis],
-                inner: sizes[axis + 1..].iter().product(),
-                p,
-                eps,
-            };
-            let (_, saved) = lp_normalize_forward(xs.value().as_slice(), l, Par::Seq);
-            let mut kept = sizes.clone();
-            kept[axis] = 1;
-            Var::constant(Tensor::from_vec(&kept, saved.norm)?)
+            xs.abs().pow(p).sum(&ax, true)?.pow(1.0 / p)
         };
         let divisor = norm.add_scalar(-eps).relu().add_scalar(eps);
         xs.div(&divisor)?.reshape(&shape)

@@ -242,8 +242,8 @@ fn cases_for(rng: &mut Rng, seed: u64) -> Result<Vec<GradcheckCase>> {
         move |v| Ok(local_response_norm(&v[0], size, alpha, beta, k)?),
     ));
 
-    // Lp normalization: finite p (p = 0 and ±inf have no second
-    // derivatives here), entries kept away from 0, any axis.
+    // Lp normalization: entries kept away from 0 and with distinct
+    // magnitudes (no ties for p = ±inf), any axis.
     let nshape = small_shape(rng, 2);
     let dim = rng.below(nshape.len()) as isize
         - if rng.below(2) == 0 {
@@ -251,10 +251,12 @@ fn cases_for(rng: &mut Rng, seed: u64) -> Result<Vec<GradcheckCase>> {
         } else {
             0
         };
-    let p = [2.0, 3.0, 1.5][rng.below(3)];
+    let p = [2.0, 3.0, 1.5, 0.0, f64::INFINITY, f64::NEG_INFINITY][rng.below(6)];
     let n: usize = nshape.iter().product();
-    let values = (0..n)
-        .map(|_| rng.uniform_in(0.5, 2.0) * if rng.below(2) == 0 { -1.0 } else { 1.0 })
+    let values = rng
+        .distinct_vec(n, 0.5, 0.1)
+        .into_iter()
+        .map(|v| v * if rng.below(2) == 0 { -1.0 } else { 1.0 })
         .collect();
     let xn = Tensor::from_vec(&nshape, values)?;
     out.push(case(
