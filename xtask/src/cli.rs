@@ -45,6 +45,18 @@ Commands:
                            its 2 threads (core_tensor::pool::init_global_pool,
                            as the examples do) instead of 2 workers of its own
 
+  bench train [--iters N] [--warmup N] [--steps N]
+      The network-level cases, with the allocator settings a user gets by
+      default and the calling thread one of the pool's 2 threads, as the
+      examples run: T1, one training step of the examples' CNN (batch 64,
+      f32, cross-entropy, SGD with momentum): medians of forward, backward,
+      optimizer step and total after 20 warm-up steps, minor page faults per
+      step and peak RSS; C1-C4 (convolutions) and L1 (Linear(1024,1024)):
+      forward and forward + backward. xtask/pytorch_train_bench.py times
+      PyTorch on the same cases; run the two one after the other.
+      --steps N            timed steps of T1 (default 100)
+      --iters N            timed iterations of C1-C4 and L1 (default 10)
+
   sync-conformance [--from DIR] [--dry-run]
       Mirror torch/, onnx/ and FORMAT.md from DIR (default ../shared/conformance
       next to the repository) into conformance/ and list what changed.
@@ -92,6 +104,8 @@ pub enum Command {
         /// `--caller-in-pool`: the calling thread is one of the pool's
         /// threads (`core_tensor::pool::init_global_pool`).
         caller_in_pool: bool,
+        /// `--steps`: timed training steps of `bench train`'s T1.
+        steps: usize,
     },
     /// `sync-conformance`.
     SyncConformance {
@@ -111,6 +125,8 @@ pub enum BenchSuite {
     Norm,
     /// Both.
     All,
+    /// The network-level cases (`bench train`): T1, C1-C4, L1.
+    Train,
 }
 
 /// A bad command line.
@@ -266,6 +282,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
         "bench" => {
             let (mut suite, mut iters, mut warmup) = (None, 10, 2);
             let (mut system_malloc, mut back_to_back, mut caller_in_pool) = (false, false, false);
+            let mut steps = 100;
             while let Some(arg) = a.it.next() {
                 let (k, inline) = split_eq(&arg);
                 match k {
@@ -276,14 +293,18 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                     "--warmup" => {
                         warmup = a.number(k, inline, "a non-negative integer", |_: &usize| true)?
                     }
+                    "--steps" => {
+                        steps = a.number(k, inline, "a positive integer", |n: &usize| *n > 0)?
+                    }
                     "--system-malloc" if inline.is_none() => system_malloc = true,
                     "--back-to-back" if inline.is_none() => back_to_back = true,
                     "--caller-in-pool" if inline.is_none() => caller_in_pool = true,
                     _ if k.starts_with('-') => return Err(unknown("bench", &arg)),
-                    "pool" | "norm" | "all" if suite.is_none() => {
+                    "pool" | "norm" | "all" | "train" if suite.is_none() => {
                         suite = Some(match k {
                             "pool" => BenchSuite::Pool,
                             "norm" => BenchSuite::Norm,
+                            "train" => BenchSuite::Train,
                             _ => BenchSuite::All,
                         })
                     }
@@ -302,6 +323,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 system_malloc,
                 back_to_back,
                 caller_in_pool,
+                steps,
             })
         }
         "sync-conformance" => {

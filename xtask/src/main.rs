@@ -32,12 +32,27 @@ fn main() -> ExitCode {
             second_order,
         } => gradcheck(op, seed, cases, second_order),
         Command::Bench {
+            suite: BenchSuite::Train,
+            iters,
+            warmup,
+            steps,
+            ..
+        } => run_train_bench(
+            harness::BenchOptions {
+                warmup,
+                iters,
+                back_to_back: true,
+            },
+            steps,
+        ),
+        Command::Bench {
             suite,
             iters,
             warmup,
             system_malloc,
             back_to_back,
             caller_in_pool,
+            ..
         } => run_bench(
             suite,
             harness::BenchOptions {
@@ -104,6 +119,36 @@ fn gradcheck(op: Option<String>, seed: u64, per_op: usize, second_order: bool) -
     }
     print!("{}", summary.report());
     summary.failed() == 0
+}
+
+fn run_train_bench(opts: harness::BenchOptions, steps: usize) -> bool {
+    use bench::train;
+    harness::init_thread_pool(harness::PoolSetup::CallerInPool);
+    println!(
+        "handgrad, {} threads ({}), allocator defaults",
+        harness::THREADS,
+        harness::PoolSetup::CallerInPool.describe()
+    );
+    let t = train::train_step(train::StepOptions { warmup: 20, steps });
+    let opt =
+        |v: Option<f64>, unit: &str| v.map_or("n/a".to_string(), |v| format!("{v:.1} {unit}"));
+    println!(
+        "T1   fwd {:.3} ms  bwd {:.3} ms  step {:.3} ms  total {:.3} ms  faults/step {}  peak RSS {}",
+        t.forward_ms,
+        t.backward_ms,
+        t.step_ms,
+        t.total_ms,
+        t.minor_faults.map_or("n/a".to_string(), |f| f.to_string()),
+        opt(t.peak_rss_mib, "MiB"),
+    );
+    for case in train::layer_cases() {
+        let (f, fb) = train::time_layer(&case, opts);
+        println!(
+            "{}   fwd {:.3} ms  fwd+bwd {:.3} ms   {} on {:?}",
+            case.id, f.median_ms, fb.median_ms, case.description, case.input
+        );
+    }
+    true
 }
 
 fn run_bench(

@@ -61,7 +61,8 @@ fn parses_every_command_with_defaults_and_options() {
             warmup: 2,
             system_malloc: false,
             back_to_back: false,
-            caller_in_pool: false
+            caller_in_pool: false,
+            steps: 100
         })
     );
     assert_eq!(
@@ -82,9 +83,23 @@ fn parses_every_command_with_defaults_and_options() {
             warmup: 0,
             system_malloc: true,
             back_to_back: true,
-            caller_in_pool: true
+            caller_in_pool: true,
+            steps: 100
         })
     );
+    assert_eq!(
+        parse(args(&["bench", "train", "--steps", "30", "--iters", "4"])),
+        Ok(Command::Bench {
+            suite: BenchSuite::Train,
+            iters: 4,
+            warmup: 2,
+            system_malloc: false,
+            back_to_back: false,
+            caller_in_pool: false,
+            steps: 30
+        })
+    );
+    assert!(parse(args(&["bench", "train", "--steps", "0"])).is_err());
     assert_eq!(
         parse(args(&["sync-conformance", "--from", "/x", "--dry-run"])),
         Ok(Command::SyncConformance {

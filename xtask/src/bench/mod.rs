@@ -4,6 +4,7 @@
 pub mod harness;
 pub mod norm;
 pub mod pool;
+pub mod train;
 
 /// One benchmark case. The closure runs one iteration; all setup
 /// (allocating inputs, building parameters) happens before it is made.
