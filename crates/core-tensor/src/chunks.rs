@@ -81,7 +81,7 @@ pub fn build_chunks<T: Send, R: Send>(
     chunk_len: usize,
     fill: impl Fn(usize, &mut [MaybeUninit<T>]) -> (usize, R) + Sync + Send,
 ) -> (Vec<T>, Vec<R>) {
-    let mut v: Vec<T> = Vec::with_capacity(n);
+    let mut v: Vec<T> = crate::alloc::vec_with_capacity(n);
     let results = map_chunks_mut(
         par,
         &mut v.spare_capacity_mut()[..n],
@@ -169,8 +169,8 @@ pub fn build_chunk_pairs<T: Send, U: Send>(
     let ((na, la), (nb, lb)) = (a, b);
     let (la, lb) = (la.max(1), lb.max(1));
     assert_eq!(na.div_ceil(la), nb.div_ceil(lb), "chunk counts differ");
-    let mut va: Vec<T> = Vec::with_capacity(na);
-    let mut vb: Vec<U> = Vec::with_capacity(nb);
+    let mut va: Vec<T> = crate::alloc::vec_with_capacity(na);
+    let mut vb: Vec<U> = crate::alloc::vec_with_capacity(nb);
     let (sa, sb) = (
         &mut va.spare_capacity_mut()[..na],
         &mut vb.spare_capacity_mut()[..nb],

@@ -45,6 +45,7 @@ pub mod alloc;
 pub mod chunks;
 mod error;
 mod float;
+pub mod gemm;
 pub mod lanes;
 pub mod par;
 pub mod pool;

@@ -1,10 +1,12 @@
 //! `Tensor<T>`: an immutable, cheaply cloned, always contiguous array.
 
 use std::fmt;
+use std::sync::Arc;
 
-use ndarray::{ArcArray, ArrayD, ArrayViewD, Dimension, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
 
 use crate::TensorError;
+use crate::alloc::{CachedVec, vec_filled, vec_with_capacity};
 use crate::float::Float;
 use crate::shape::checked_numel;
 
@@ -14,7 +16,10 @@ use crate::shape::checked_numel;
 /// Cloning is `O(1)` (an `Arc` bump), reshaping a tensor is zero-copy, and
 /// the storage is always a contiguous row-major slice, so kernels can work
 /// on [`Tensor::as_slice`] directly. Mutation goes through
-/// [`Tensor::into_array`], which copies only when the storage is shared.
+/// [`Tensor::make_mut`] or [`Tensor::into_array`], which copy only when the
+/// storage is shared. When the last tensor sharing a storage is dropped,
+/// its buffer goes to the cache of [`crate::alloc`] for the next tensor of
+/// that size.
 ///
 /// ```
 /// use core_tensor::Tensor;
@@ -25,13 +30,81 @@ use crate::shape::checked_numel;
 /// assert_eq!(r.as_slice(), t.as_slice());
 /// # Ok::<(), core_tensor::TensorError>(())
 /// ```
-#[derive(Clone)]
 pub struct Tensor<T> {
-    data: ArcArray<T, IxDyn>,
+    storage: Arc<CachedVec<T>>,
+    shape: IxDyn,
+}
+
+impl<T> Clone for Tensor<T> {
+    fn clone(&self) -> Self {
+        Self {
+            storage: Arc::clone(&self.storage),
+            shape: self.shape.clone(),
+        }
+    }
+}
+
+impl<T> Tensor<T> {
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        self.shape.slice()
+    }
+
+    /// The number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.shape.ndim()
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.storage.len()
+    }
+
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.storage.is_empty()
+    }
+
+    /// The contiguous row-major storage.
+    pub fn as_slice(&self) -> &[T] {
+        &self.storage
+    }
+
+    /// A read-only ndarray view.
+    pub fn view(&self) -> ArrayViewD<'_, T> {
+        ArrayViewD::from_shape(self.shape.clone(), &self.storage)
+            .expect("the storage holds the shape's element count")
+    }
+
+    /// The same elements under another shape with the same element count
+    /// (zero-copy).
+    ///
+    /// # Errors
+    /// [`TensorError::ShapeMismatch`] when the element counts differ.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Self, TensorError> {
+        let n = checked_numel("Tensor::reshape", shape)?;
+        if n != self.len() {
+            return Err(TensorError::ShapeMismatch {
+                op: "Tensor::reshape",
+                expected: self.shape().to_vec(),
+                got: shape.to_vec(),
+            });
+        }
+        Ok(Self {
+            storage: Arc::clone(&self.storage),
+            shape: IxDyn(shape),
+        })
+    }
+
+    /// Whether two tensors share the same storage.
+    pub fn shares_storage_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
 }
 
 impl<T: Clone> Tensor<T> {
-    /// Builds a tensor from a row-major buffer and a shape.
+    /// Builds a tensor from a row-major buffer and a shape (the buffer
+    /// becomes the storage, without a copy).
     ///
     /// # Errors
     /// [`TensorError::LengthMismatch`] when `data.len()` is not the product
@@ -46,31 +119,49 @@ impl<T: Clone> Tensor<T> {
                 got: data.len(),
             });
         }
-        let arr = ArrayD::from_shape_vec(IxDyn(shape), data)
-            .expect("length was checked against the shape");
-        Ok(Self {
-            data: arr.into_shared(),
-        })
+        Ok(Self::from_parts(shape, data))
+    }
+
+    /// The storage `data` under `shape`; the caller checked that they agree.
+    fn from_parts(shape: &[usize], data: Vec<T>) -> Self {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        Self {
+            storage: Arc::new(CachedVec::from(data)),
+            shape: IxDyn(shape),
+        }
     }
 
     /// Wraps an ndarray array, copying it into row-major order only if it
     /// is not already contiguous row-major.
     pub fn from_array(a: ArrayD<T>) -> Self {
-        let a = if a.is_standard_layout() {
-            a
-        } else {
-            a.as_standard_layout().into_owned()
-        };
-        Self {
-            data: a.into_shared(),
+        if a.is_standard_layout() {
+            let shape = a.shape().to_vec();
+            let n = a.len();
+            let (data, offset) = a.into_raw_vec_and_offset();
+            if offset.unwrap_or(0) == 0 && data.len() == n {
+                return Self::from_parts(&shape, data);
+            }
+            let start = offset.unwrap_or(0);
+            return Self::from_parts(&shape, copy_to_cached(&data[start..start + n]));
         }
+        Self::from_view(a.view())
     }
 
     /// Copies a view (of any layout) into a new tensor.
     pub fn from_view(v: ArrayViewD<'_, T>) -> Self {
-        Self {
-            data: v.as_standard_layout().into_owned().into_shared(),
+        if let Some(s) = v.as_slice() {
+            return Self::from_parts(v.shape(), copy_to_cached(s));
         }
+        let n = v.len();
+        let mut data: Vec<T> = vec_with_capacity(n);
+        let dst = ArrayViewMutD::from_shape(v.raw_dim(), &mut data.spare_capacity_mut()[..n])
+            .expect("the buffer holds the view's element count");
+        v.assign_to(dst);
+        // SAFETY: `assign_to` wrote every one of the first `n` slots (the
+        // destination view covers exactly them); had a `clone` panicked,
+        // this line would not run and the length would stay 0.
+        unsafe { data.set_len(n) };
+        Self::from_parts(v.shape(), data)
     }
 
     /// A tensor of the given shape filled with `value`.
@@ -79,9 +170,8 @@ impl<T: Clone> Tensor<T> {
     /// If the element count of `shape` overflows `usize` (that allocation
     /// could not succeed anyway).
     pub fn full(shape: &[usize], value: T) -> Self {
-        Self {
-            data: ArrayD::from_elem(IxDyn(shape), value).into_shared(),
-        }
+        let n = checked_numel("Tensor::full", shape).expect("the element count overflows usize");
+        Self::from_parts(shape, vec_filled(n, value))
     }
 
     /// A tensor whose element at multi-index `idx` is `f(idx)`, filled in
@@ -99,9 +189,7 @@ impl<T: Clone> Tensor<T> {
     pub fn from_fn(shape: &[usize], mut f: impl FnMut(&[usize]) -> T) -> Result<Self, TensorError> {
         checked_numel("Tensor::from_fn", shape)?;
         let arr = ArrayD::from_shape_fn(IxDyn(shape), |ix| f(ix.slice()));
-        Ok(Self {
-            data: arr.into_shared(),
-        })
+        Ok(Self::from_array(arr))
     }
 
     /// A 0-dimensional tensor holding one value.
@@ -109,42 +197,35 @@ impl<T: Clone> Tensor<T> {
         Self::full(&[], value)
     }
 
-    /// The shape.
-    pub fn shape(&self) -> &[usize] {
-        self.data.shape()
-    }
-
-    /// The number of dimensions.
-    pub fn ndim(&self) -> usize {
-        self.data.ndim()
-    }
-
-    /// The number of elements.
-    pub fn len(&self) -> usize {
-        self.data.len()
-    }
-
-    /// Whether the tensor has no elements.
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
-    /// The contiguous row-major storage.
-    pub fn as_slice(&self) -> &[T] {
-        self.data
-            .as_slice()
-            .expect("Tensor storage is always standard layout")
-    }
-
-    /// A read-only ndarray view.
-    pub fn view(&self) -> ArrayViewD<'_, T> {
-        self.data.view()
+    /// Mutable access to the elements, copying them into a storage of this
+    /// tensor's own first if another tensor shares the storage (copy on
+    /// write, like `Arc::make_mut`).
+    ///
+    /// ```
+    /// use core_tensor::Tensor;
+    /// let a = Tensor::from_vec(&[2], vec![1.0f64, 2.0])?;
+    /// let mut b = a.clone();
+    /// b.make_mut()[0] = 5.0;
+    /// assert_eq!(a.as_slice(), &[1.0, 2.0]);
+    /// assert_eq!(b.as_slice(), &[5.0, 2.0]);
+    /// # Ok::<(), core_tensor::TensorError>(())
+    /// ```
+    pub fn make_mut(&mut self) -> &mut [T] {
+        if Arc::get_mut(&mut self.storage).is_none() {
+            self.storage = Arc::new(CachedVec::from(copy_to_cached(&self.storage)));
+        }
+        Arc::get_mut(&mut self.storage).expect("the storage was just made unique")
     }
 
     /// Converts to an owned ndarray array, copying only if the storage is
     /// shared with another tensor.
     pub fn into_array(self) -> ArrayD<T> {
-        self.data.into_owned()
+        let data = match Arc::try_unwrap(self.storage) {
+            Ok(unique) => unique.into_vec(),
+            Err(shared) => shared.to_vec(),
+        };
+        ArrayD::from_shape_vec(self.shape, data)
+            .expect("the storage holds the shape's element count")
     }
 
     /// Copies the elements into a `Vec` in row-major order.
@@ -152,39 +233,19 @@ impl<T: Clone> Tensor<T> {
         self.as_slice().to_vec()
     }
 
-    /// The same elements under another shape with the same element count
-    /// (zero-copy).
-    ///
-    /// # Errors
-    /// [`TensorError::ShapeMismatch`] when the element counts differ.
-    pub fn reshape(&self, shape: &[usize]) -> Result<Self, TensorError> {
-        let n = checked_numel("Tensor::reshape", shape)?;
-        if n != self.len() {
-            return Err(TensorError::ShapeMismatch {
-                op: "Tensor::reshape",
-                expected: self.shape().to_vec(),
-                got: shape.to_vec(),
-            });
-        }
-        let data = self
-            .data
-            .clone()
-            .into_shape_with_order(IxDyn(shape))
-            .expect("standard layout reshapes without copying");
-        Ok(Self { data })
-    }
-
     /// Applies `f` to every element.
     pub fn map<U: Clone>(&self, f: impl FnMut(&T) -> U) -> Tensor<U> {
-        Tensor {
-            data: self.data.map(f).into_shared(),
-        }
+        let mut data = vec_with_capacity(self.len());
+        data.extend(self.as_slice().iter().map(f));
+        Tensor::from_parts(self.shape(), data)
     }
+}
 
-    /// Whether two tensors share the same storage.
-    pub fn shares_storage_with(&self, other: &Self) -> bool {
-        std::ptr::eq(self.data.as_ptr(), other.data.as_ptr())
-    }
+/// A copy of `s` in a buffer from the cache.
+fn copy_to_cached<T: Clone>(s: &[T]) -> Vec<T> {
+    let mut data = vec_with_capacity(s.len());
+    data.extend_from_slice(s);
+    data
 }
 
 impl<F: Float> Tensor<F> {
@@ -230,14 +291,14 @@ impl<T: Clone> From<ArrayD<T>> for Tensor<T> {
 
 impl<T: fmt::Debug> fmt::Debug for Tensor<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Tensor{:?} ", self.data.shape())?;
-        fmt::Debug::fmt(&self.data, f)
+        write!(f, "Tensor{:?} ", self.shape())?;
+        fmt::Debug::fmt(&self.view(), f)
     }
 }
 
 impl<T: PartialEq> PartialEq for Tensor<T> {
     fn eq(&self, other: &Self) -> bool {
-        self.data == other.data
+        self.shape == other.shape && self.storage[..] == other.storage[..]
     }
 }
 

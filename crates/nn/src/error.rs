@@ -33,6 +33,9 @@ pub enum NnError {
     /// An error of a normalization op (`ops-norm`).
     #[error(transparent)]
     Norm(#[from] ops_norm::NormError),
+    /// A convolution rejected its arguments.
+    #[error(transparent)]
+    Conv(#[from] ops_conv::ConvError),
     /// The input of a layer has the wrong rank or size.
     #[error("{module}: expected input {expected}, got shape {got:?}")]
     BadInput {

@@ -1,14 +1,12 @@
 //! `Conv1d`, `Conv2d` and `Conv3d`: cross-correlation with stride, padding
 //! (explicit or PyTorch's `'same'`; zeros, reflect, replicate or circular),
-//! dilation and groups, computed as `im2col` + one matrix product per group.
-
-use std::sync::Arc;
+//! dilation and groups, on the kernels of `ops-conv`.
 
 use autograd::{PadMode, Var};
 use core_tensor::{Float, Rng};
 
-use super::conv_op::conv_op;
-use super::im2col::ConvGeom;
+use ops_conv::ConvParams;
+
 use super::module_parts::{training_flag, weight_and_bias};
 use crate::init::default_weight_and_bias;
 use crate::module::Module;
@@ -137,13 +135,10 @@ impl<const D: usize> ConvOptions<D> {
 /// as in PyTorch (`U(-1/sqrt(fan_in), 1/sqrt(fan_in))` with
 /// `fan_in = C_in / groups · Π kernel`).
 ///
-/// The forward pass unfolds the padded input with the zero-copy window
-/// view into a column matrix per sample and group (`im2col`) and multiplies
-/// the weight matrix into it, writing the output in place. The backward
-/// pass is fused matrix products plus the scatter-add `col2im`; when it is
-/// recorded for higher orders, the same gradients are built from
-/// differentiable `im2col` / `col2im` ops (each the other's adjoint) and
-/// batched `matmul`, so gradients of every order flow.
+/// The layer checks its input and pads it for non-zero padding modes; the
+/// convolution itself is [`ops_conv::conv`] (matrix products over the
+/// unfolded input, tile by tile, and their transposes in the backward
+/// pass, with gradients of every order).
 pub struct ConvNd<F: Float, const D: usize> {
     in_channels: usize,
     out_channels: usize,
@@ -365,7 +360,7 @@ pub fn conv_nd_same<F: Float>(
     conv_padded(x, weight, bias, &vec![1; d], &pads, dilation, groups)
 }
 
-/// [`conv_nd`] with `[before, after]` zeros per axis.
+/// [`conv_nd`] with `[before, after]` zeros per axis: [`ops_conv::conv`].
 fn conv_padded<F: Float>(
     x: &Var<F>,
     weight: &Var<F>,
@@ -375,75 +370,13 @@ fn conv_padded<F: Float>(
     dilation: &[usize],
     groups: usize,
 ) -> Result<Var<F>> {
-    let d = stride.len();
-    let name = name_of(d);
-    let xs = x.shape();
-    let ws = weight.shape();
-    if padding.len() != d || dilation.len() != d || ws.len() != d + 2 {
-        return Err(NnError::config(
-            name,
-            "weight",
-            format!(
-                "stride, padding and dilation need one entry per spatial axis and the weight rank {} (got {:?})",
-                d + 2,
-                ws
-            ),
-        ));
-    }
-    if groups == 0 || !ws[0].is_multiple_of(groups) {
-        return Err(NnError::config(
-            name,
-            "groups",
-            format!(
-                "groups ({groups}) must be positive and divide the {} output channels",
-                ws[0]
-            ),
-        ));
-    }
-    if xs.len() != d + 2 {
-        return Err(NnError::input(
-            name,
-            format!("a batched tensor of rank {}", d + 2),
-            &xs,
-        ));
-    }
-    let (n, c) = (xs[0], xs[1]);
-    if c != ws[1] * groups {
-        return Err(NnError::input(
-            name,
-            format!(
-                "{} channels (weight {:?} with groups {groups})",
-                ws[1] * groups,
-                ws
-            ),
-            &xs,
-        ));
-    }
-    if let Some(b) = bias
-        && b.shape() != [ws[0]]
-    {
-        return Err(NnError::config(
-            name,
-            "bias",
-            format!(
-                "bias of shape {:?} does not match the {} output channels",
-                b.shape(),
-                ws[0]
-            ),
-        ));
-    }
-    let geom = Arc::new(ConvGeom::new(
-        name,
-        n,
-        c,
+    let params = ConvParams {
+        stride: stride.to_vec(),
+        padding: padding.to_vec(),
+        dilation: dilation.to_vec(),
         groups,
-        &xs[2..],
-        &ws[2..],
-        stride,
-        padding,
-        dilation,
-    )?);
-    conv_op(x, weight, bias, geom)
+    };
+    Ok(ops_conv::conv(x, weight, bias, &params)?)
 }
 
 impl<F: Float, const D: usize> Module<F> for ConvNd<F, D> {
@@ -635,7 +568,10 @@ mod tests {
         let err = conv
             .forward(&Var::constant(Tensor::zeros(&[1, 2, 0])))
             .unwrap_err();
-        assert!(matches!(err, NnError::Tensor(_)), "{err}");
+        assert!(
+            matches!(err, NnError::Conv(ops_conv::ConvError::Tensor(_))),
+            "{err}"
+        );
     }
 
     fn close(a: &[f64], b: &[f64], tol: f64) {

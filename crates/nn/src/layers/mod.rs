@@ -3,11 +3,9 @@
 
 mod activation;
 mod conv;
-mod conv_op;
 mod dropout;
 mod flatten;
 mod fractional_pool;
-pub(crate) mod im2col;
 mod linear;
 mod module_parts;
 mod norm;

@@ -1,17 +1,13 @@
-//! A process-wide allocator setting that matters for large tensors.
+//! The C allocator's own retention setting, for memory that does not go
+//! through the tensor cache.
 //!
-//! Every kernel returns a freshly allocated tensor. With glibc's default
-//! settings, a block larger than the dynamic mmap threshold (at most 32 MiB)
-//! is given back to the operating system when it is freed, so the next
-//! allocation of the same size starts on fresh pages, and the page faults
-//! (with the kernel zeroing each page) can cost more than the pooling or
-//! normalization arithmetic itself. The same holds for PyTorch on CPU, whose
-//! performance guide recommends a caching allocator for that reason.
-//!
-//! [`retain_freed_memory`] asks glibc to serve large blocks from its heap
-//! and keep freed memory for reuse. A training loop that allocates the same
-//! shapes every step then reuses the same pages. The cost is that the
-//! process keeps its peak heap size instead of returning memory to the OS.
+//! With glibc's default settings, a block larger than the dynamic mmap
+//! threshold (at most 32 MiB) is given back to the operating system when it
+//! is freed, so the next allocation of the same size starts on fresh pages.
+//! Tensor storage avoids that through the cache of this module's parent;
+//! [`retain_freed_memory`] asks glibc to keep every other large block too
+//! (a program's own buffers, third-party code). The cost is that the process
+//! keeps its peak heap size instead of returning memory to the OS.
 
 /// Asks the C allocator to keep large freed blocks for reuse: on glibc,
 /// `mallopt(M_MMAP_THRESHOLD, 1 GiB)` and `mallopt(M_TRIM_THRESHOLD,

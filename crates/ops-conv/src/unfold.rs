@@ -1,0 +1,106 @@
+//! `im2col` and `col2im` as differentiable ops, each the other's adjoint:
+//! the convolution's backward pass is built from them when it is itself
+//! recorded, so derivatives of every order follow.
+
+use std::sync::Arc;
+
+use autograd::{Backward, BackwardCtx, Var};
+use core_tensor::alloc::vec_filled;
+use core_tensor::{Float, Par, Tensor};
+
+use crate::ConvGeom;
+use crate::kernels::{col2im_tile, im2col_tile, runs};
+
+/// Unfolds `x` `(n, c, *input)` into `(n, groups, cg * taps, positions)`:
+/// row `ci * taps + t` of group `g` of sample `n` holds tap `t` of channel
+/// `g * cg + ci` at every output position (zeros in the padding).
+pub fn im2col_kernel<F: Float>(x: &[F], geom: &ConvGeom, par: Par) -> Vec<F> {
+    let (r, l, plane, cg) = (geom.rows(), geom.positions(), geom.plane(), geom.cg());
+    let g3 = geom.as_3d();
+    let mut out = vec_filled(geom.n * geom.groups * r * l, F::zero());
+    if out.is_empty() {
+        return out;
+    }
+    let all = runs(&g3, 0, l);
+    par.for_work(out.len())
+        .for_each_chunk_mut(&mut out, r * l, |ng, block| {
+            let xg = &x[ng * cg * plane..][..cg * plane];
+            im2col_tile(xg, cg, &g3, &all, l, block);
+        });
+    out
+}
+
+/// The adjoint of [`im2col_kernel`]: adds every column element back onto
+/// the input element it was read from, giving `(n, c, *input)`.
+pub fn col2im_kernel<F: Float>(cols: &[F], geom: &ConvGeom, par: Par) -> Vec<F> {
+    let (r, l, plane, cg) = (geom.rows(), geom.positions(), geom.plane(), geom.cg());
+    let g3 = geom.as_3d();
+    let mut out = vec_filled(geom.n * geom.c * plane, F::zero());
+    if out.is_empty() || l == 0 {
+        return out;
+    }
+    let all = runs(&g3, 0, l);
+    par.for_work(cols.len())
+        .for_each_chunk_mut(&mut out, cg * plane, |ng, block| {
+            col2im_tile(&cols[ng * r * l..][..r * l], cg, &g3, &all, l, block);
+        });
+    out
+}
+
+struct Im2ColBackward {
+    geom: Arc<ConvGeom>,
+}
+
+impl<F: Float> Backward<F> for Im2ColBackward {
+    fn name(&self) -> &'static str {
+        "im2col"
+    }
+
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
+        Ok(vec![
+            ctx.needs_grad[0].then(|| col2im(ctx.grad_output, &self.geom)),
+        ])
+    }
+}
+
+struct Col2ImBackward {
+    geom: Arc<ConvGeom>,
+}
+
+impl<F: Float> Backward<F> for Col2ImBackward {
+    fn name(&self) -> &'static str {
+        "col2im"
+    }
+
+    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
+        Ok(vec![
+            ctx.needs_grad[0].then(|| im2col(ctx.grad_output, &self.geom)),
+        ])
+    }
+}
+
+/// Differentiable [`im2col_kernel`] of `x` `(n, c, *input)`.
+pub(crate) fn im2col<F: Float>(x: &Var<F>, geom: &Arc<ConvGeom>) -> Var<F> {
+    let cols = im2col_kernel(x.value().as_slice(), geom, Par::Rayon);
+    let value = Tensor::from_vec(&geom.cols_shape(), cols).expect("the geometry sizes the columns");
+    Var::from_op(
+        value,
+        vec![x.clone()],
+        Im2ColBackward {
+            geom: Arc::clone(geom),
+        },
+    )
+}
+
+/// Differentiable [`col2im_kernel`] of `cols` `(n, groups, cg * taps, positions)`.
+pub(crate) fn col2im<F: Float>(cols: &Var<F>, geom: &Arc<ConvGeom>) -> Var<F> {
+    let x = col2im_kernel(cols.value().as_slice(), geom, Par::Rayon);
+    let value = Tensor::from_vec(&geom.input_shape(), x).expect("the geometry sizes the input");
+    Var::from_op(
+        value,
+        vec![cols.clone()],
+        Col2ImBackward {
+            geom: Arc::clone(geom),
+        },
+    )
+}
