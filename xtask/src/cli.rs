@@ -45,7 +45,7 @@ Commands:
                            its 2 threads (core_tensor::pool::init_global_pool,
                            as the examples do) instead of 2 workers of its own
 
-  bench train [--iters N] [--warmup N] [--steps N]
+  bench train [--iters N] [--warmup N] [--steps N] [--only IDS]
       The network-level cases, with the allocator settings a user gets by
       default and the calling thread one of the pool's 2 threads, as the
       examples run: T1, one training step of the examples' CNN (batch 64,
@@ -55,6 +55,7 @@ Commands:
       forward and forward + backward. xtask/pytorch_train_bench.py times
       PyTorch on the same cases; run the two one after the other.
       --steps N            timed steps of T1 (default 100)
+      --only IDS           only these cases, comma-separated (e.g. T1,C3)
       --iters N            timed iterations of C1-C4 and L1 (default 10)
 
   sync-conformance [--from DIR] [--dry-run]
@@ -106,6 +107,9 @@ pub enum Command {
         caller_in_pool: bool,
         /// `--steps`: timed training steps of `bench train`'s T1.
         steps: usize,
+        /// `--only`: the ids of the `bench train` cases to run (all when
+        /// empty).
+        only: Vec<String>,
     },
     /// `sync-conformance`.
     SyncConformance {
@@ -283,6 +287,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             let (mut suite, mut iters, mut warmup) = (None, 10, 2);
             let (mut system_malloc, mut back_to_back, mut caller_in_pool) = (false, false, false);
             let mut steps = 100;
+            let mut only = Vec::new();
             while let Some(arg) = a.it.next() {
                 let (k, inline) = split_eq(&arg);
                 match k {
@@ -295,6 +300,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                     }
                     "--steps" => {
                         steps = a.number(k, inline, "a positive integer", |n: &usize| *n > 0)?
+                    }
+                    "--only" => {
+                        only = a
+                            .value(k, inline)?
+                            .split(',')
+                            .map(|s| s.trim().to_ascii_uppercase())
+                            .filter(|s| !s.is_empty())
+                            .collect()
                     }
                     "--system-malloc" if inline.is_none() => system_malloc = true,
                     "--back-to-back" if inline.is_none() => back_to_back = true,
@@ -324,6 +337,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 back_to_back,
                 caller_in_pool,
                 steps,
+                only,
             })
         }
         "sync-conformance" => {

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
             iters,
             warmup,
             steps,
+            only,
             ..
         } => run_train_bench(
             harness::BenchOptions {
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
                 back_to_back: true,
             },
             steps,
+            &only,
         ),
         Command::Bench {
             suite,
@@ -121,7 +123,8 @@ fn gradcheck(op: Option<String>, seed: u64, per_op: usize, second_order: bool) -
     summary.failed() == 0
 }
 
-fn run_train_bench(opts: harness::BenchOptions, steps: usize) -> bool {
+fn run_train_bench(opts: harness::BenchOptions, steps: usize, only: &[String]) -> bool {
+    let wanted = |id: &str| only.is_empty() || only.iter().any(|o| o == id);
     use bench::train;
     harness::init_thread_pool(harness::PoolSetup::CallerInPool);
     println!(
@@ -129,19 +132,21 @@ fn run_train_bench(opts: harness::BenchOptions, steps: usize) -> bool {
         harness::THREADS,
         harness::PoolSetup::CallerInPool.describe()
     );
-    let t = train::train_step(train::StepOptions { warmup: 20, steps });
     let opt =
         |v: Option<f64>, unit: &str| v.map_or("n/a".to_string(), |v| format!("{v:.1} {unit}"));
-    println!(
-        "T1   fwd {:.3} ms  bwd {:.3} ms  step {:.3} ms  total {:.3} ms  faults/step {}  peak RSS {}",
-        t.forward_ms,
-        t.backward_ms,
-        t.step_ms,
-        t.total_ms,
-        t.minor_faults.map_or("n/a".to_string(), |f| f.to_string()),
-        opt(t.peak_rss_mib, "MiB"),
-    );
-    for case in train::layer_cases() {
+    if wanted("T1") {
+        let t = train::train_step(train::StepOptions { warmup: 20, steps });
+        println!(
+            "T1   fwd {:.3} ms  bwd {:.3} ms  step {:.3} ms  total {:.3} ms  faults/step {}  peak RSS {}",
+            t.forward_ms,
+            t.backward_ms,
+            t.step_ms,
+            t.total_ms,
+            t.minor_faults.map_or("n/a".to_string(), |f| f.to_string()),
+            opt(t.peak_rss_mib, "MiB"),
+        );
+    }
+    for case in train::layer_cases().into_iter().filter(|c| wanted(c.id)) {
         let (f, fb) = train::time_layer(&case, opts);
         println!(
             "{}   fwd {:.3} ms  fwd+bwd {:.3} ms   {} on {:?}",

@@ -62,7 +62,8 @@ fn parses_every_command_with_defaults_and_options() {
             system_malloc: false,
             back_to_back: false,
             caller_in_pool: false,
-            steps: 100
+            steps: 100,
+            only: vec![]
         })
     );
     assert_eq!(
@@ -84,11 +85,14 @@ fn parses_every_command_with_defaults_and_options() {
             system_malloc: true,
             back_to_back: true,
             caller_in_pool: true,
-            steps: 100
+            steps: 100,
+            only: vec![]
         })
     );
     assert_eq!(
-        parse(args(&["bench", "train", "--steps", "30", "--iters", "4"])),
+        parse(args(&[
+            "bench", "train", "--steps", "30", "--iters", "4", "--only", "t1, C3"
+        ])),
         Ok(Command::Bench {
             suite: BenchSuite::Train,
             iters: 4,
@@ -96,7 +100,8 @@ fn parses_every_command_with_defaults_and_options() {
             system_malloc: false,
             back_to_back: false,
             caller_in_pool: false,
-            steps: 30
+            steps: 30,
+            only: vec!["T1".into(), "C3".into()]
         })
     );
     assert!(parse(args(&["bench", "train", "--steps", "0"])).is_err());

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use autograd::{Backward, BackwardCtx, Var};
 use core_tensor::alloc::vec_filled;
+use core_tensor::chunks::build_chunks;
 use core_tensor::{Float, Par, Tensor};
 
 use crate::ConvGeom;
@@ -17,16 +18,16 @@ use crate::kernels::{col2im_tile, im2col_tile, runs};
 pub fn im2col_kernel<F: Float>(x: &[F], geom: &ConvGeom, par: Par) -> Vec<F> {
     let (r, l, plane, cg) = (geom.rows(), geom.positions(), geom.plane(), geom.cg());
     let g3 = geom.as_3d();
-    let mut out = vec_filled(geom.n * geom.groups * r * l, F::zero());
-    if out.is_empty() {
-        return out;
+    let n = geom.n * geom.groups * r * l;
+    if n == 0 {
+        return Vec::new();
     }
     let all = runs(&g3, 0, l);
-    par.for_work(out.len())
-        .for_each_chunk_mut(&mut out, r * l, |ng, block| {
-            let xg = &x[ng * cg * plane..][..cg * plane];
-            im2col_tile(xg, cg, &g3, &all, l, block);
-        });
+    let (out, _) = build_chunks(par.for_work(n), n, r * l, |ng, block| {
+        let xg = &x[ng * cg * plane..][..cg * plane];
+        im2col_tile(xg, cg, &g3, &all, l, block);
+        (block.len(), ())
+    });
     out
 }
 

@@ -1,18 +1,44 @@
 //! Elementwise arithmetic with NumPy broadcasting.
 
+use core_tensor::alloc::vec_with_capacity;
 use core_tensor::{Float, Tensor, shape::broadcast_shapes};
-use ndarray::ArrayD;
+use ndarray::{ArrayViewMutD, IxDyn, Zip};
+
+use super::util::{map_elements, zip_elements};
 
 use crate::{Backward, BackwardCtx, Result, Var};
 
+/// `f` elementwise over `a` and `b` broadcast to one shape (NumPy's rule);
+/// tensors of one shape take the parallel contiguous path.
 fn broadcast_pair<F: Float>(
     op: &'static str,
     a: &Tensor<F>,
     b: &Tensor<F>,
-    f: impl Fn(&ndarray::ArrayViewD<'_, F>, &ndarray::ArrayViewD<'_, F>) -> ArrayD<F>,
+    f: impl Fn(F, F) -> F + Sync + Send,
 ) -> Result<Tensor<F>> {
-    broadcast_shapes(op, a.shape(), b.shape())?;
-    Ok(Tensor::from_array(f(&a.view(), &b.view())))
+    if a.shape() == b.shape() {
+        return Ok(Tensor::from_vec(
+            a.shape(),
+            zip_elements(a.as_slice(), b.as_slice(), f),
+        )?);
+    }
+    let shape = broadcast_shapes(op, a.shape(), b.shape())?;
+    let dim = IxDyn(&shape);
+    let (av, bv) = (a.view(), b.view());
+    let (Some(ab), Some(bb)) = (av.broadcast(dim.clone()), bv.broadcast(dim.clone())) else {
+        unreachable!("broadcast_shapes accepted the shapes");
+    };
+    let n = ab.len();
+    let mut out: Vec<F> = vec_with_capacity(n);
+    let dst = ArrayViewMutD::from_shape(dim, &mut out.spare_capacity_mut()[..n])
+        .expect("the buffer holds the broadcast shape");
+    Zip::from(dst).and(&ab).and(&bb).for_each(|o, &x, &y| {
+        o.write(f(x, y));
+    });
+    // SAFETY: the zip visited every element of `dst`, which covers exactly
+    // the first `n` slots.
+    unsafe { out.set_len(n) };
+    Ok(Tensor::from_vec(&shape, out)?)
 }
 
 struct AddBackward;
@@ -177,7 +203,11 @@ impl<F: Float> Var<F> {
     pub fn mul_scalar(&self, s: f64) -> Var<F> {
         let c = F::cast(s);
         Var::from_op(
-            self.value().map(|&x| x * c),
+            Tensor::from_vec(
+                &self.shape(),
+                map_elements(self.value().as_slice(), |x| x * c),
+            )
+            .expect("same shape"),
             vec![self.clone()],
             ScaleBackward(s),
         )
@@ -187,7 +217,11 @@ impl<F: Float> Var<F> {
     pub fn add_scalar(&self, s: f64) -> Var<F> {
         let c = F::cast(s);
         Var::from_op(
-            self.value().map(|&x| x + c),
+            Tensor::from_vec(
+                &self.shape(),
+                map_elements(self.value().as_slice(), |x| x + c),
+            )
+            .expect("same shape"),
             vec![self.clone()],
             ShiftBackward,
         )

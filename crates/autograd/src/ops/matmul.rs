@@ -1,9 +1,12 @@
-//! Matrix multiplication, 2-d and batched with broadcast batch axes.
+//! Matrix multiplication, 2-d and batched with broadcast batch axes, on
+//! [`core_tensor::gemm`]; the backward multiplies by the other operand
+//! through swapped strides (no transposed copies).
 
-use core_tensor::{Float, Tensor, shape::broadcast_shapes};
-use ndarray::{IxDyn, linalg::general_mat_mul};
-use rayon::prelude::*;
+use core_tensor::alloc::vec_filled;
+use core_tensor::gemm::{MatMut, MatRef, gemm};
+use core_tensor::{Float, Par, Tensor, shape::broadcast_shapes};
 
+use super::util::sum_to_shape;
 use crate::{AutogradError, Backward, BackwardCtx, Result, Var};
 
 struct MatmulBackward;
@@ -13,14 +16,30 @@ impl<F: Float> Backward<F> for MatmulBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
         let (g, a, b) = (ctx.grad_output, &ctx.inputs[0], &ctx.inputs[1]);
-        // C = A B  =>  dA = dC B^T, dB = A^T dC, summed over broadcast batch axes.
+        // C = A B  =>  dA = dC Bᵀ, dB = Aᵀ dC, summed over broadcast batch axes.
+        if ctx.create_graph {
+            let ga = if ctx.needs_grad[0] {
+                Some(g.matmul(&b.transpose(-1, -2)?)?.sum_to(&a.shape())?)
+            } else {
+                None
+            };
+            let gb = if ctx.needs_grad[1] {
+                Some(a.transpose(-1, -2)?.matmul(g)?.sum_to(&b.shape())?)
+            } else {
+                None
+            };
+            return Ok(vec![ga, gb]);
+        }
+        let gv = g.value();
         let ga = if ctx.needs_grad[0] {
-            Some(g.matmul(&b.transpose(-1, -2)?)?.sum_to(&a.shape())?)
+            let full = product(&gv, false, &b.value(), true)?;
+            Some(Var::constant(sum_to_shape(&full, &a.shape())))
         } else {
             None
         };
         let gb = if ctx.needs_grad[1] {
-            Some(a.transpose(-1, -2)?.matmul(g)?.sum_to(&b.shape())?)
+            let full = product(&a.value(), true, &gv, false)?;
+            Some(Var::constant(sum_to_shape(&full, &b.shape())))
         } else {
             None
         };
@@ -28,7 +47,50 @@ impl<F: Float> Backward<F> for MatmulBackward {
     }
 }
 
-fn matmul_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Result<Tensor<F>> {
+/// The rows and columns of the last two axes of `s`, swapped if `t`.
+fn mat_dims(s: &[usize], t: bool) -> (usize, usize) {
+    let (r, c) = (s[s.len() - 2], s[s.len() - 1]);
+    if t { (c, r) } else { (r, c) }
+}
+
+/// Offsets (in matrices) of every batch of `shape`'s batch axes inside the
+/// broadcast batch shape `batch`: a broadcast axis contributes nothing.
+fn batch_offsets(shape: &[usize], batch: &[usize]) -> Vec<usize> {
+    let own = &shape[..shape.len() - 2];
+    let lead = batch.len() - own.len();
+    let mut strides = vec![0; batch.len()];
+    let mut acc = 1;
+    for i in (0..own.len()).rev() {
+        strides[lead + i] = if own[i] == 1 { 0 } else { acc };
+        acc *= own[i];
+    }
+    let total: usize = batch.iter().product();
+    (0..total)
+        .map(|mut idx| {
+            let mut off = 0;
+            for i in (0..batch.len()).rev() {
+                off += (idx % batch[i]) * strides[i];
+                idx /= batch[i];
+            }
+            off
+        })
+        .collect()
+}
+
+/// Matrix `off` of `data` (stored `rows x cols`, or `cols x rows` and
+/// read transposed when `t`).
+fn operand<F>(data: &[F], off: usize, rows: usize, cols: usize, t: bool) -> MatRef<'_, F> {
+    let block = &data[off * rows * cols..];
+    if t {
+        MatRef::row_major(block, cols, rows).t()
+    } else {
+        MatRef::row_major(block, rows, cols)
+    }
+}
+
+/// `op(A) op(B)` over the last two axes with broadcast batch axes, where
+/// `op` transposes when its flag is set: shape `(*batch, rows, cols)`.
+fn product<F: Float>(a: &Tensor<F>, ta: bool, b: &Tensor<F>, tb: bool) -> Result<Tensor<F>> {
     let (sa, sb) = (a.shape(), b.shape());
     for (s, name) in [(sa, "lhs"), (sb, "rhs")] {
         if s.len() < 2 {
@@ -44,8 +106,8 @@ fn matmul_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Result<Tensor<F>> {
             });
         }
     }
-    let (n, k) = (sa[sa.len() - 2], sa[sa.len() - 1]);
-    let (k2, m) = (sb[sb.len() - 2], sb[sb.len() - 1]);
+    let (n, k) = mat_dims(sa, ta);
+    let (k2, m) = mat_dims(sb, tb);
     if k != k2 {
         return Err(AutogradError::ShapeMismatch {
             op: "matmul",
@@ -55,37 +117,30 @@ fn matmul_forward<F: Float>(a: &Tensor<F>, b: &Tensor<F>) -> Result<Tensor<F>> {
         });
     }
     let batch = broadcast_shapes("matmul", &sa[..sa.len() - 2], &sb[..sb.len() - 2])?;
-    let mut a_shape = batch.clone();
-    a_shape.extend([n, k]);
-    let mut b_shape = batch.clone();
-    b_shape.extend([k, m]);
-    let a_view = a.view();
-    let b_view = b.view();
-    let a_b = a_view
-        .broadcast(IxDyn(&a_shape))
-        .expect("batch shapes were checked");
-    let b_b = b_view
-        .broadcast(IxDyn(&b_shape))
-        .expect("batch shapes were checked");
-    let nb: usize = batch.iter().product();
-    let a3 = a_b.to_shape((nb, n, k)).expect("same element count");
-    let b3 = b_b.to_shape((nb, k, m)).expect("same element count");
+    let (oa, ob) = (batch_offsets(sa, &batch), batch_offsets(sb, &batch));
     let mut out_shape = batch;
     out_shape.extend([n, m]);
-    let mut out = vec![F::zero(); nb * n * m];
-    let work = |(i, chunk): (usize, &mut [F])| {
-        let mut c =
-            ndarray::ArrayViewMut::from_shape((n, m), chunk).expect("chunk has n*m elements");
-        let ai = a3.index_axis(ndarray::Axis(0), i);
-        let bi = b3.index_axis(ndarray::Axis(0), i);
-        general_mat_mul(F::one(), &ai, &bi, F::zero(), &mut c);
-    };
+    let mut out = vec_filled(oa.len() * n * m, F::zero());
+    let (da, db) = (a.as_slice(), b.as_slice());
     if n * m > 0 {
-        if nb > 1 && nb * n * m * k > (1 << 16) {
-            out.par_chunks_mut(n * m).enumerate().for_each(work);
+        // One product per batch; many small ones run side by side, a single
+        // one splits itself (both by size alone).
+        let batches = oa.len();
+        let (outer, inner) = if batches > 1 && batches * n * m * k > (1 << 16) {
+            (Par::Rayon, Par::Seq)
         } else {
-            out.chunks_mut(n * m).enumerate().for_each(work);
-        }
+            (Par::Seq, Par::Rayon)
+        };
+        outer.for_each_chunk_mut(&mut out, n * m, |i, c| {
+            gemm(
+                F::one(),
+                operand(da, oa[i], n, k, ta),
+                operand(db, ob[i], k, m, tb),
+                F::zero(),
+                MatMut::row_major(c, n, m),
+                inner,
+            );
+        });
     }
     Ok(Tensor::from_vec(&out_shape, out)?)
 }
@@ -99,7 +154,7 @@ impl<F: Float> Var<F> {
     /// [`AutogradError::ShapeMismatch`] when the inner sizes differ or the
     /// batch axes do not broadcast.
     pub fn matmul(&self, other: &Var<F>) -> Result<Var<F>> {
-        let v = matmul_forward(&self.value(), &other.value())?;
+        let v = product(&self.value(), false, &other.value(), false)?;
         Ok(Var::from_op(
             v,
             vec![self.clone(), other.clone()],

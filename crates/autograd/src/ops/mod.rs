@@ -4,6 +4,7 @@
 //! composition of them can be differentiated to any order.
 
 mod arith;
+mod linear;
 mod matmul;
 mod pad_mode;
 mod reduce;

@@ -1,7 +1,8 @@
 //! Elementwise functions: exp, log, pow, sqrt, abs, relu, sigmoid, tanh.
 
-use core_tensor::Float;
+use core_tensor::{Float, Tensor};
 
+use super::util::{map_elements, zip_elements};
 use crate::{Backward, BackwardCtx, Result, Var};
 
 /// The derivative rule of a unary op, in terms of differentiable ops on the
@@ -60,10 +61,19 @@ impl<F: Float> Backward<F> for UnaryBackward {
                 }));
                 g.mul(&sign)?
             }
+            Unary::Relu if !ctx.create_graph => {
+                // PyTorch's threshold_backward: the gradient where x > 0 (or
+                // NaN), zero where x <= 0, selected rather than multiplied.
+                let (gv, xv) = (g.value(), x.value());
+                let gx = zip_elements(gv.as_slice(), xv.as_slice(), |g, x| {
+                    if x <= F::zero() { F::zero() } else { g }
+                });
+                Var::constant(Tensor::from_vec(xv.shape(), gx)?)
+            }
             Unary::Relu => {
                 let mask = Var::constant(
                     x.value()
-                        .map(|&v| if v > F::zero() { F::one() } else { F::zero() }),
+                        .map(|&v| if v <= F::zero() { F::zero() } else { F::one() }),
                 );
                 g.mul(&mask)?
             }
@@ -82,12 +92,10 @@ impl<F: Float> Backward<F> for UnaryBackward {
 }
 
 impl<F: Float> Var<F> {
-    fn unary(&self, kind: Unary, f: impl Fn(F) -> F) -> Var<F> {
-        Var::from_op(
-            self.value().map(|&v| f(v)),
-            vec![self.clone()],
-            UnaryBackward(kind),
-        )
+    fn unary(&self, kind: Unary, f: impl Fn(F) -> F + Sync + Send) -> Var<F> {
+        let x = self.value();
+        let y = Tensor::from_vec(x.shape(), map_elements(x.as_slice(), f)).expect("same shape");
+        Var::from_op(y, vec![self.clone()], UnaryBackward(kind))
     }
 
     /// `e^x` elementwise.
@@ -197,5 +205,17 @@ mod tests {
     fn relu_propagates_nan() {
         let x = Var::constant(Tensor::from_vec(&[1], vec![f32::NAN]).unwrap());
         assert!(x.relu().value().as_slice()[0].is_nan());
+    }
+
+    // torch 2.15:
+    //   x = torch.tensor([nan, -1., 0., 2.], requires_grad=True)
+    //   torch.relu(x).backward(torch.tensor([5., nan, 7., 9.]))
+    //   x.grad == [5., 0., 0., 9.]
+    #[test]
+    fn relu_backward_selects_as_pytorch_does() {
+        let x = Var::leaf(Tensor::from_vec(&[4], vec![f32::NAN, -1.0, 0.0, 2.0]).unwrap());
+        let g = Tensor::from_vec(&[4], vec![5.0, f32::NAN, 7.0, 9.0]).unwrap();
+        x.relu().backward_with(&g, Default::default()).unwrap();
+        assert_eq!(x.grad().unwrap().as_slice(), &[5.0, 0.0, 0.0, 9.0]);
     }
 }

@@ -56,3 +56,45 @@ pub(crate) fn sum_to_shape<F: Float>(t: &Tensor<F>, shape: &[usize]) -> Tensor<F
             .expect("same element count"),
     )
 }
+
+/// Elements per task of the elementwise maps below: a chunk is read and
+/// written while it is in L1/L2.
+const ELEMENTWISE_CHUNK: usize = 1 << 14;
+
+/// `f` applied to every element of `x`, into a buffer from the cache,
+/// chunk by chunk in parallel for large inputs (elementwise, so the result
+/// does not depend on the split).
+pub(crate) fn map_elements<F: Float>(x: &[F], f: impl Fn(F) -> F + Sync + Send) -> Vec<F> {
+    let par = core_tensor::Par::Rayon.for_work(x.len());
+    let (out, _) =
+        core_tensor::chunks::build_chunks(par, x.len(), ELEMENTWISE_CHUNK, |t, chunk| {
+            let src = &x[t * ELEMENTWISE_CHUNK..][..chunk.len()];
+            for (o, &v) in chunk.iter_mut().zip(src) {
+                o.write(f(v));
+            }
+            (chunk.len(), ())
+        });
+    out
+}
+
+/// `f(a[i], b[i])` for two slices of one length, as [`map_elements`].
+pub(crate) fn zip_elements<F: Float>(
+    a: &[F],
+    b: &[F],
+    f: impl Fn(F, F) -> F + Sync + Send,
+) -> Vec<F> {
+    debug_assert_eq!(a.len(), b.len());
+    let par = core_tensor::Par::Rayon.for_work(a.len());
+    let (out, _) =
+        core_tensor::chunks::build_chunks(par, a.len(), ELEMENTWISE_CHUNK, |t, chunk| {
+            let (sa, sb) = (
+                &a[t * ELEMENTWISE_CHUNK..][..chunk.len()],
+                &b[t * ELEMENTWISE_CHUNK..][..chunk.len()],
+            );
+            for ((o, &x), &y) in chunk.iter_mut().zip(sa).zip(sb) {
+                o.write(f(x, y));
+            }
+            (chunk.len(), ())
+        });
+    out
+}

@@ -74,10 +74,12 @@ impl<F: Float> Linear<F> {
 }
 
 /// The functional form `F.linear(x, weight, bias)`: `x Wᵀ + b` over the
-/// last axis of `x` `(*, in)`, with `weight` `(out, in)` and `bias` `(out)`.
+/// last axis of `x` `(*, in)`, with `weight` `(out, in)` and `bias` `(out)`
+/// ([`Var::linear`]: one matrix product with the bias as its start).
 ///
 /// # Errors
-/// [`NnError::BadInput`] when the last axis of `x` is not `in`.
+/// [`NnError::BadInput`] when the last axis of `x` is not `in`;
+/// [`NnError::Autograd`] for a bias of another shape.
 pub fn linear<F: Float>(x: &Var<F>, weight: &Var<F>, bias: Option<&Var<F>>) -> Result<Var<F>> {
     let shape = x.shape();
     let ws = weight.shape();
@@ -91,21 +93,7 @@ pub fn linear<F: Float>(x: &Var<F>, weight: &Var<F>, bias: Option<&Var<F>>) -> R
             &shape,
         ));
     }
-    let (inf, outf) = (ws[1], ws[0]);
-    // matmul needs rank >= 2: treat a vector as one row.
-    let x2 = if shape.len() == 1 {
-        x.reshape(&[1, inf])?
-    } else {
-        x.clone()
-    };
-    let mut y = x2.matmul(&weight.transpose(0, 1)?)?;
-    if let Some(b) = bias {
-        y = y.add(b)?;
-    }
-    if shape.len() == 1 {
-        y = y.reshape(&[outf])?;
-    }
-    Ok(y)
+    Ok(x.linear(weight, bias)?)
 }
 
 impl<F: Float> Module<F> for Linear<F> {

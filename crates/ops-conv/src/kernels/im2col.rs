@@ -10,6 +10,8 @@
 //! contiguous input (stride 1) or a strided gather, with zeros only where
 //! a tap falls into the padding.
 
+use std::mem::MaybeUninit;
+
 use core_tensor::Float;
 
 use crate::geometry::Geom3;
@@ -61,43 +63,53 @@ fn source(
         .filter(|&i| i < size)
 }
 
-/// The output indices `x` of a run starting at `x0` with `len` entries whose
-/// tap `kx` reads inside the input on the last axis: `lo..hi`, relative to
-/// `x0` (possibly empty).
-#[inline]
-fn inside(x0: usize, len: usize, kx: usize, g: &Geom3) -> (usize, usize) {
+/// For each tap `kx` of the last axis, the output indices `x` whose tap
+/// reads inside the input: `first..last`.
+fn inside_ranges(g: &Geom3) -> Vec<(usize, usize)> {
     let (s, d, p, w) = (g.stride[2], g.dilation[2], g.pad[2], g.input[2]);
-    let off = kx * d;
-    // x * s + off >= p  <=>  x >= ceil((p - off) / s)
-    let first = p.saturating_sub(off).div_ceil(s);
-    // x * s + off - p < w  <=>  x * s < w + p - off  <=>  x < ceil((w + p - off) / s)
-    let last = (w + p).saturating_sub(off).div_ceil(s);
+    (0..g.kernel[2])
+        .map(|kx| {
+            let off = kx * d;
+            // x * s + off >= p  <=>  x >= ceil((p - off) / s)
+            let first = p.saturating_sub(off).div_ceil(s);
+            // x * s + off - p < w  <=>  x < ceil((w + p - off) / s)
+            let last = (w + p).saturating_sub(off).div_ceil(s);
+            (first, last.max(first))
+        })
+        .collect()
+}
+
+/// `first..last` intersected with the run `x0..x0 + len`, relative to `x0`.
+#[inline]
+fn clip((first, last): (usize, usize), x0: usize, len: usize) -> (usize, usize) {
     let lo = first.clamp(x0, x0 + len) - x0;
     let hi = last.clamp(x0, x0 + len) - x0;
-    (lo, hi.max(lo))
+    (lo, hi)
 }
 
 /// Writes the unfolded tile of `channels` input planes `x` (each
 /// `plane` elements) for the positions of `runs` into `out`, row-major
-/// `(channels * taps) x width`.
+/// `(channels * taps) x width`: every element of `out` is written.
 pub(crate) fn im2col_tile<F: Float>(
     x: &[F],
     channels: usize,
     g: &Geom3,
     runs: &[Run],
     width: usize,
-    out: &mut [F],
+    out: &mut [MaybeUninit<F>],
 ) {
     let [id, ih, iw] = g.input;
-    let [kd, kh, kw] = g.kernel;
+    let [kd, kh, _] = g.kernel;
     let plane = id * ih * iw;
     let (sw, dw, pw) = (g.stride[2], g.dilation[2], g.pad[2]);
+    let ranges = inside_ranges(g);
+    let zero = MaybeUninit::new(F::zero());
     let mut row = 0;
     for ci in 0..channels {
         let xc = &x[ci * plane..][..plane];
         for kz in 0..kd {
             for ky in 0..kh {
-                for kx in 0..kw {
+                for (kx, &range) in ranges.iter().enumerate() {
                     let dst = &mut out[row * width..][..width];
                     row += 1;
                     for r in runs {
@@ -105,21 +117,23 @@ pub(crate) fn im2col_tile<F: Float>(
                         let src = source(r.z, kz, g.stride[0], g.dilation[0], g.pad[0], id)
                             .zip(source(r.y, ky, g.stride[1], g.dilation[1], g.pad[1], ih));
                         let Some((iz, iy)) = src else {
-                            seg.fill(F::zero());
+                            seg.fill(zero);
                             continue;
                         };
                         let line = &xc[(iz * ih + iy) * iw..][..iw];
-                        let (lo, hi) = inside(r.x0, r.len, kx, g);
-                        seg[..lo].fill(F::zero());
-                        seg[hi..].fill(F::zero());
+                        let (lo, hi) = clip(range, r.x0, r.len);
+                        seg[..lo].fill(zero);
+                        seg[hi.max(lo)..].fill(zero);
                         if lo < hi {
                             // First input column read: (x0 + lo) * sw + kx * dw - pw.
                             let first = (r.x0 + lo) * sw + kx * dw - pw;
                             if sw == 1 {
-                                seg[lo..hi].copy_from_slice(&line[first..first + (hi - lo)]);
+                                for (v, &s) in seg[lo..hi].iter_mut().zip(&line[first..]) {
+                                    v.write(s);
+                                }
                             } else {
                                 for (j, v) in seg[lo..hi].iter_mut().enumerate() {
-                                    *v = line[first + j * sw];
+                                    v.write(line[first + j * sw]);
                                 }
                             }
                         }
@@ -142,15 +156,16 @@ pub(crate) fn col2im_tile<F: Float>(
     dx: &mut [F],
 ) {
     let [id, ih, iw] = g.input;
-    let [kd, kh, kw] = g.kernel;
+    let [kd, kh, _] = g.kernel;
     let plane = id * ih * iw;
     let (sw, dw, pw) = (g.stride[2], g.dilation[2], g.pad[2]);
+    let ranges = inside_ranges(g);
     let mut row = 0;
     for ci in 0..channels {
         let dxc = &mut dx[ci * plane..][..plane];
         for kz in 0..kd {
             for ky in 0..kh {
-                for kx in 0..kw {
+                for (kx, &range) in ranges.iter().enumerate() {
                     let src = &cols[row * width..][..width];
                     row += 1;
                     for r in runs {
@@ -160,7 +175,7 @@ pub(crate) fn col2im_tile<F: Float>(
                             continue;
                         };
                         let line = &mut dxc[(iz * ih + iy) * iw..][..iw];
-                        let (lo, hi) = inside(r.x0, r.len, kx, g);
+                        let (lo, hi) = clip(range, r.x0, r.len);
                         if lo < hi {
                             let first = (r.x0 + lo) * sw + kx * dw - pw;
                             let seg = &src[r.col + lo..r.col + hi];
@@ -190,6 +205,30 @@ mod tests {
         let x: Vec<usize> = [1, 1].iter().chain(input).copied().collect();
         let w: Vec<usize> = [1, 1].iter().chain(kernel).copied().collect();
         ConvGeom::new(&x, &w, p).unwrap()
+    }
+
+    /// `im2col_tile` into a fresh vector.
+    fn unfold(
+        x: &[f64],
+        channels: usize,
+        g: &Geom3,
+        start: usize,
+        width: usize,
+        taps: usize,
+    ) -> Vec<f64> {
+        let n = channels * taps * width;
+        let mut out = Vec::with_capacity(n);
+        im2col_tile(
+            x,
+            channels,
+            g,
+            &runs(g, start, width),
+            width,
+            &mut out.spare_capacity_mut()[..n],
+        );
+        // SAFETY: im2col_tile writes every element of its output.
+        unsafe { out.set_len(n) };
+        out
     }
 
     /// im2col by the definition, element by element.
@@ -263,8 +302,7 @@ mod tests {
             let x: Vec<f64> = (0..n).map(|i| i as f64 + 1.0).collect();
             let l = cg.positions();
             for (start, width) in [(0, l), (1, l - 1), (l / 3, l / 2 + 1)] {
-                let mut out = vec![f64::NAN; cg.taps() * width];
-                im2col_tile(&x, 1, &g, &runs(&g, start, width), width, &mut out);
+                let out = unfold(&x, 1, &g, start, width, cg.taps());
                 assert_eq!(
                     out,
                     naive(&x, &g, start, width),
@@ -293,8 +331,7 @@ mod tests {
             .map(|i| ((i * 104_729) % 17) as f64 - 8.0)
             .collect();
         let r = runs(&g, 0, l);
-        let mut ix = vec![0.0; 2 * taps * l];
-        im2col_tile(&x, 2, &g, &r, l, &mut ix);
+        let ix = unfold(&x, 2, &g, 0, l, taps);
         let mut cx = vec![0.0; 2 * plane];
         col2im_tile(&c, 2, &g, &r, l, &mut cx);
         let lhs: f64 = ix.iter().zip(&c).map(|(a, b)| a * b).sum();

@@ -24,6 +24,7 @@
 //! Results are therefore bitwise equal on any number of threads.
 
 use core_tensor::alloc::{CachedVec, vec_filled};
+use core_tensor::chunks::init_chunks;
 use core_tensor::gemm::{MatMut, MatRef, gemm};
 use core_tensor::{Float, Par};
 
@@ -86,16 +87,19 @@ impl<'g> Unfolder<'g> {
         if self.pointwise {
             return MatRef::new(&xg[start..], r, width, l, 1);
         }
+        let len = r * width;
         scratch.clear();
-        scratch.resize(r * width, F::zero());
+        scratch.reserve(len);
         im2col_tile(
             xg,
             self.geom.cg(),
             &self.g3,
             &runs(&self.g3, start, width),
             width,
-            scratch,
+            &mut scratch.spare_capacity_mut()[..len],
         );
+        // SAFETY: im2col_tile wrote every one of the first `len` slots.
+        unsafe { scratch.set_len(len) };
         MatRef::row_major(scratch, r, width)
     }
 
@@ -126,14 +130,15 @@ pub(crate) fn forward<F: Float>(
 ) -> Vec<F> {
     let (cg, cog, r, l) = (geom.cg(), geom.cog(), geom.rows(), geom.positions());
     let plane = geom.plane();
-    let mut y = vec_filled(geom.n * geom.cout * l, F::zero());
-    if y.is_empty() {
-        return y;
+    let len = geom.n * geom.cout * l;
+    if len == 0 {
+        return Vec::new();
     }
     let unfold = Unfolder::new(geom);
     let tiles = tiles(geom);
     let (outer, inner) = block_par(geom, par);
-    outer.for_each_chunk_mut(&mut y, cog * l, |ng, yb| {
+    // Each block is zeroed by its task right before its products fill it.
+    init_chunks(outer, len, cog * l, F::zero(), |ng, yb| {
         let (n, g) = (ng / geom.groups, ng % geom.groups);
         let xg = &x[(n * geom.c + g * cg) * plane..][..cg * plane];
         let wg = MatRef::row_major(&w[g * cog * r..], cog, r);
@@ -157,8 +162,7 @@ pub(crate) fn forward<F: Float>(
                 }
             }
         }
-    });
-    y
+    })
 }
 
 /// The input gradient: `dx` `(n, c, *input)` from `dy` `(n, cout,
@@ -166,14 +170,14 @@ pub(crate) fn forward<F: Float>(
 pub(crate) fn backward_input<F: Float>(dy: &[F], w: &[F], geom: &ConvGeom, par: Par) -> Vec<F> {
     let (cg, cog, r, l) = (geom.cg(), geom.cog(), geom.rows(), geom.positions());
     let plane = geom.plane();
-    let mut dx = vec_filled(geom.n * geom.c * plane, F::zero());
-    if dx.is_empty() {
-        return dx;
+    let len = geom.n * geom.c * plane;
+    if len == 0 {
+        return Vec::new();
     }
     let unfold = Unfolder::new(geom);
     let tiles = tiles(geom);
     let (outer, inner) = block_par(geom, par);
-    outer.for_each_chunk_mut(&mut dx, cg * plane, |ng, dxb| {
+    init_chunks(outer, len, cg * plane, F::zero(), |ng, dxb| {
         let (n, g) = (ng / geom.groups, ng % geom.groups);
         let dyg = &dy[(n * geom.cout + g * cog) * l..][..cog * l];
         // W_gᵀ: R x cog, the weight block read with swapped strides.
@@ -211,8 +215,7 @@ pub(crate) fn backward_input<F: Float>(dy: &[F], w: &[F], geom: &ConvGeom, par: 
                 dxb,
             );
         }
-    });
-    dx
+    })
 }
 
 /// The weight gradient `(cout, cg, *kernel)` from `dy` and `x`.
