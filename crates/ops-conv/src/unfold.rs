@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use autograd::{Backward, BackwardCtx, Var};
-use core_tensor::alloc::vec_filled;
+use core_tensor::alloc::{CachedVec, vec_filled};
 use core_tensor::chunks::build_chunks;
 use core_tensor::{Float, Par, Tensor};
 
 use crate::ConvGeom;
-use crate::kernels::{col2im_tile, im2col_tile, runs};
+use crate::kernels::{col2im_tile, im2col_tile, pad_planes, runs, unpad_planes};
 
 /// Unfolds `x` `(n, c, *input)` into `(n, groups, cg * taps, positions)`:
 /// row `ci * taps + t` of group `g` of sample `n` holds tap `t` of channel
@@ -23,9 +23,23 @@ pub fn im2col_kernel<F: Float>(x: &[F], geom: &ConvGeom, par: Par) -> Vec<F> {
         return Vec::new();
     }
     let all = runs(&g3, 0, l);
+    let source_plane: usize = g3.source_dims().iter().product();
     let (out, _) = build_chunks(par.for_work(n), n, r * l, |ng, block| {
         let xg = &x[ng * cg * plane..][..cg * plane];
-        im2col_tile(xg, cg, &g3, &all, l, block);
+        if g3.is_padded() {
+            let mut padded: CachedVec<F> = CachedVec::with_capacity(cg * source_plane);
+            pad_planes(
+                xg,
+                cg,
+                &g3,
+                &mut padded.spare_capacity_mut()[..cg * source_plane],
+            );
+            // SAFETY: pad_planes writes every element of its output.
+            unsafe { padded.set_len(cg * source_plane) };
+            im2col_tile(&padded, cg, &g3, &all, l, block);
+        } else {
+            im2col_tile(xg, cg, &g3, &all, l, block);
+        }
         (block.len(), ())
     });
     out
@@ -41,9 +55,17 @@ pub fn col2im_kernel<F: Float>(cols: &[F], geom: &ConvGeom, par: Par) -> Vec<F> 
         return out;
     }
     let all = runs(&g3, 0, l);
+    let source_plane: usize = g3.source_dims().iter().product();
     par.for_work(cols.len())
         .for_each_chunk_mut(&mut out, cg * plane, |ng, block| {
-            col2im_tile(&cols[ng * r * l..][..r * l], cg, &g3, &all, l, block);
+            let c = &cols[ng * r * l..][..r * l];
+            if g3.is_padded() {
+                let mut padded = CachedVec::filled(cg * source_plane, F::zero());
+                col2im_tile(c, cg, &g3, &all, l, &mut padded);
+                unpad_planes(&padded, cg, &g3, block);
+            } else {
+                col2im_tile(c, cg, &g3, &all, l, block);
+            }
         });
     out
 }

@@ -230,6 +230,9 @@ fn named_geometries_match_the_definition() {
             &[1, 1],
             1,
         ),
+        // Zeros only after the input ('same' padding of an even kernel).
+        case(&[2, 3, 9], &[4, 3, 4], &[1], &[[1, 2]], &[1], 1),
+        case(&[2, 3, 9], &[4, 3, 3], &[2], &[[0, 2]], &[1], 1),
         // Uneven padding, dilation, 1-d and 3-d.
         case(&[2, 4, 11], &[6, 2, 4], &[3], &[[5, 1]], &[2], 2),
         case(

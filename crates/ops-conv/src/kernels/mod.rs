@@ -19,7 +19,7 @@ use core_tensor::{Float, Par};
 
 use crate::ConvGeom;
 
-pub(crate) use im2col::{col2im_tile, im2col_tile, runs};
+pub(crate) use im2col::{col2im_tile, im2col_tile, pad_planes, runs, unpad_planes};
 
 /// `y = conv(x, w) + b`: `x` `(n, c, *input)`, `w` `(cout, c / groups,
 /// *kernel)`, optional `b` `(cout)`; returns `(n, cout, *output)`.

@@ -11,7 +11,9 @@
 //!
 //! `U` is never built whole: the positions are cut into tiles of at most
 //! [`TILE_ELEMS`] unfolded elements, unfolded into a scratch buffer that
-//! stays in the core's cache, and multiplied at once. A pointwise
+//! stays in the core's cache, and multiplied at once. A padded input is
+//! first copied with its zeros into scratch planes, once per `(n, g)`
+//! block, so the unfolding itself never checks bounds. A pointwise
 //! convolution (kernel 1, stride 1, no padding) needs no unfolding: `U` is
 //! the input itself. Transposed operands are strided views, never copies.
 //!
@@ -23,12 +25,14 @@
 //! consecutive `(n, tile)` items whose partial sums are added in order.
 //! Results are therefore bitwise equal on any number of threads.
 
+use std::mem::MaybeUninit;
+
 use core_tensor::alloc::{CachedVec, vec_filled};
 use core_tensor::chunks::init_chunks;
 use core_tensor::gemm::{MatMut, MatRef, gemm};
 use core_tensor::{Float, Par};
 
-use super::im2col::{Run, col2im_tile, im2col_tile, runs};
+use super::im2col::{Run, col2im_tile, im2col_tile, pad_planes, runs, unpad_planes};
 use crate::ConvGeom;
 use crate::geometry::Geom3;
 
@@ -58,8 +62,36 @@ fn tiles(geom: &ConvGeom) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// One tile of a group's unfolded input: the input itself for a pointwise
-/// convolution, otherwise unfolded into `scratch`.
+/// `v` resized to `len` elements written by `fill`, which must write them
+/// all; no element is set twice.
+fn fill_with<F: Float>(v: &mut CachedVec<F>, len: usize, fill: impl FnOnce(&mut [MaybeUninit<F>])) {
+    v.clear();
+    v.reserve(len);
+    fill(&mut v.spare_capacity_mut()[..len]);
+    // SAFETY: `fill` writes every one of the first `len` slots (its contract,
+    // kept by pad_planes and im2col_tile).
+    unsafe { v.set_len(len) };
+}
+
+/// Scratch of one task: the padded input planes of the block last padded,
+/// and the unfolded tile.
+struct Scratch<F> {
+    padded: CachedVec<F>,
+    padded_block: Option<usize>,
+    tile: CachedVec<F>,
+}
+
+impl<F> Scratch<F> {
+    fn new() -> Self {
+        Self {
+            padded: CachedVec::with_capacity(0),
+            padded_block: None,
+            tile: CachedVec::with_capacity(0),
+        }
+    }
+}
+
+/// The tiles of one geometry's unfolded input.
 struct Unfolder<'g> {
     geom: &'g ConvGeom,
     g3: Geom3,
@@ -75,32 +107,41 @@ impl<'g> Unfolder<'g> {
         }
     }
 
-    /// The `R x width` tile of the group whose input planes are `xg`.
+    /// Elements of the planes the taps read, per channel.
+    fn source_plane(&self) -> usize {
+        self.g3.source_dims().iter().product()
+    }
+
+    /// The `R x width` tile of block `block` (sample and group) whose input
+    /// planes are `xg`.
     fn tile<'a, F: Float>(
         &self,
         xg: &'a [F],
+        block: usize,
         start: usize,
         width: usize,
-        scratch: &'a mut CachedVec<F>,
+        s: &'a mut Scratch<F>,
     ) -> MatRef<'a, F> {
-        let (r, l) = (self.geom.rows(), self.geom.positions());
+        let (r, l, cg) = (self.geom.rows(), self.geom.positions(), self.geom.cg());
         if self.pointwise {
             return MatRef::new(&xg[start..], r, width, l, 1);
         }
-        let len = r * width;
-        scratch.clear();
-        scratch.reserve(len);
-        im2col_tile(
-            xg,
-            self.geom.cg(),
-            &self.g3,
-            &runs(&self.g3, start, width),
-            width,
-            &mut scratch.spare_capacity_mut()[..len],
-        );
-        // SAFETY: im2col_tile wrote every one of the first `len` slots.
-        unsafe { scratch.set_len(len) };
-        MatRef::row_major(scratch, r, width)
+        let src: &[F] = if self.g3.is_padded() {
+            if s.padded_block != Some(block) {
+                fill_with(&mut s.padded, cg * self.source_plane(), |out| {
+                    pad_planes(xg, cg, &self.g3, out);
+                });
+                s.padded_block = Some(block);
+            }
+            &s.padded
+        } else {
+            xg
+        };
+        let runs = self.runs(start, width);
+        fill_with(&mut s.tile, r * width, |out| {
+            im2col_tile(src, cg, &self.g3, &runs, width, out);
+        });
+        MatRef::row_major(&s.tile, r, width)
     }
 
     fn runs(&self, start: usize, width: usize) -> Vec<Run> {
@@ -139,12 +180,12 @@ pub(crate) fn forward<F: Float>(
     let (outer, inner) = block_par(geom, par);
     // Each block is zeroed by its task right before its products fill it.
     init_chunks(outer, len, cog * l, F::zero(), |ng, yb| {
-        let (n, g) = (ng / geom.groups, ng % geom.groups);
-        let xg = &x[(n * geom.c + g * cg) * plane..][..cg * plane];
+        let g = ng % geom.groups;
+        let xg = &x[ng * cg * plane..][..cg * plane];
         let wg = MatRef::row_major(&w[g * cog * r..], cog, r);
-        let mut scratch = CachedVec::with_capacity(0);
+        let mut scratch = Scratch::new();
         for &(start, width) in &tiles {
-            let u = unfold.tile(xg, start, width, &mut scratch);
+            let u = unfold.tile(xg, ng, start, width, &mut scratch);
             gemm(
                 F::one(),
                 wg,
@@ -178,8 +219,8 @@ pub(crate) fn backward_input<F: Float>(dy: &[F], w: &[F], geom: &ConvGeom, par: 
     let tiles = tiles(geom);
     let (outer, inner) = block_par(geom, par);
     init_chunks(outer, len, cg * plane, F::zero(), |ng, dxb| {
-        let (n, g) = (ng / geom.groups, ng % geom.groups);
-        let dyg = &dy[(n * geom.cout + g * cog) * l..][..cog * l];
+        let g = ng % geom.groups;
+        let dyg = &dy[(ng * cog) * l..][..cog * l];
         // W_gᵀ: R x cog, the weight block read with swapped strides.
         let wt = MatRef::row_major(&w[g * cog * r..], cog, r).t();
         if unfold.pointwise {
@@ -193,27 +234,39 @@ pub(crate) fn backward_input<F: Float>(dy: &[F], w: &[F], geom: &ConvGeom, par: 
             );
             return;
         }
-        let mut scratch = CachedVec::with_capacity(0);
+        // The tile products overwrite their scratch (beta = 0); a padded
+        // input's gradient gathers in padded planes first.
+        let widest = tiles.iter().map(|t| t.1).max().unwrap_or(0);
+        let mut cols = CachedVec::filled(r * widest, F::zero());
+        let mut padded = unfold
+            .g3
+            .is_padded()
+            .then(|| CachedVec::filled(cg * unfold.source_plane(), F::zero()));
         for &(start, width) in &tiles {
-            scratch.clear();
-            scratch.resize(r * width, F::zero());
             let gy = MatRef::new(&dyg[start..], cog, width, l, 1);
             gemm(
                 F::one(),
                 wt,
                 gy,
                 F::zero(),
-                MatMut::row_major(&mut scratch, r, width),
+                MatMut::row_major(&mut cols, r, width),
                 inner,
             );
+            let target: &mut [F] = match padded.as_mut() {
+                Some(p) => p,
+                None => dxb,
+            };
             col2im_tile(
-                &scratch,
+                &cols,
                 cg,
                 &unfold.g3,
                 &unfold.runs(start, width),
                 width,
-                dxb,
+                target,
             );
+        }
+        if let Some(p) = padded {
+            unpad_planes(&p, cg, &unfold.g3, dxb);
         }
     })
 }
@@ -244,15 +297,16 @@ pub(crate) fn backward_weight<F: Float>(dy: &[F], x: &[F], geom: &ConvGeom, par:
         Par::Seq
     };
     let outer = if partials > 1 { par } else { Par::Seq };
-    let mut sums = vec_filled(partials * size, F::zero());
-    outer.for_each_chunk_mut(&mut sums, size, |p, dw| {
-        let mut scratch = CachedVec::with_capacity(0);
+    let sums = init_chunks(outer, partials * size, size, F::zero(), |p, dw| {
+        // One scratch per group, so each keeps its padded block across tiles.
+        let mut scratch: Vec<Scratch<F>> = (0..geom.groups).map(|_| Scratch::new()).collect();
         for item in p * per..((p + 1) * per).min(items) {
             let (n, (start, width)) = (item / tiles.len(), tiles[item % tiles.len()]);
-            for g in 0..geom.groups {
-                let xg = &x[(n * geom.c + g * cg) * plane..][..cg * plane];
-                let dyg = &dy[(n * geom.cout + g * cog) * l..][..cog * l];
-                let u = unfold.tile(xg, start, width, &mut scratch);
+            for (g, s) in scratch.iter_mut().enumerate() {
+                let ng = n * geom.groups + g;
+                let xg = &x[ng * cg * plane..][..cg * plane];
+                let dyg = &dy[ng * cog * l..][..cog * l];
+                let u = unfold.tile(xg, ng, start, width, s);
                 let gy = MatRef::new(&dyg[start..], cog, width, l, 1);
                 // dW_g (cog x R) += dY tile (cog x width) · Uᵀ (width x R).
                 gemm(
