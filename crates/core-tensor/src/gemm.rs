@@ -170,10 +170,10 @@ impl<'a, F> MatMut<'a, F> {
 const SPLIT_WORK: usize = 1 << 21;
 
 /// Most blocks a product is cut into.
-const MAX_BLOCKS: usize = 32;
+const MAX_BLOCKS: usize = 16;
 
 /// Fewest rows or columns of `C` in one block.
-const MIN_BLOCK: usize = 64;
+const MIN_BLOCK: usize = 128;
 
 /// How many blocks of `len` rows (or columns) a product of `work` is cut
 /// into: a function of the problem's size alone.

@@ -180,3 +180,18 @@ fn filled_buffers_hold_exactly_the_value() {
     assert!(clean.iter().all(|&x| x == 0.0));
     assert_eq!(clean.len(), 60_000);
 }
+
+#[test]
+fn a_growing_cached_vec_takes_its_new_buffer_from_the_cache() {
+    let _t = turn();
+    let mut v = CachedVec::<f32>::with_capacity(0);
+    v.resize(50_000, 1.0);
+    v.reserve(100_000);
+    assert!(v.capacity() >= 150_000);
+    assert_eq!(v.len(), 50_000);
+    assert!(v.iter().all(|&x| x == 1.0));
+    drop(v);
+    // Both buffers (the 50 000 and the 150 000 one) are cached: they were
+    // class-sized, not grown by Vec.
+    assert_eq!(memory_stats().cached_buffers, 2);
+}

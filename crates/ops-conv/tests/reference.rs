@@ -243,6 +243,23 @@ fn named_geometries_match_the_definition() {
             &[2, 1, 3],
             1,
         ),
+        // Several samples per tile, the last block shorter, with groups.
+        case(
+            &[11, 2, 10, 10],
+            &[3, 2, 3, 3],
+            &[1, 1],
+            &[[1, 1], [1, 1]],
+            &[1, 1],
+            1,
+        ),
+        case(
+            &[9, 4, 6, 6],
+            &[6, 2, 3, 3],
+            &[1, 2],
+            &[[0, 1], [1, 1]],
+            &[2, 1],
+            2,
+        ),
         // Several tiles per sample and several partial sums of dw.
         case(
             &[5, 8, 40, 40],

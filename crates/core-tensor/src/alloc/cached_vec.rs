@@ -41,6 +41,36 @@ impl<T> CachedVec<T> {
         }
     }
 
+    /// Makes room for at least `additional` more elements. When the buffer
+    /// must grow, the new one comes from the cache (and the old one goes
+    /// back to it), not from `Vec`'s own growth, which would bypass the
+    /// cache. Shadows [`Vec::reserve`].
+    pub fn reserve(&mut self, additional: usize) {
+        let need = self
+            .vec
+            .len()
+            .checked_add(additional)
+            .expect("capacity overflow");
+        if need > self.vec.capacity() {
+            let mut grown = vec_with_capacity(need);
+            grown.append(&mut self.vec);
+            recycle(std::mem::replace(&mut self.vec, grown));
+        }
+    }
+
+    /// Resizes to `n` elements, filling new ones with `value`; growth goes
+    /// through the cache as in [`CachedVec::reserve`]. Shadows
+    /// [`Vec::resize`].
+    pub fn resize(&mut self, n: usize, value: T)
+    where
+        T: Clone,
+    {
+        if n > self.vec.len() {
+            self.reserve(n - self.vec.len());
+        }
+        self.vec.resize(n, value);
+    }
+
     /// Takes the vector out; its buffer then leaves the cache's care.
     pub fn into_vec(mut self) -> Vec<T> {
         std::mem::take(&mut self.vec)

@@ -32,8 +32,15 @@ pub(crate) struct Run {
     col: usize,
 }
 
-/// The runs of positions `start..start + len`, in order.
+/// The runs of positions `start..start + len`, in order, at tile columns
+/// `0..len`.
 pub(crate) fn runs(g: &Geom3, start: usize, len: usize) -> Vec<Run> {
+    runs_at(g, start, len, 0)
+}
+
+/// The runs of positions `start..start + len` at tile columns
+/// `col0..col0 + len` (a tile that holds several samples side by side).
+pub(crate) fn runs_at(g: &Geom3, start: usize, len: usize, col0: usize) -> Vec<Run> {
     let [_, oh, ow] = g.output;
     let mut out = Vec::with_capacity(len / ow.max(1) + 2);
     let (mut l, end) = (start, start + len);
@@ -45,7 +52,7 @@ pub(crate) fn runs(g: &Geom3, start: usize, len: usize) -> Vec<Run> {
             y: row % oh,
             x0,
             len: run,
-            col: l - start,
+            col: col0 + l - start,
         });
         l += run;
     }

@@ -1,29 +1,32 @@
 //! Convolution as matrix products over the unfolded input, one tile of
 //! output positions at a time.
 //!
-//! For sample `n` and group `g`, with `W_g` the group's weight as a
-//! `cog x R` matrix (`R = cg · taps`) and `U` the group's unfolded input
-//! (`R x L`, see [`super::im2col`]):
+//! For group `g`, with `W_g` the group's weight as a `cog x R` matrix
+//! (`R = cg · taps`) and `U` the group's unfolded input (`R` rows, one
+//! column per output position of every sample, see [`super::im2col`]):
 //!
-//! - forward: `Y[n, g] = W_g · U + b`;
-//! - input gradient: `dX[n, g] = col2im(W_gᵀ · dY[n, g])`;
-//! - weight gradient: `dW_g = Σ_n dY[n, g] · Uᵀ`.
+//! - forward: `Y_g = W_g · U + b`;
+//! - input gradient: `dX_g = col2im(W_gᵀ · dY_g)`;
+//! - weight gradient: `dW_g = dY_g · Uᵀ`.
 //!
-//! `U` is never built whole: the positions are cut into tiles of at most
-//! [`TILE_ELEMS`] unfolded elements, unfolded into a scratch buffer that
-//! stays in the core's cache, and multiplied at once. A padded input is
-//! first copied with its zeros into scratch planes, once per `(n, g)`
-//! block, so the unfolding itself never checks bounds. A pointwise
-//! convolution (kernel 1, stride 1, no padding) needs no unfolding: `U` is
-//! the input itself. Transposed operands are strided views, never copies.
+//! `U` is never built whole. The samples are taken in blocks: one sample
+//! whose positions are cut into tiles of at most [`TILE_ELEMS`] unfolded
+//! elements, or, when a sample's positions are fewer than a tile holds,
+//! up to [`MAX_BLOCK_SAMPLES`] samples side by side in one tile, so the
+//! products stay large for small images. A tile is unfolded into scratch
+//! that stays in the core's cache and multiplied at once. A padded input is
+//! first copied with its zeros into scratch planes, once per block and
+//! group, so the unfolding never checks bounds. A pointwise convolution
+//! (kernel 1, stride 1, no padding) needs no unfolding: `U` is the input
+//! itself. Transposed operands are strided views, never copies.
 //!
-//! Parallel work is split by the problem's size only: over `(n, g)` blocks
-//! of the output (or of the input gradient), each one task; when there are
-//! fewer than [`MIN_BLOCKS`] of them, the matrix products themselves split
-//! (by [`core_tensor::gemm::gemm`]'s size-only rule). The weight gradient's
-//! sum over samples is cut into at most [`MAX_PARTIALS`] runs of
-//! consecutive `(n, tile)` items whose partial sums are added in order.
-//! Results are therefore bitwise equal on any number of threads.
+//! Parallel work is split by the problem's size only: blocks of samples
+//! are independent tasks; when there are fewer than [`MIN_BLOCKS`] of
+//! them, the matrix products themselves split (by
+//! [`core_tensor::gemm::gemm`]'s size-only rule). The weight gradient's sum
+//! is cut into at most [`MAX_PARTIALS`] runs of consecutive `(block, tile)`
+//! items whose partial sums are added in order. Results are therefore
+//! bitwise equal on any number of threads.
 
 use std::mem::MaybeUninit;
 
@@ -32,15 +35,18 @@ use core_tensor::chunks::init_chunks;
 use core_tensor::gemm::{MatMut, MatRef, gemm};
 use core_tensor::{Float, Par};
 
-use super::im2col::{Run, col2im_tile, im2col_tile, pad_planes, runs, unpad_planes};
+use super::im2col::{col2im_tile, im2col_tile, pad_planes, runs_at, unpad_planes};
 use crate::ConvGeom;
 use crate::geometry::Geom3;
 
 /// Unfolded elements per tile (rows x positions).
 pub(crate) const TILE_ELEMS: usize = 1 << 17;
 
-/// Fewest `(n, g)` blocks for which blocks run in parallel; below, the
-/// matrix products split instead.
+/// Most samples side by side in one tile.
+pub(crate) const MAX_BLOCK_SAMPLES: usize = 8;
+
+/// Fewest blocks for which blocks run in parallel; below, the matrix
+/// products split instead.
 pub(crate) const MIN_BLOCKS: usize = 4;
 
 /// Most partial sums of the weight gradient.
@@ -49,62 +55,118 @@ pub(crate) const MAX_PARTIALS: usize = 8;
 /// Fewest unfolded elements per partial sum of the weight gradient.
 const PARTIAL_MIN_ELEMS: usize = 1 << 16;
 
-/// The tiles of the positions: `(start, width)` pairs covering `0..L`.
-fn tiles(geom: &ConvGeom) -> Vec<(usize, usize)> {
-    let l = geom.positions();
-    let width = if geom.is_pointwise() {
-        l
-    } else {
-        (TILE_ELEMS / geom.rows().max(1)).clamp(16, l.max(16))
-    };
-    (0..l.div_ceil(width))
-        .map(|i| (i * width, width.min(l - i * width)))
-        .collect()
-}
-
 /// `v` resized to `len` elements written by `fill`, which must write them
-/// all; no element is set twice.
+/// all.
 fn fill_with<F: Float>(v: &mut CachedVec<F>, len: usize, fill: impl FnOnce(&mut [MaybeUninit<F>])) {
     v.clear();
     v.reserve(len);
     fill(&mut v.spare_capacity_mut()[..len]);
     // SAFETY: `fill` writes every one of the first `len` slots (its contract,
-    // kept by pad_planes and im2col_tile).
+    // kept by the callers: pad_planes, im2col_tile over all samples).
     unsafe { v.set_len(len) };
 }
 
-/// Scratch of one task: the padded input planes of the block last padded,
-/// and the unfolded tile.
-struct Scratch<F> {
-    padded: CachedVec<F>,
-    padded_block: Option<usize>,
-    tile: CachedVec<F>,
+/// `v` as `len` zeros.
+fn zeroed<F: Float>(v: &mut CachedVec<F>, len: usize) {
+    v.clear();
+    v.resize(len, F::zero());
 }
 
-impl<F> Scratch<F> {
-    fn new() -> Self {
-        Self {
-            padded: CachedVec::with_capacity(0),
-            padded_block: None,
-            tile: CachedVec::with_capacity(0),
-        }
+/// The first `len` elements of `v`, grown with zeros if it is shorter: for
+/// outputs of products that overwrite them (beta = 0), so the zeros are
+/// written once per task rather than per tile.
+fn at_least<F: Float>(v: &mut CachedVec<F>, len: usize) -> &mut [F] {
+    if v.len() < len {
+        v.resize(len, F::zero());
     }
+    &mut v[..len]
 }
 
-/// The tiles of one geometry's unfolded input.
-struct Unfolder<'g> {
+/// `dY` of group `g` for the tile `(start, width)` of each sample, the
+/// samples side by side: a strided view for one sample, a gathered copy in
+/// `side` for several.
+#[allow(clippy::too_many_arguments)]
+fn gathered_dy<'a, F: Float>(
+    dy: &'a [F],
+    geom: &ConvGeom,
+    g: usize,
+    samples: std::ops::Range<usize>,
+    start: usize,
+    width: usize,
+    side: &'a mut CachedVec<F>,
+) -> MatRef<'a, F> {
+    let (cog, l) = (geom.cog(), geom.positions());
+    if samples.len() == 1 {
+        let at = (samples.start * geom.groups + g) * cog * l + start;
+        return MatRef::new(&dy[at..], cog, width, l, 1);
+    }
+    let cols = samples.len() * width;
+    fill_with(side, cog * cols, |out| {
+        for (o, row) in out.chunks_exact_mut(cols).enumerate() {
+            for (i, n) in samples.clone().enumerate() {
+                let at = ((n * geom.groups + g) * cog + o) * l + start;
+                for (d, &v) in row[i * width..][..width]
+                    .iter_mut()
+                    .zip(&dy[at..at + width])
+                {
+                    d.write(v);
+                }
+            }
+        }
+    });
+    MatRef::row_major(side, cog, cols)
+}
+
+/// How the samples are taken: blocks of `per_block` samples (the last may
+/// hold fewer), and the tiles of one sample's positions.
+struct Plan<'g> {
     geom: &'g ConvGeom,
     g3: Geom3,
     pointwise: bool,
+    per_block: usize,
+    /// Tiles `(start, width)` of one sample's positions; with several
+    /// samples per block, one tile of all of them.
+    tiles: Vec<(usize, usize)>,
 }
 
-impl<'g> Unfolder<'g> {
+impl<'g> Plan<'g> {
     fn new(geom: &'g ConvGeom) -> Self {
+        let (l, r) = (geom.positions(), geom.rows().max(1));
+        let pointwise = geom.is_pointwise();
+        let width = if pointwise {
+            l.max(1)
+        } else {
+            (TILE_ELEMS / r).max(16)
+        };
+        let per_block = if pointwise || l >= width || l == 0 {
+            1
+        } else {
+            (width / l).clamp(1, MAX_BLOCK_SAMPLES).min(geom.n.max(1))
+        };
+        let tiles = if per_block > 1 || l == 0 {
+            vec![(0, l)]
+        } else {
+            let width = width.min(l);
+            (0..l.div_ceil(width))
+                .map(|i| (i * width, width.min(l - i * width)))
+                .collect()
+        };
         Self {
             geom,
             g3: geom.as_3d(),
-            pointwise: geom.is_pointwise(),
+            pointwise,
+            per_block,
+            tiles,
         }
+    }
+
+    fn blocks(&self) -> usize {
+        self.geom.n.div_ceil(self.per_block)
+    }
+
+    /// The samples of block `b`.
+    fn samples(&self, b: usize) -> std::ops::Range<usize> {
+        b * self.per_block..((b + 1) * self.per_block).min(self.geom.n)
     }
 
     /// Elements of the planes the taps read, per channel.
@@ -112,51 +174,87 @@ impl<'g> Unfolder<'g> {
         self.g3.source_dims().iter().product()
     }
 
-    /// The `R x width` tile of block `block` (sample and group) whose input
-    /// planes are `xg`.
+    /// How the blocks and the products inside them share the threads.
+    fn par(&self, par: Par) -> (Par, Par) {
+        if par == Par::Seq {
+            (Par::Seq, Par::Seq)
+        } else if self.blocks() >= MIN_BLOCKS {
+            (Par::Rayon, Par::Seq)
+        } else {
+            (Par::Seq, Par::Rayon)
+        }
+    }
+
+    /// The `R x (count · width)` tile of group `g` for the samples
+    /// `samples` (input `x`), positions `start..start + width` of each.
     fn tile<'a, F: Float>(
         &self,
-        xg: &'a [F],
-        block: usize,
+        x: &'a [F],
+        g: usize,
+        samples: std::ops::Range<usize>,
         start: usize,
         width: usize,
         s: &'a mut Scratch<F>,
     ) -> MatRef<'a, F> {
-        let (r, l, cg) = (self.geom.rows(), self.geom.positions(), self.geom.cg());
+        let geom = self.geom;
+        let (r, l, cg, plane) = (geom.rows(), geom.positions(), geom.cg(), geom.plane());
+        let count = samples.len();
+        let block_of = |n: usize| &x[(n * geom.groups + g) * cg * plane..][..cg * plane];
         if self.pointwise {
-            return MatRef::new(&xg[start..], r, width, l, 1);
+            return MatRef::new(&block_of(samples.start)[start..], r, width, l, 1);
         }
-        let src: &[F] = if self.g3.is_padded() {
-            if s.padded_block != Some(block) {
-                fill_with(&mut s.padded, cg * self.source_plane(), |out| {
-                    pad_planes(xg, cg, &self.g3, out);
-                });
-                s.padded_block = Some(block);
+        let src_plane = cg * self.source_plane();
+        if self.g3.is_padded() && s.padded_for != Some((samples.start, g)) {
+            fill_with(&mut s.padded, count * src_plane, |out| {
+                for (i, n) in samples.clone().enumerate() {
+                    pad_planes(
+                        block_of(n),
+                        cg,
+                        &self.g3,
+                        &mut out[i * src_plane..][..src_plane],
+                    );
+                }
+            });
+            s.padded_for = Some((samples.start, g));
+        }
+        let (g3, padded) = (&self.g3, &s.padded);
+        let cols = count * width;
+        fill_with(&mut s.tile, r * cols, |out| {
+            for (i, n) in samples.clone().enumerate() {
+                let src: &[F] = if g3.is_padded() {
+                    &padded[i * src_plane..][..src_plane]
+                } else {
+                    block_of(n)
+                };
+                im2col_tile(
+                    src,
+                    cg,
+                    g3,
+                    &runs_at(g3, start, width, i * width),
+                    cols,
+                    out,
+                );
             }
-            &s.padded
-        } else {
-            xg
-        };
-        let runs = self.runs(start, width);
-        fill_with(&mut s.tile, r * width, |out| {
-            im2col_tile(src, cg, &self.g3, &runs, width, out);
         });
-        MatRef::row_major(&s.tile, r, width)
-    }
-
-    fn runs(&self, start: usize, width: usize) -> Vec<Run> {
-        runs(&self.g3, start, width)
+        MatRef::row_major(&s.tile, r, cols)
     }
 }
 
-/// How the `(n, g)` blocks and the products inside them share the threads.
-fn block_par(geom: &ConvGeom, par: Par) -> (Par, Par) {
-    if par == Par::Seq {
-        (Par::Seq, Par::Seq)
-    } else if geom.n * geom.groups >= MIN_BLOCKS {
-        (Par::Rayon, Par::Seq)
-    } else {
-        (Par::Seq, Par::Rayon)
+/// Scratch of one task: padded input planes (of the block and group last
+/// padded) and the unfolded tile.
+struct Scratch<F> {
+    padded: CachedVec<F>,
+    padded_for: Option<(usize, usize)>,
+    tile: CachedVec<F>,
+}
+
+impl<F> Scratch<F> {
+    fn new() -> Self {
+        Self {
+            padded: CachedVec::with_capacity(0),
+            padded_for: None,
+            tile: CachedVec::with_capacity(0),
+        }
     }
 }
 
@@ -169,41 +267,60 @@ pub(crate) fn forward<F: Float>(
     geom: &ConvGeom,
     par: Par,
 ) -> Vec<F> {
-    let (cg, cog, r, l) = (geom.cg(), geom.cog(), geom.rows(), geom.positions());
-    let plane = geom.plane();
+    let (cog, r, l) = (geom.cog(), geom.rows(), geom.positions());
     let len = geom.n * geom.cout * l;
     if len == 0 {
         return Vec::new();
     }
-    let unfold = Unfolder::new(geom);
-    let tiles = tiles(geom);
-    let (outer, inner) = block_par(geom, par);
+    let plan = Plan::new(geom);
+    let (outer, inner) = plan.par(par);
     // Each block is zeroed by its task right before its products fill it.
-    init_chunks(outer, len, cog * l, F::zero(), |ng, yb| {
-        let g = ng % geom.groups;
-        let xg = &x[ng * cg * plane..][..cg * plane];
-        let wg = MatRef::row_major(&w[g * cog * r..], cog, r);
-        let mut scratch = Scratch::new();
-        for &(start, width) in &tiles {
-            let u = unfold.tile(xg, ng, start, width, &mut scratch);
-            gemm(
-                F::one(),
-                wg,
-                u,
-                F::zero(),
-                MatMut::new(&mut yb[start..], cog, width, l),
-                inner,
-            );
-            if let Some(b) = b {
-                for (o, row) in yb.chunks_mut(l).enumerate() {
-                    let bias = b[g * cog + o];
-                    row[start..start + width]
-                        .iter_mut()
-                        .for_each(|v| *v += bias);
+    init_chunks(
+        outer,
+        len,
+        plan.per_block * geom.cout * l,
+        F::zero(),
+        |blk, yb| {
+            let samples = plan.samples(blk);
+            let count = samples.len();
+            let mut s = Scratch::new();
+            let mut side = CachedVec::with_capacity(0);
+            for g in 0..geom.groups {
+                let wg = MatRef::row_major(&w[g * cog * r..], cog, r);
+                for &(start, width) in &plan.tiles {
+                    let u = plan.tile(x, g, samples.clone(), start, width, &mut s);
+                    if count == 1 {
+                        let out = MatMut::new(&mut yb[g * cog * l + start..], cog, width, l);
+                        gemm(F::one(), wg, u, F::zero(), out, inner);
+                    } else {
+                        // Several samples side by side: the product goes to
+                        // scratch, then row by row to each sample's rows.
+                        let prod = at_least(&mut side, cog * count * width);
+                        gemm(
+                            F::one(),
+                            wg,
+                            u,
+                            F::zero(),
+                            MatMut::row_major(prod, cog, count * width),
+                            inner,
+                        );
+                        for (o, row) in prod.chunks_exact(count * width).enumerate() {
+                            for i in 0..count {
+                                let at = (i * geom.cout + g * cog + o) * l + start;
+                                yb[at..at + width].copy_from_slice(&row[i * width..][..width]);
+                            }
+                        }
+                    }
                 }
             }
-        }
-    })
+            if let Some(b) = b {
+                for (row, v) in yb.chunks_exact_mut(l).enumerate() {
+                    let bias = b[row % geom.cout];
+                    v.iter_mut().for_each(|y| *y += bias);
+                }
+            }
+        },
+    )
 }
 
 /// The input gradient: `dx` `(n, c, *input)` from `dy` `(n, cout,
@@ -215,70 +332,85 @@ pub(crate) fn backward_input<F: Float>(dy: &[F], w: &[F], geom: &ConvGeom, par: 
     if len == 0 {
         return Vec::new();
     }
-    let unfold = Unfolder::new(geom);
-    let tiles = tiles(geom);
-    let (outer, inner) = block_par(geom, par);
-    init_chunks(outer, len, cg * plane, F::zero(), |ng, dxb| {
-        let g = ng % geom.groups;
-        let dyg = &dy[(ng * cog) * l..][..cog * l];
-        // W_gᵀ: R x cog, the weight block read with swapped strides.
-        let wt = MatRef::row_major(&w[g * cog * r..], cog, r).t();
-        if unfold.pointwise {
-            gemm(
-                F::one(),
-                wt,
-                MatRef::row_major(dyg, cog, l),
-                F::zero(),
-                MatMut::row_major(dxb, r, l),
-                inner,
-            );
-            return;
-        }
-        // The tile products overwrite their scratch (beta = 0); a padded
-        // input's gradient gathers in padded planes first.
-        let widest = tiles.iter().map(|t| t.1).max().unwrap_or(0);
-        let mut cols = CachedVec::filled(r * widest, F::zero());
-        let mut padded = unfold
-            .g3
-            .is_padded()
-            .then(|| CachedVec::filled(cg * unfold.source_plane(), F::zero()));
-        for &(start, width) in &tiles {
-            let gy = MatRef::new(&dyg[start..], cog, width, l, 1);
-            gemm(
-                F::one(),
-                wt,
-                gy,
-                F::zero(),
-                MatMut::row_major(&mut cols, r, width),
-                inner,
-            );
-            let target: &mut [F] = match padded.as_mut() {
-                Some(p) => p,
-                None => dxb,
-            };
-            col2im_tile(
-                &cols,
-                cg,
-                &unfold.g3,
-                &unfold.runs(start, width),
-                width,
-                target,
-            );
-        }
-        if let Some(p) = padded {
-            unpad_planes(&p, cg, &unfold.g3, dxb);
-        }
-    })
+    let plan = Plan::new(geom);
+    let (outer, inner) = plan.par(par);
+    let src_plane = cg * plan.source_plane();
+    init_chunks(
+        outer,
+        len,
+        plan.per_block * geom.c * plane,
+        F::zero(),
+        |blk, dxb| {
+            let samples = plan.samples(blk);
+            let count = samples.len();
+            let mut s = Scratch::new();
+            let mut side = CachedVec::with_capacity(0);
+            for g in 0..geom.groups {
+                // W_gᵀ: R x cog, the weight block read with swapped strides.
+                let wt = MatRef::row_major(&w[g * cog * r..], cog, r).t();
+                let dx_of = |i: usize| (i * geom.groups + g) * cg * plane;
+                if plan.pointwise {
+                    let n = samples.start;
+                    let dyg = &dy[(n * geom.groups + g) * cog * l..][..cog * l];
+                    let out = MatMut::row_major(&mut dxb[dx_of(0)..][..cg * plane], r, l);
+                    gemm(
+                        F::one(),
+                        wt,
+                        MatRef::row_major(dyg, cog, l),
+                        F::zero(),
+                        out,
+                        inner,
+                    );
+                    continue;
+                }
+                if plan.g3.is_padded() {
+                    zeroed(&mut s.padded, count * src_plane);
+                }
+                for &(start, width) in &plan.tiles {
+                    let cols = count * width;
+                    let gy = gathered_dy(dy, geom, g, samples.clone(), start, width, &mut side);
+                    let prod = at_least(&mut s.tile, r * cols);
+                    gemm(
+                        F::one(),
+                        wt,
+                        gy,
+                        F::zero(),
+                        MatMut::row_major(prod, r, cols),
+                        inner,
+                    );
+                    for i in 0..count {
+                        let runs = runs_at(&plan.g3, start, width, i * width);
+                        let target: &mut [F] = if plan.g3.is_padded() {
+                            &mut s.padded[i * src_plane..][..src_plane]
+                        } else {
+                            &mut dxb[dx_of(i)..][..cg * plane]
+                        };
+                        col2im_tile(&s.tile[..r * cols], cg, &plan.g3, &runs, cols, target);
+                    }
+                }
+                if plan.g3.is_padded() {
+                    for i in 0..count {
+                        unpad_planes(
+                            &s.padded[i * src_plane..][..src_plane],
+                            cg,
+                            &plan.g3,
+                            &mut dxb[dx_of(i)..][..cg * plane],
+                        );
+                    }
+                }
+            }
+        },
+    )
 }
 
 /// The weight gradient `(cout, cg, *kernel)` from `dy` and `x`.
 pub(crate) fn backward_weight<F: Float>(dy: &[F], x: &[F], geom: &ConvGeom, par: Par) -> Vec<F> {
-    let (cg, cog, r, l) = (geom.cg(), geom.cog(), geom.rows(), geom.positions());
-    let plane = geom.plane();
+    let (cog, r, l) = (geom.cog(), geom.rows(), geom.positions());
     let size = geom.cout * r;
-    let tiles = tiles(geom);
-    // Items (n, tile), in order; cut into runs of consecutive items.
-    let items = geom.n * tiles.len();
+    let plan = Plan::new(geom);
+    // Items (block, tile), in order; cut into runs of consecutive items.
+    let tiles = plan.tiles.len();
+    let items = plan.blocks() * tiles;
     if size == 0 || items == 0 || l == 0 {
         return vec_filled(size, F::zero());
     }
@@ -290,7 +422,6 @@ pub(crate) fn backward_weight<F: Float>(dy: &[F], x: &[F], geom: &ConvGeom, par:
     let partials = (elems / PARTIAL_MIN_ELEMS).clamp(1, MAX_PARTIALS.min(items));
     let per = items.div_ceil(partials);
     let partials = items.div_ceil(per);
-    let unfold = Unfolder::new(geom);
     let inner = if partials == 1 && par != Par::Seq {
         Par::Rayon
     } else {
@@ -298,17 +429,15 @@ pub(crate) fn backward_weight<F: Float>(dy: &[F], x: &[F], geom: &ConvGeom, par:
     };
     let outer = if partials > 1 { par } else { Par::Seq };
     let sums = init_chunks(outer, partials * size, size, F::zero(), |p, dw| {
-        // One scratch per group, so each keeps its padded block across tiles.
-        let mut scratch: Vec<Scratch<F>> = (0..geom.groups).map(|_| Scratch::new()).collect();
+        let mut s = Scratch::new();
+        let mut side = CachedVec::with_capacity(0);
         for item in p * per..((p + 1) * per).min(items) {
-            let (n, (start, width)) = (item / tiles.len(), tiles[item % tiles.len()]);
-            for (g, s) in scratch.iter_mut().enumerate() {
-                let ng = n * geom.groups + g;
-                let xg = &x[ng * cg * plane..][..cg * plane];
-                let dyg = &dy[ng * cog * l..][..cog * l];
-                let u = unfold.tile(xg, ng, start, width, s);
-                let gy = MatRef::new(&dyg[start..], cog, width, l, 1);
-                // dW_g (cog x R) += dY tile (cog x width) · Uᵀ (width x R).
+            let samples = plan.samples(item / tiles);
+            let (start, width) = plan.tiles[item % tiles];
+            for g in 0..geom.groups {
+                let gy = gathered_dy(dy, geom, g, samples.clone(), start, width, &mut side);
+                let u = plan.tile(x, g, samples.clone(), start, width, &mut s);
+                // dW_g (cog x R) += dY tile (cog x cols) · Uᵀ (cols x R).
                 gemm(
                     F::one(),
                     gy,
