@@ -7,10 +7,11 @@
 //! [`Par`] choice of parallelism that kernels take explicitly, a portable
 //! seeded [`Rng`], and float comparison helpers for tests ([`testing`]).
 //! The kernels of the op crates share its low-level pieces: outputs built
-//! chunk by chunk by the tasks that compute them ([`chunks`]), loops run on
-//! AVX2 where the CPU has it ([`simd`]), and sums over vector lanes in a
-//! fixed order, explicit AVX2 with a bitwise-equal portable twin
-//! ([`lanes`]).
+//! chunk by chunk by the tasks that compute them ([`chunks`]), the one
+//! SIMD dispatch point ([`simd`]: CPU detection once, a switch that forces
+//! the portable path, kernels written once over a lane type that is an
+//! AVX2 register or a bitwise-equal portable array), and sums over vector
+//! lanes in a fixed order ([`lanes`]).
 //! Every error is a typed [`TensorError`]; arithmetic on user-given sizes
 //! is checked.
 //!

@@ -15,7 +15,7 @@
 //!
 //! Statistics are two-pass (the mean, then the squared deviations from it),
 //! never `E[x²] − E[x]²`. Within a block (a plane of a channel, a row) the
-//! sums run over independent lanes in the element type (see [`lanes`]) so the loops
+//! sums run over independent lanes in the element type (see [`core_tensor::lanes`]) so the loops
 //! vectorize, the first pass shifted by the block's first value so that a
 //! large common offset (`1e4 + N(0, 1)` in `f32`) costs no precision; blocks
 //! are finished and merged in `f64` (Chan's pairwise formula), so a channel of
@@ -27,8 +27,7 @@ pub mod lp;
 pub mod lrn;
 pub mod row;
 
-pub use core_tensor::lanes;
-pub use core_tensor::lanes::{lane_g_gdev, lane_sq_dev, lane_sum, lane_weighted};
+pub(crate) use core_tensor::lanes::{lane_g_gdev, lane_sq_dev, lane_sum, lane_weighted};
 
 pub(crate) use core_tensor::simd::wide;
 
@@ -82,7 +81,7 @@ impl Moments {
 
     /// Two-pass moments of a slice: the mean (of the values shifted by the
     /// first one, so a large common offset costs no precision), then the
-    /// squared deviations from it, both summed over [`lanes`] in the
+    /// squared deviations from it, both summed over [`core_tensor::lanes`] in the
     /// element type and finished in `f64`. Blocks are kept to a few thousand
     /// values (planes, rows) and merged with [`Moments::merge`].
     #[inline(always)]
