@@ -74,8 +74,8 @@
 //! [`gradcheck()`] compares the backward pass with central finite differences
 //! in `f64` (PyTorch's defaults and `allclose` rule) and reports the worst
 //! element; [`gradgradcheck`] does the same for second derivatives. Each op
-//! crate registers samples (`gradcheck_cases`, this crate's in [`samples`])
-//! that `cargo xtask gradcheck` runs.
+//! crate registers samples (`gradcheck_cases`, this crate's in `samples`,
+//! behind the `gradcheck-samples` feature) that `cargo xtask gradcheck` runs.
 //!
 //! ```
 //! use autograd::{gradcheck, gradgradcheck, GradcheckOptions, Var};
@@ -94,6 +94,7 @@ mod error;
 mod grad_mode;
 pub mod gradcheck;
 mod ops;
+#[cfg(feature = "gradcheck-samples")]
 pub mod samples;
 mod var;
 

@@ -43,13 +43,11 @@ pub(crate) const TASK_ELEMS: usize = 1 << 14;
 
 /// Fewest elements of input for which a channel kernel phase (statistics,
 /// forward apply, backward sums, backward apply) is split over rayon; below
-/// it the phase runs on the calling thread. Measured on 2 cores (f32, `S = 1`
-/// and `S = 64`, `tests/par_threshold.rs`): up to 2^20 elements (4 MB) every
-/// phase ran as fast or faster sequentially (at 2^18, the size of a
-/// `(256, 1024)` batch norm 1-d, statistics 51 µs vs 69 µs, backward 109 µs
-/// vs 181 µs); from 2^21 on the backward and the larger phases gain from two
-/// threads. The generic `Par::for_work` threshold (2^15) is far too low for
-/// these memory-bound single passes.
+/// it the phase runs on the calling thread. On two cores, phases up to 2^20
+/// elements ran as fast or faster sequentially and from 2^21 on the larger
+/// phases gain from two threads (`tests/par_threshold.rs` measures it;
+/// figures in the crate's `PERF.md`). The generic `Par::for_work` threshold
+/// (2^15) is far too low for these memory-bound single passes.
 pub(crate) const CHANNEL_PAR_MIN: usize = 1 << 21;
 
 /// `par`, or [`Par::Seq`] when a channel phase over `len` input elements is
