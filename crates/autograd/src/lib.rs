@@ -93,6 +93,7 @@ mod engine;
 mod error;
 mod grad_mode;
 pub mod gradcheck;
+mod linear_map;
 mod ops;
 #[cfg(feature = "gradcheck-samples")]
 pub mod samples;
@@ -104,6 +105,7 @@ pub use engine::{BackwardOptions, grad};
 pub use error::{AutogradError, Result};
 pub use grad_mode::{GradModeGuard, enable_grad, is_grad_enabled, no_grad};
 pub use gradcheck::{GradcheckCase, GradcheckOptions, GradcheckReport, gradcheck, gradgradcheck};
+pub use linear_map::{LinearBackward, LinearMap, apply_linear, apply_linear_adjoint};
 pub use ops::PadMode;
 pub use var::Var;
 
