@@ -46,6 +46,10 @@
 //!   `create_graph`) is set; a second pass is then
 //!   [`AutogradError::GraphFreed`]. Replacing a saved input with
 //!   [`Var::set_value`] before the pass is [`AutogradError::ModifiedByUpdate`].
+//! - Hooks: [`Var::register_hook`] sees (and may replace) a value's
+//!   gradient once it is complete, before it flows on;
+//!   [`Var::register_post_accumulate_grad_hook`] runs after a leaf's `.grad`
+//!   was updated. Both return a [`HookHandle`] to remove them.
 //!
 //! ## Higher derivatives
 //!
@@ -93,6 +97,7 @@ mod engine;
 mod error;
 mod grad_mode;
 pub mod gradcheck;
+mod hooks;
 mod ops;
 pub mod samples;
 mod var;
@@ -103,6 +108,7 @@ pub use engine::{BackwardOptions, grad};
 pub use error::{AutogradError, Result};
 pub use grad_mode::{GradModeGuard, enable_grad, is_grad_enabled, no_grad};
 pub use gradcheck::{GradcheckCase, GradcheckOptions, GradcheckReport, gradcheck, gradgradcheck};
+pub use hooks::HookHandle;
 pub use ops::PadMode;
 pub use var::Var;
 
