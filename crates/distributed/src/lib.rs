@@ -31,7 +31,11 @@
 pub mod backend;
 mod communicator;
 mod convert;
+mod ddp;
+mod ddp_bucket;
+mod ddp_reducer;
 mod error;
+mod sampler;
 mod sync_batch_norm;
 mod sync_batch_norm_module;
 
@@ -41,7 +45,10 @@ pub use backend::single::SingleComm;
 pub use backend::thread::{ThreadComm, ThreadWorld};
 pub use communicator::{Buf, BufMut, CollectiveOp, CommFloat, Communicator, CommunicatorExt};
 pub use convert::{convert_sync_batchnorm, convert_sync_batchnorm_in_place};
+pub use ddp::{DdpOptions, DistributedDataParallel};
+pub use ddp_bucket::DEFAULT_BUCKET_CAP_BYTES;
 pub use error::{CallDescription, DistError, Result};
+pub use sampler::DistributedSampler;
 pub use sync_batch_norm::sync_batch_norm;
 pub use sync_batch_norm_module::SyncBatchNorm;
 
