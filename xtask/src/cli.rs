@@ -58,6 +58,15 @@ Commands:
       --only IDS           only these cases, comma-separated (e.g. T1,C3)
       --iters N            timed iterations of C1-C4 and L1 (default 10)
 
+  bench dist [--iters N] [--warmup N]
+      D1: all-reduce (sum) of a 25 MiB f32 buffer against a memcpy of the
+      same bytes; D2: SyncBatchNorm forward + backward on (32,64,56,56) f32
+      per rank against BatchNorm on the same shard. Under mpirun (xtask built
+      with --features mpi) the ranks are the MPI processes:
+        cargo build --release -p xtask --features mpi
+        mpirun --allow-run-as-root --oversubscribe -np 2 target/release/xtask bench dist
+      otherwise 2 threads of one process.
+
   sync-conformance [--from DIR] [--dry-run]
       Mirror torch/, onnx/ and FORMAT.md from DIR (default ../shared/conformance
       next to the repository) into conformance/ and list what changed.
@@ -131,6 +140,8 @@ pub enum BenchSuite {
     All,
     /// The network-level cases (`bench train`): T1, C1-C4, L1.
     Train,
+    /// The distributed cases (`bench dist`): all-reduce and SyncBatchNorm.
+    Dist,
 }
 
 /// A bad command line.
@@ -313,11 +324,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                     "--back-to-back" if inline.is_none() => back_to_back = true,
                     "--caller-in-pool" if inline.is_none() => caller_in_pool = true,
                     _ if k.starts_with('-') => return Err(unknown("bench", &arg)),
-                    "pool" | "norm" | "all" | "train" if suite.is_none() => {
+                    "pool" | "norm" | "all" | "train" | "dist" if suite.is_none() => {
                         suite = Some(match k {
                             "pool" => BenchSuite::Pool,
                             "norm" => BenchSuite::Norm,
                             "train" => BenchSuite::Train,
+                            "dist" => BenchSuite::Dist,
                             _ => BenchSuite::All,
                         })
                     }

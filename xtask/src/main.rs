@@ -48,6 +48,22 @@ fn main() -> ExitCode {
             &only,
         ),
         Command::Bench {
+            suite: BenchSuite::Dist,
+            iters,
+            warmup,
+            ..
+        } => match bench::dist::run(harness::BenchOptions {
+            warmup,
+            iters,
+            back_to_back: false,
+        }) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("error: {e}");
+                false
+            }
+        },
+        Command::Bench {
             suite,
             iters,
             warmup,

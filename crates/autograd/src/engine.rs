@@ -118,6 +118,8 @@ pub(crate) fn run_backward<F: Float>(
         let Some(g) = grads.remove(&var.id()) else {
             continue;
         };
+        // The gradient of `var` is complete here: every consumer came before.
+        let g = var.run_grad_hooks(g)?;
         if target_ids
             .as_ref()
             .is_some_and(|ids| ids.contains(&var.id()))
@@ -132,6 +134,8 @@ pub(crate) fn run_backward<F: Float>(
                     Some(old) => old.add(&g)?,
                     None => g,
                 });
+                drop(slot);
+                var.run_post_accumulate_hooks()?;
             }
             continue;
         };

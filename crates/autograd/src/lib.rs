@@ -46,6 +46,10 @@
 //!   `create_graph`) is set; a second pass is then
 //!   [`AutogradError::GraphFreed`]. Replacing a saved input with
 //!   [`Var::set_value`] before the pass is [`AutogradError::ModifiedByUpdate`].
+//! - Hooks: [`Var::register_hook`] sees (and may replace) a value's
+//!   gradient once it is complete, before it flows on;
+//!   [`Var::register_post_accumulate_grad_hook`] runs after a leaf's `.grad`
+//!   was updated. Both return a [`HookHandle`] to remove them.
 //!
 //! ## Higher derivatives
 //!
@@ -94,6 +98,7 @@ mod error;
 mod grad_mode;
 pub mod gradcheck;
 mod linear_map;
+mod hooks;
 mod ops;
 #[cfg(feature = "gradcheck-samples")]
 pub mod samples;
@@ -106,6 +111,7 @@ pub use error::{AutogradError, Result};
 pub use grad_mode::{GradModeGuard, enable_grad, is_grad_enabled, no_grad};
 pub use gradcheck::{GradcheckCase, GradcheckOptions, GradcheckReport, gradcheck, gradgradcheck};
 pub use linear_map::{LinearBackward, LinearMap, apply_linear, apply_linear_adjoint};
+pub use hooks::HookHandle;
 pub use ops::PadMode;
 pub use var::Var;
 

@@ -9,6 +9,7 @@ use core_tensor::{Float, Tensor};
 use crate::backward::Backward;
 use crate::engine::{BackwardOptions, run_backward};
 use crate::grad_mode::is_grad_enabled;
+use crate::hooks::Hooks;
 use crate::{AutogradError, Result};
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
@@ -59,6 +60,8 @@ pub(crate) struct VarInner<F: Float> {
     pub(crate) op_name: &'static str,
     /// Bumped by every `set_value`.
     pub(crate) version: AtomicUsize,
+    /// Gradient hooks ([`Var::register_hook`] and friends).
+    pub(crate) hooks: Mutex<Hooks<F>>,
 }
 
 /// A differentiable value: a [`Tensor`] plus, when it requires grad, the
@@ -106,6 +109,7 @@ impl<F: Float> Var<F> {
                 node: node.map(|n| Mutex::new(Some(n))),
                 op_name,
                 version: AtomicUsize::new(0),
+                hooks: Mutex::new(Hooks::default()),
             }),
         }
     }
@@ -217,6 +221,27 @@ impl<F: Float> Var<F> {
     /// Clears the accumulated gradient (`param.grad = None`).
     pub fn zero_grad(&self) {
         *self.inner.grad.lock().expect("grad lock poisoned") = None;
+    }
+
+    /// Replaces the accumulated gradient (`param.grad = g`), as gradient
+    /// clipping does; `None` clears it.
+    ///
+    /// # Errors
+    /// [`AutogradError::ShapeMismatch`] when `grad` has another shape than
+    /// the value.
+    pub fn set_grad(&self, grad: Option<Tensor<F>>) -> Result<()> {
+        if let Some(g) = &grad
+            && g.shape() != self.shape().as_slice()
+        {
+            return Err(AutogradError::ShapeMismatch {
+                op: "set_grad",
+                lhs: self.shape(),
+                rhs: g.shape().to_vec(),
+                reason: "a gradient must have its value's shape",
+            });
+        }
+        *self.inner.grad.lock().expect("grad lock poisoned") = grad.map(Var::constant);
+        Ok(())
     }
 
     /// A constant sharing this value, cut off from the graph.

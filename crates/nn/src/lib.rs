@@ -76,7 +76,7 @@ pub use loss::{
     CrossEntropyOptions, NllOptions, Reduction, cross_entropy, cross_entropy_with, mse_loss,
     nll_loss, nll_loss_with,
 };
-pub use module::Module;
+pub use module::{Module, ReplaceChild};
 pub use optim::{Adam, AdamOptions, AdamW, CosineAnnealingLR, Optimizer, Sgd, SgdOptions, StepLR};
 #[cfg(feature = "gradcheck-samples")]
 pub use samples::gradcheck_cases;

@@ -4,8 +4,14 @@
 use autograd::Var;
 use core_tensor::Float;
 
+use crate::layers::BatchNormParts;
 use crate::state_dict::{LoadReport, StateDict, StateTensor, load_into};
 use crate::{NnError, Result};
+
+/// What [`Module::replace_children`] passes each child through: its name
+/// and the child in, the module to keep in its place out.
+pub type ReplaceChild<'a, F> =
+    dyn FnMut(&str, Box<dyn Module<F>>) -> Result<Box<dyn Module<F>>> + 'a;
 
 /// A layer or a container of layers, like `torch.nn.Module`.
 ///
@@ -183,6 +189,36 @@ pub trait Module<F: Float>: Send {
     /// mis-shaped key.
     fn load_state_dict(&mut self, state: &StateDict<F>, strict: bool) -> Result<LoadReport> {
         load_into(self, state, strict)
+    }
+
+    /// The state of this module if it is a `BatchNorm1d/2d/3d`, for model
+    /// conversions such as `convert_sync_batchnorm` (crate `distributed`);
+    /// `None` for every other module.
+    fn batch_norm_parts(&self) -> Option<BatchNormParts<F>> {
+        None
+    }
+
+    /// Passes each direct child, with its name, through `f` and keeps what
+    /// `f` returns in its place (same name, same position): how model
+    /// conversions swap layers inside containers. Modules without children
+    /// have nothing to do; containers override it.
+    ///
+    /// # Errors
+    /// [`NnError::InvalidConfig`] when this module has children but cannot
+    /// replace them (the default for containers that do not override it),
+    /// and the errors of `f`.
+    fn replace_children(&mut self, f: &mut ReplaceChild<'_, F>) -> Result<()> {
+        let _ = f;
+        if self.children().is_empty() {
+            Ok(())
+        } else {
+            Err(NnError::config(
+                self.type_name(),
+                "children",
+                "this container does not support replacing its children \
+                 (implement Module::replace_children)",
+            ))
+        }
     }
 }
 

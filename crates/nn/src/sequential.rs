@@ -3,7 +3,7 @@
 use autograd::Var;
 use core_tensor::Float;
 
-use crate::module::Module;
+use crate::module::{Module, ReplaceChild};
 use crate::{NnError, Result};
 
 /// A chain of modules applied in order (`torch.nn.Sequential`).
@@ -123,5 +123,25 @@ impl<F: Float> Module<F> for Sequential<F> {
             .iter_mut()
             .map(|(n, m)| (n.clone(), m.as_mut() as &mut dyn Module<F>))
             .collect()
+    }
+
+    fn replace_children(&mut self, f: &mut ReplaceChild<'_, F>) -> Result<()> {
+        let layers = std::mem::take(&mut self.layers);
+        let mut kept = Vec::with_capacity(layers.len());
+        let mut failure = None;
+        for (name, module) in layers {
+            if failure.is_some() {
+                kept.push((name, module));
+                continue;
+            }
+            // `f` consumes the child; on an error the child is lost, so the
+            // container keeps the children before it and after it.
+            match f(&name, module) {
+                Ok(m) => kept.push((name, m)),
+                Err(e) => failure = Some(e),
+            }
+        }
+        self.layers = kept;
+        failure.map_or(Ok(()), Err)
     }
 }

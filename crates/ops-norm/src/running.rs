@@ -66,8 +66,12 @@ impl<F: Float> RunningStats<F> {
         Ok(())
     }
 
-    /// Increments the counter (checked).
-    pub(crate) fn count_batch(&mut self, op: &'static str) -> Result<(), NormError> {
+    /// Increments the counter (checked), as a training call does before
+    /// [`RunningStats::blend`].
+    ///
+    /// # Errors
+    /// [`NormError::Counter`] naming `op` if the counter would overflow.
+    pub fn count_batch(&mut self, op: &'static str) -> Result<(), NormError> {
         self.num_batches_tracked = self
             .num_batches_tracked
             .checked_add(1)
@@ -79,8 +83,12 @@ impl<F: Float> RunningStats<F> {
         Ok(())
     }
 
-    /// `running = (1 − factor)·running + factor·batch` for mean and variance.
-    pub(crate) fn blend(
+    /// `running = (1 − factor)·running + factor·batch` for mean and variance
+    /// (`batch_var` is the unbiased batch variance), computed in `f64`.
+    ///
+    /// # Errors
+    /// [`NormError::Tensor`] if a batch slice is shorter than the buffers.
+    pub fn blend(
         &mut self,
         factor: f64,
         batch_mean: &[f64],

@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: kernels timed against a plain copy of the same
 //! bytes in the same process (the harness is filled by the xtask work).
 
+pub mod dist;
 pub mod harness;
 pub mod norm;
 pub mod pool;

@@ -21,8 +21,9 @@ pub use flatten::Flatten;
 pub use fractional_pool::{FractionalMaxPool, FractionalMaxPool2d, FractionalMaxPool3d};
 pub use linear::{Linear, linear};
 pub use norm::{
-    BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm, InstanceNorm1d,
-    InstanceNorm2d, InstanceNorm3d, LayerNorm, LocalResponseNorm, NormOptions, RMSNorm,
+    BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormParts, GroupNorm, InstanceNorm,
+    InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, LocalResponseNorm, NormOptions,
+    RMSNorm,
 };
 pub use padding::{Pad, Pad1d, Pad2d, Pad3d};
 pub use pool::{

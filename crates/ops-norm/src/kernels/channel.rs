@@ -578,8 +578,9 @@ pub fn batch_norm_backward_train<F: Float>(
         layout.check("batch_norm_backward", "weight", w.len(), true)?;
     }
     let sums = channel_grad_sums(x, dy, layout, mean, par)?;
+    let count = layout.per_channel() as f64;
     let coeffs: Vec<[F; 4]> = (0..layout.c)
-        .map(|ch| backward_coeffs(ch, sums[ch], layout, mean, invstd, weight))
+        .map(|ch| backward_coeffs(ch, sums[ch], count, mean, invstd, weight))
         .collect();
     let dx = channel_zip(par, layout, &coeffs, [x, dy], |k, [x, g]| dx_of(k, x, g));
     Ok(ChannelGrads {
@@ -593,18 +594,59 @@ pub fn batch_norm_backward_train<F: Float>(
     })
 }
 
-/// The per-channel coefficients `[mean, k_dy, k_x, k_0]` of the training
-/// backward, so that `dx = k_dy·dy − k_x·(x − mean) − k_0` ([`dx_of`]),
-/// from the channel's sums `(Σ dy, Σ dy·(x − mean))`.
-fn backward_coeffs<F: Float>(
-    ch: usize,
-    (sdy, sdyx): (f64, f64),
+/// The input gradient of the training backward when the statistics were
+/// taken over a larger batch than `x`: the batch split over processes, as
+/// in `torch.nn.SyncBatchNorm`. `sums[c]` holds `(Σ dy, Σ dy·(x − mean))`
+/// and `count` the number of values per channel, both over the whole batch
+/// (the local [`channel_grad_sums`] added over processes); `mean` and
+/// `invstd` are the whole batch's statistics. With the local sums and
+/// count it is the `dx` of [`batch_norm_backward_train`]:
+///
+/// `dx = γ·invstd·(dy − Σdy/count − (x − mean)·invstd²·Σ dy·(x − mean)/count)`.
+///
+/// # Errors
+/// [`NormError::Tensor`] when a slice length does not match `layout`.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_input_grad_with_sums<F: Float>(
+    x: &[F],
+    dy: &[F],
     layout: ChannelLayout,
     mean: &[f64],
     invstd: &[f64],
     weight: Option<&[F]>,
+    sums: &[(f64, f64)],
+    count: usize,
+    par: Par,
+) -> Result<Vec<F>, NormError> {
+    let op = "batch_norm_backward";
+    layout.check(op, "x", x.len(), false)?;
+    layout.check(op, "grad_output", dy.len(), false)?;
+    layout.check(op, "mean", mean.len(), true)?;
+    layout.check(op, "invstd", invstd.len(), true)?;
+    layout.check(op, "sums", sums.len(), true)?;
+    if let Some(w) = weight {
+        layout.check(op, "weight", w.len(), true)?;
+    }
+    let count = count as f64;
+    let coeffs: Vec<[F; 4]> = (0..layout.c)
+        .map(|ch| backward_coeffs(ch, sums[ch], count, mean, invstd, weight))
+        .collect();
+    Ok(channel_zip(par, layout, &coeffs, [x, dy], |k, [x, g]| {
+        dx_of(k, x, g)
+    }))
+}
+
+/// The per-channel coefficients `[mean, k_dy, k_x, k_0]` of the training
+/// backward, so that `dx = k_dy·dy − k_x·(x − mean) − k_0` ([`dx_of`]),
+/// from the channel's sums `(Σ dy, Σ dy·(x − mean))` over `count` values.
+fn backward_coeffs<F: Float>(
+    ch: usize,
+    (sdy, sdyx): (f64, f64),
+    count: f64,
+    mean: &[f64],
+    invstd: &[f64],
+    weight: Option<&[F]>,
 ) -> [F; 4] {
-    let count = layout.per_channel() as f64;
     let w = weight.map_or(1.0, |w| w[ch].widen());
     let k_dy = w * invstd[ch];
     let mean_dy_xhat = sdyx * invstd[ch] / count;

@@ -32,6 +32,28 @@ pub struct BatchNorm<F: Float, const D: usize> {
     training: bool,
 }
 
+/// The state of a `BatchNorm1d/2d/3d` ([`Module::batch_norm_parts`]), for
+/// conversions that rebuild the layer as another kind keeping its
+/// parameters (the same [`Var`]s, so optimizers still see them), buffers and
+/// options, as `torch.nn.SyncBatchNorm.convert_sync_batchnorm` does.
+#[derive(Clone)]
+pub struct BatchNormParts<F: Float> {
+    /// The `D` of `BatchNorm{D}d` (1, 2 or 3).
+    pub dims: usize,
+    /// `C`.
+    pub num_features: usize,
+    /// eps, momentum, affine and the current `track_running_stats`.
+    pub options: NormOptions,
+    /// The weight parameter, when affine.
+    pub weight: Option<Var<F>>,
+    /// The bias parameter, when affine.
+    pub bias: Option<Var<F>>,
+    /// A copy of the running statistics, when the layer has them.
+    pub running: Option<RunningStats<F>>,
+    /// The training flag.
+    pub training: bool,
+}
+
 /// `torch.nn.BatchNorm1d`.
 pub type BatchNorm1d<F> = BatchNorm<F, 1>;
 /// `torch.nn.BatchNorm2d`.
@@ -148,5 +170,17 @@ impl<F: Float, const D: usize> Module<F> for BatchNorm<F, D> {
 
     fn set_own_buffer(&mut self, name: &str, value: StateTensor<F>) -> Result<()> {
         self.state.set_buffer(Self::name(), name, value)
+    }
+
+    fn batch_norm_parts(&self) -> Option<BatchNormParts<F>> {
+        Some(BatchNormParts {
+            dims: D,
+            num_features: self.state.num_features,
+            options: self.state.options,
+            weight: self.state.weight.clone(),
+            bias: self.state.bias.clone(),
+            running: self.state.running.clone(),
+            training: self.training,
+        })
     }
 }

@@ -12,7 +12,7 @@ mod lrn;
 mod options;
 mod rms;
 
-pub use batch::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d};
+pub use batch::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormParts};
 pub use group::GroupNorm;
 pub use instance::{InstanceNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d};
 pub use layer::LayerNorm;
