@@ -85,6 +85,22 @@ pub enum NnError {
         /// What was wrong.
         reason: String,
     },
+    /// A finite value of a tensor does not fit the float dtype it is saved
+    /// or loaded in (it would become infinite, as a PyTorch cast makes it).
+    #[error(
+        "tensor `{tensor}`: the finite value {value:e} is outside the range of {dtype} \
+         (largest finite magnitude {max:e}); rescale the tensor or use a wider dtype"
+    )]
+    OutOfRange {
+        /// The state-dict key.
+        tensor: String,
+        /// The target dtype (`F16`, `BF16`, `F32`).
+        dtype: &'static str,
+        /// The first value that does not fit.
+        value: f64,
+        /// The largest finite magnitude of the dtype.
+        max: f64,
+    },
 }
 
 fn format_conflicts(c: &[ShapeConflict]) -> String {

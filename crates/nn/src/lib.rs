@@ -7,7 +7,12 @@
 //! padding ([`Pad2d`], ...), pooling and normalization modules), losses ([`cross_entropy`], [`nll_loss`],
 //! [`mse_loss`]), optimizers ([`Sgd`], [`Adam`], [`AdamW`]) with
 //! learning-rate schedules, and `.safetensors` I/O compatible with
-//! `safetensors.torch.save_file(model.state_dict())`.
+//! `safetensors.torch.save_file(model.state_dict())`, in F32/F64 and in
+//! half precision (F16, BF16; [`save_safetensors_as`]). Models that are not
+//! a chain hold their layers in a [`ModuleList`]; [`init`] has
+//! `torch.nn.init`'s initializers; [`fuse_conv_bn_eval`] and
+//! [`fuse_conv_bn_sequential`] fold eval-mode batch norms into the layer
+//! before them.
 //!
 //! ```
 //! use autograd::Var;
@@ -59,10 +64,13 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod error;
+mod fuse;
+mod half_convert;
 pub mod init;
 mod layers;
 mod loss;
 mod module;
+mod module_list;
 pub mod optim;
 #[cfg(feature = "gradcheck-samples")]
 mod samples;
@@ -71,19 +79,21 @@ mod serialize;
 mod state_dict;
 
 pub use error::{NnError, Result, ShapeConflict};
+pub use fuse::{fuse_conv_bn_eval, fuse_conv_bn_sequential, fuse_linear_bn_eval};
 pub use layers::*;
 pub use loss::{
     CrossEntropyOptions, NllOptions, Reduction, cross_entropy, cross_entropy_with, mse_loss,
     nll_loss, nll_loss_with,
 };
-pub use module::{Module, ReplaceChild};
+pub use module::{Module, ReplaceChild, named_modules};
+pub use module_list::ModuleList;
 pub use optim::{Adam, AdamOptions, AdamW, CosineAnnealingLR, Optimizer, Sgd, SgdOptions, StepLR};
 #[cfg(feature = "gradcheck-samples")]
 pub use samples::gradcheck_cases;
 pub use sequential::Sequential;
 pub use serialize::{
-    from_safetensors_bytes, load_safetensors, safetensors_metadata, save_safetensors,
-    to_safetensors_bytes,
+    SaveDtype, from_safetensors_bytes, load_safetensors, safetensors_metadata, save_safetensors,
+    save_safetensors_as, to_safetensors_bytes, to_safetensors_bytes_as,
 };
 pub use state_dict::{LoadReport, StateDict, StateTensor};
 

@@ -1,6 +1,8 @@
 //! The `Module` trait: forward pass, training flag, parameters and buffers
 //! with PyTorch's dotted names, and state dicts.
 
+use std::any::Any;
+
 use autograd::Var;
 use core_tensor::Float;
 
@@ -43,7 +45,11 @@ pub type ReplaceChild<'a, F> =
 /// assert_eq!(y.shape(), vec![5, 2]);
 /// # Ok::<(), nn::NnError>(())
 /// ```
-pub trait Module<F: Float>: Send {
+///
+/// Every module is [`Any`], so a `&dyn Module<F>` can be turned back into
+/// its concrete type with [`downcast_ref`](trait.Module.html#method.downcast_ref)
+/// (PyTorch's `isinstance(m, nn.Conv2d)`).
+pub trait Module<F: Float>: Send + Any {
     /// The layer's type name, as PyTorch prints it (`"Conv2d"`).
     fn type_name(&self) -> &'static str;
 
@@ -97,6 +103,41 @@ pub trait Module<F: Float>: Send {
     /// The direct children, mutably.
     fn children_mut(&mut self) -> Vec<(String, &mut dyn Module<F>)> {
         Vec::new()
+    }
+
+    /// The direct children with their names (`module.named_children()`),
+    /// the same list as [`Module::children`].
+    fn named_children(&self) -> Vec<(String, &dyn Module<F>)> {
+        self.children()
+    }
+
+    /// This module (named `""`) and all its descendants with dotted names,
+    /// depth first in registration order (`module.named_modules()`). For a
+    /// `&dyn Module<F>`, call the function [`named_modules`](crate::named_modules).
+    ///
+    /// ```
+    /// use core_tensor::Rng;
+    /// use nn::{Linear, Module, ReLU, Sequential};
+    ///
+    /// let mut rng = Rng::new(0);
+    /// let inner = Sequential::<f64>::new().push(Linear::new(2, 2, true, &mut rng)?).push(ReLU::new());
+    /// let net = Sequential::new().add("body", inner)?.add("head", Linear::new(2, 1, true, &mut rng)?)?;
+    /// let names: Vec<(String, &str)> =
+    ///     net.named_modules().into_iter().map(|(n, m)| (n, m.type_name())).collect();
+    /// assert_eq!(names, [
+    ///     ("".to_string(), "Sequential"),
+    ///     ("body".to_string(), "Sequential"),
+    ///     ("body.0".to_string(), "Linear"),
+    ///     ("body.1".to_string(), "ReLU"),
+    ///     ("head".to_string(), "Linear"),
+    /// ]);
+    /// # Ok::<(), nn::NnError>(())
+    /// ```
+    fn named_modules(&self) -> Vec<(String, &dyn Module<F>)>
+    where
+        Self: Sized,
+    {
+        named_modules(self)
     }
 
     /// Sets the training flag of this module and all its descendants
@@ -220,6 +261,37 @@ pub trait Module<F: Float>: Send {
             ))
         }
     }
+}
+
+impl<F: Float> dyn Module<F> {
+    /// The module as its concrete type `T`, if it is one
+    /// (`isinstance(m, T)`), e.g. on a child from [`crate::Sequential::get`]
+    /// or [`crate::ModuleList::get`].
+    pub fn downcast_ref<T: Module<F>>(&self) -> Option<&T> {
+        (self as &dyn Any).downcast_ref::<T>()
+    }
+
+    /// The module as its concrete type `T`, mutably, if it is one.
+    pub fn downcast_mut<T: Module<F>>(&mut self) -> Option<&mut T> {
+        (self as &mut dyn Any).downcast_mut::<T>()
+    }
+}
+
+/// `m` (named `""`) and all its descendants with dotted names, depth first
+/// in registration order: [`Module::named_modules`] for a `&dyn Module<F>`.
+pub fn named_modules<F: Float>(m: &dyn Module<F>) -> Vec<(String, &dyn Module<F>)> {
+    let mut out = vec![(String::new(), m)];
+    for (name, child) in m.children() {
+        for (sub, module) in named_modules(child) {
+            let full = if sub.is_empty() {
+                name.clone()
+            } else {
+                format!("{name}.{sub}")
+            };
+            out.push((full, module));
+        }
+    }
+    out
 }
 
 fn collect_state<F: Float, M: Module<F> + ?Sized>(m: &M, prefix: &str, sd: &mut StateDict<F>) {

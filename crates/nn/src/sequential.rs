@@ -80,8 +80,19 @@ impl<F: Float> Sequential<F> {
     }
 
     /// The child at `index`.
-    pub fn get(&self, index: usize) -> Option<&dyn Module<F>> {
+    pub fn get(&self, index: usize) -> Option<&(dyn Module<F> + 'static)> {
         self.layers.get(index).map(|(_, m)| m.as_ref())
+    }
+
+    /// The children with their names, mutably (for in-place rewrites such
+    /// as [`crate::fuse_conv_bn_sequential`]).
+    pub(crate) fn layers_mut(&mut self) -> &mut [(String, Box<dyn Module<F>>)] {
+        &mut self.layers
+    }
+
+    /// The children with their names.
+    pub(crate) fn layers(&self) -> &[(String, Box<dyn Module<F>>)] {
+        &self.layers
     }
 
     /// The child at `index`, mutably.

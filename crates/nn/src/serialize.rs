@@ -8,6 +8,7 @@ use std::path::Path;
 use core_tensor::{DType, Float, Tensor};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
+use crate::half_convert::{self, HalfFormat};
 use crate::state_dict::{StateDict, StateTensor};
 use crate::{NnError, Result};
 
@@ -17,23 +18,81 @@ fn st_err(reason: impl Into<String>) -> NnError {
     }
 }
 
-fn float_bytes<F: Float>(t: &Tensor<F>) -> (Dtype, Vec<u8>) {
-    match F::DTYPE {
-        DType::F32 => (
-            Dtype::F32,
-            t.as_slice()
-                .iter()
-                .flat_map(|v| (v.widen() as f32).to_le_bytes())
-                .collect(),
-        ),
-        _ => (
+/// The dtype in which float tensors are written to a `.safetensors` file
+/// (integer tensors are always written as `I64`, PyTorch's `torch.long`).
+///
+/// Narrowing rounds each value once, to the nearest representable one with
+/// ties to even (PyTorch's `tensor.half()`, `.bfloat16()`, `.float()`); a
+/// finite value that would become infinite is an error
+/// ([`NnError::OutOfRange`]), NaN and infinities are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SaveDtype {
+    /// IEEE half precision (`torch.float16`), largest finite 65504.
+    F16,
+    /// bfloat16 (`torch.bfloat16`): `f32`'s exponent range, 8 bits of precision.
+    BF16,
+    /// Single precision (`torch.float32`).
+    F32,
+    /// Double precision (`torch.float64`).
+    F64,
+}
+
+impl SaveDtype {
+    /// The dtype of the model's own precision `F`.
+    pub fn of<F: Float>() -> Self {
+        match F::DTYPE {
+            DType::F32 => SaveDtype::F32,
+            _ => SaveDtype::F64,
+        }
+    }
+}
+
+fn out_of_range(name: &str, dtype: &'static str, value: f64, max: f64) -> NnError {
+    NnError::OutOfRange {
+        tensor: name.to_string(),
+        dtype,
+        value,
+        max,
+    }
+}
+
+fn half_bytes<F: Float>(name: &str, t: &Tensor<F>, fmt: HalfFormat) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(2 * t.len());
+    for v in t.as_slice() {
+        let v = v.widen();
+        let bits = fmt
+            .round_f64(v)
+            .ok_or_else(|| out_of_range(name, fmt.name, v, fmt.max_finite()))?;
+        out.extend_from_slice(&bits.to_le_bytes());
+    }
+    Ok(out)
+}
+
+fn float_bytes<F: Float>(name: &str, t: &Tensor<F>, dtype: SaveDtype) -> Result<(Dtype, Vec<u8>)> {
+    Ok(match dtype {
+        SaveDtype::F16 => (Dtype::F16, half_bytes(name, t, half_convert::F16)?),
+        SaveDtype::BF16 => (Dtype::BF16, half_bytes(name, t, half_convert::BF16)?),
+        SaveDtype::F32 => {
+            let mut out = Vec::with_capacity(4 * t.len());
+            for v in t.as_slice() {
+                let w = v.widen();
+                let n = w as f32;
+                if n.is_infinite() && w.is_finite() {
+                    return Err(out_of_range(name, "F32", w, f64::from(f32::MAX)));
+                }
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+            (Dtype::F32, out)
+        }
+        SaveDtype::F64 => (
             Dtype::F64,
             t.as_slice()
                 .iter()
                 .flat_map(|v| v.widen().to_le_bytes())
                 .collect(),
         ),
-    }
+    })
 }
 
 /// Serializes a state dict into `.safetensors` bytes: float tensors in the
@@ -46,10 +105,46 @@ pub fn to_safetensors_bytes<F: Float>(
     state: &StateDict<F>,
     metadata: Option<HashMap<String, String>>,
 ) -> Result<Vec<u8>> {
+    to_safetensors_bytes_as(state, SaveDtype::of::<F>(), metadata)
+}
+
+/// Serializes a state dict with its float tensors in `float_dtype`, like
+/// `safetensors.torch.save_file({k: v.half() ...})` for
+/// [`SaveDtype::F16`]; integer tensors are written as I64.
+///
+/// ```
+/// use core_tensor::{Rng, Tensor};
+/// use nn::{Linear, Module, SaveDtype, from_safetensors_bytes, to_safetensors_bytes_as};
+///
+/// let lin = Linear::<f32>::new(3, 2, true, &mut Rng::new(0))?;
+/// let bytes = to_safetensors_bytes_as(&lin.state_dict(), SaveDtype::BF16, None)?;
+/// // Loading widens exactly: every weight is now its bfloat16 rounding.
+/// let back = from_safetensors_bytes::<f32>(&bytes)?;
+/// let w = back.get_float("weight").unwrap();
+/// assert!(w.as_slice().iter().all(|v| v.to_bits() & 0xffff == 0));
+///
+/// let mut big = nn::StateDict::<f64>::new();
+/// big.insert("scale", nn::StateTensor::Float(Tensor::from_vec(&[1], vec![1e6])?));
+/// assert!(matches!(
+///     to_safetensors_bytes_as(&big, SaveDtype::F16, None),
+///     Err(nn::NnError::OutOfRange { .. })
+/// ));
+/// # Ok::<(), nn::NnError>(())
+/// ```
+///
+/// # Errors
+/// [`NnError::OutOfRange`] naming the tensor when a finite value exceeds
+/// the range of `float_dtype` (65504 for F16); [`NnError::Safetensors`] if the
+/// serializer rejects the data.
+pub fn to_safetensors_bytes_as<F: Float>(
+    state: &StateDict<F>,
+    float_dtype: SaveDtype,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>> {
     let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     for (name, t) in state.iter() {
         let (dtype, bytes) = match t {
-            StateTensor::Float(f) => float_bytes(f),
+            StateTensor::Float(f) => float_bytes(name, f, float_dtype)?,
             StateTensor::Int(i) => (
                 Dtype::I64,
                 i.as_slice().iter().flat_map(|v| v.to_le_bytes()).collect(),
@@ -66,6 +161,25 @@ pub fn to_safetensors_bytes<F: Float>(
         })
         .collect::<Result<Vec<_>>>()?;
     safetensors::serialize(views, metadata).map_err(|e| st_err(e.to_string()))
+}
+
+/// Writes a state dict to a `.safetensors` file with its float tensors in
+/// `dtype` (see [`to_safetensors_bytes_as`]).
+///
+/// # Errors
+/// [`NnError::Io`] when the file cannot be written, and the errors of
+/// [`to_safetensors_bytes_as`].
+pub fn save_safetensors_as<F: Float>(
+    state: &StateDict<F>,
+    path: impl AsRef<Path>,
+    dtype: SaveDtype,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<()> {
+    let bytes = to_safetensors_bytes_as(state, dtype, metadata)?;
+    std::fs::write(path.as_ref(), bytes).map_err(|source| NnError::Io {
+        path: path.as_ref().to_path_buf(),
+        source,
+    })
 }
 
 /// Writes a state dict to a `.safetensors` file (see
@@ -96,13 +210,37 @@ fn read_le<const N: usize, T>(data: &[u8], conv: impl Fn([u8; N]) -> T) -> Vec<T
         .collect()
 }
 
-/// Parses `.safetensors` bytes into a state dict in precision `F`: F32 and
-/// F64 tensors are rounded into `F`, I64 tensors stay integers. Keys keep
-/// the file's order.
+fn float_values<F: Float>(
+    name: &str,
+    values: impl Iterator<Item = f64>,
+    dtype: &'static str,
+) -> Result<Vec<F>> {
+    values
+        .map(|v| {
+            let c = F::cast(v);
+            if c.is_infinite() && v.is_finite() {
+                Err(out_of_range(name, dtype, v, F::max_value().widen()))
+            } else {
+                Ok(c)
+            }
+        })
+        .collect()
+}
+
+/// Parses `.safetensors` bytes into a state dict in precision `F`.
+///
+/// - `F16`, `BF16` and `F32` tensors widen exactly (every such value is an
+///   `f32` and an `f64`); `F64` tensors are rounded into `F`.
+/// - Integer tensors (`BOOL`, `U8`, `I8`, `I16`, `U16`, `I32`, `U32`,
+///   `I64`, as PyTorch stores e.g. `num_batches_tracked` or masks) become
+///   [`StateTensor::Int`].
+///
+/// Keys keep the file's order.
 ///
 /// # Errors
-/// [`NnError::Safetensors`] for a malformed file or a dtype other than
-/// F32, F64 and I64.
+/// [`NnError::Safetensors`] for a malformed file or another dtype (`U64`,
+/// 8-bit floats, ...); [`NnError::OutOfRange`] naming the tensor when a
+/// finite `F64` value is too large for `f32`.
 pub fn from_safetensors_bytes<F: Float>(bytes: &[u8]) -> Result<StateDict<F>> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| st_err(e.to_string()))?;
     let mut entries: Vec<(String, TensorView<'_>)> = st.tensors();
@@ -112,21 +250,35 @@ pub fn from_safetensors_bytes<F: Float>(bytes: &[u8]) -> Result<StateDict<F>> {
     for (name, view) in entries {
         let shape = view.shape().to_vec();
         let data = view.data();
+        let float = |values: Vec<F>| -> Result<StateTensor<F>> {
+            Ok(StateTensor::Float(Tensor::from_vec(&shape, values)?))
+        };
+        let int = |values: Vec<i64>| -> Result<StateTensor<F>> {
+            Ok(StateTensor::Int(Tensor::from_vec(&shape, values)?))
+        };
+        let half = |fmt: HalfFormat| -> Vec<F> {
+            read_le(data, |b| F::cast(fmt.to_f64(u16::from_le_bytes(b))))
+        };
         let value = match view.dtype() {
-            Dtype::F32 => StateTensor::Float(Tensor::from_vec(
-                &shape,
-                read_le(data, |b| F::cast(f32::from_le_bytes(b) as f64)),
-            )?),
-            Dtype::F64 => StateTensor::Float(Tensor::from_vec(
-                &shape,
-                read_le(data, |b| F::cast(f64::from_le_bytes(b))),
-            )?),
-            Dtype::I64 => {
-                StateTensor::Int(Tensor::from_vec(&shape, read_le(data, i64::from_le_bytes))?)
-            }
+            Dtype::F16 => float(half(half_convert::F16))?,
+            Dtype::BF16 => float(half(half_convert::BF16))?,
+            Dtype::F32 => float(read_le(data, |b| F::cast(f64::from(f32::from_le_bytes(b)))))?,
+            Dtype::F64 => float(float_values(
+                &name,
+                read_le(data, f64::from_le_bytes).into_iter(),
+                "F32",
+            )?)?,
+            Dtype::BOOL | Dtype::U8 => int(data.iter().map(|&b| i64::from(b)).collect())?,
+            Dtype::I8 => int(data.iter().map(|&b| i64::from(b as i8)).collect())?,
+            Dtype::I16 => int(read_le(data, |b| i64::from(i16::from_le_bytes(b))))?,
+            Dtype::U16 => int(read_le(data, |b| i64::from(u16::from_le_bytes(b))))?,
+            Dtype::I32 => int(read_le(data, |b| i64::from(i32::from_le_bytes(b))))?,
+            Dtype::U32 => int(read_le(data, |b| i64::from(u32::from_le_bytes(b))))?,
+            Dtype::I64 => int(read_le(data, i64::from_le_bytes))?,
             other => {
                 return Err(st_err(format!(
-                    "tensor `{name}` has dtype {other:?}; supported are F32, F64 and I64"
+                    "tensor `{name}` has dtype {other:?}; supported are F16, BF16, F32, F64, \
+                     BOOL, U8, I8, I16, U16, I32, U32 and I64"
                 )));
             }
         };

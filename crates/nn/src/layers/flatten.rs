@@ -70,3 +70,124 @@ impl<F: Float> Module<F> for Flatten {
 
     training_flag!();
 }
+
+/// Splits axis `dim` into several (`torch.nn.Unflatten(dim,
+/// unflattened_size)`), the inverse of [`Flatten`]: an input `(*, S, *)`
+/// with `S` at `dim` becomes `(*, s_1, ..., s_k, *)` with `Π s_i = S`.
+/// `dim` may be negative (counted from the end); one size may be `-1`, to
+/// be inferred from the others.
+///
+/// ```
+/// use autograd::Var;
+/// use core_tensor::Tensor;
+/// use nn::{Module, Unflatten};
+///
+/// let mut u = Unflatten::new(1, &[2, -1])?;
+/// let y = Module::<f64>::forward(&mut u, &Var::constant(Tensor::zeros(&[4, 6, 5])))?;
+/// assert_eq!(y.shape(), [4, 2, 3, 5]);
+/// # Ok::<(), nn::NnError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Unflatten {
+    dim: isize,
+    sizes: Vec<isize>,
+    training: bool,
+}
+
+impl Unflatten {
+    /// Splits axis `dim` into `sizes`.
+    ///
+    /// # Errors
+    /// [`NnError::InvalidConfig`] for empty `sizes`, a size below `-1`, or
+    /// more than one `-1`.
+    pub fn new(dim: isize, sizes: &[isize]) -> Result<Self> {
+        if sizes.is_empty() {
+            return Err(NnError::config(
+                "Unflatten",
+                "unflattened_size",
+                "unflattened_size must hold at least one size",
+            ));
+        }
+        if let Some(bad) = sizes.iter().find(|&&s| s < -1) {
+            return Err(NnError::config(
+                "Unflatten",
+                "unflattened_size",
+                format!("sizes must be non-negative or -1 (inferred), got {bad} in {sizes:?}"),
+            ));
+        }
+        if sizes.iter().filter(|&&s| s == -1).count() > 1 {
+            return Err(NnError::config(
+                "Unflatten",
+                "unflattened_size",
+                format!("only one size can be inferred (-1), got {sizes:?}"),
+            ));
+        }
+        Ok(Self {
+            dim,
+            sizes: sizes.to_vec(),
+            training: true,
+        })
+    }
+
+    /// The output shape for an input of `shape`.
+    fn output_shape(&self, shape: &[usize]) -> Result<Vec<usize>> {
+        let n = shape.len() as isize;
+        let d = if self.dim < 0 { self.dim + n } else { self.dim };
+        if d < 0 || d >= n {
+            return Err(NnError::input(
+                "Unflatten",
+                format!("a rank for which dim {} is a valid axis", self.dim),
+                shape,
+            ));
+        }
+        let d = d as usize;
+        let total = shape[d];
+        let known = self
+            .sizes
+            .iter()
+            .filter(|&&s| s >= 0)
+            .try_fold(1usize, |acc, &s| acc.checked_mul(s as usize));
+        let mismatch = || {
+            NnError::input(
+                "Unflatten",
+                format!(
+                    "a size on axis {d} that unflattened_size {:?} splits exactly",
+                    self.sizes
+                ),
+                shape,
+            )
+        };
+        let known = known.ok_or_else(mismatch)?;
+        let inferred = if self.sizes.contains(&-1) {
+            if known == 0 || !total.is_multiple_of(known) {
+                return Err(mismatch());
+            }
+            total / known
+        } else if known == total {
+            0
+        } else {
+            return Err(mismatch());
+        };
+        let mut out = shape[..d].to_vec();
+        out.extend(
+            self.sizes
+                .iter()
+                .map(|&s| if s < 0 { inferred } else { s as usize }),
+        );
+        out.extend_from_slice(&shape[d + 1..]);
+        Ok(out)
+    }
+}
+
+impl<F: Float> Module<F> for Unflatten {
+    fn type_name(&self) -> &'static str {
+        "Unflatten"
+    }
+
+    fn forward(&mut self, x: &Var<F>) -> Result<Var<F>> {
+        let out = self.output_shape(&x.shape())?;
+        Ok(x.reshape(&out)?)
+    }
+
+    training_flag!();
+}

@@ -6,6 +6,7 @@ mod conv;
 mod dropout;
 mod flatten;
 mod fractional_pool;
+mod identity;
 mod linear;
 mod module_parts;
 mod norm;
@@ -17,8 +18,9 @@ pub use conv::{
     Conv1d, Conv2d, Conv3d, ConvNd, ConvOptions, PaddingMode, conv_nd, conv_nd_same, same_padding,
 };
 pub use dropout::Dropout;
-pub use flatten::Flatten;
+pub use flatten::{Flatten, Unflatten};
 pub use fractional_pool::{FractionalMaxPool, FractionalMaxPool2d, FractionalMaxPool3d};
+pub use identity::Identity;
 pub use linear::{Linear, linear};
 pub use norm::{
     BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormParts, GroupNorm, InstanceNorm,
