@@ -58,6 +58,8 @@
 //!   PyTorch's recursive updates up to rounding.
 #![doc(test(attr(deny(warnings))))]
 
+mod checkpoint;
+mod clip;
 mod error;
 pub mod init;
 mod layers;
@@ -69,6 +71,8 @@ mod sequential;
 mod serialize;
 mod state_dict;
 
+pub use checkpoint::Checkpoint;
+pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use error::{NnError, Result, ShapeConflict};
 pub use layers::*;
 pub use loss::{
@@ -76,7 +80,10 @@ pub use loss::{
     nll_loss, nll_loss_with,
 };
 pub use module::Module;
-pub use optim::{Adam, AdamOptions, AdamW, CosineAnnealingLR, Optimizer, Sgd, SgdOptions, StepLR};
+pub use optim::{
+    Adam, AdamOptions, AdamW, CosineAnnealingLR, LinearLR, LrScheduler, OneCycleLR, Optimizer,
+    OptimizerState, ReduceLROnPlateau, SchedulerState, SequentialLR, Sgd, SgdOptions, StepLR,
+};
 pub use samples::gradcheck_cases;
 pub use sequential::Sequential;
 pub use serialize::{
@@ -93,4 +100,5 @@ pub mod prelude {
         Sequential, Sgd, SgdOptions, Sigmoid, StateDict, StepLR, Tanh, cross_entropy,
         cross_entropy_with, mse_loss, nll_loss,
     };
+    pub use crate::{Checkpoint, LrScheduler, clip_grad_norm_, clip_grad_value_};
 }
