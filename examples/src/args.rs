@@ -19,6 +19,15 @@ pub struct TrainArgs {
     pub out: PathBuf,
     /// Data file or directory (`--data`), if given.
     pub data: Option<PathBuf>,
+    /// Where to write a checkpoint after the last epoch run
+    /// (`--save-checkpoint`).
+    pub save_checkpoint: Option<PathBuf>,
+    /// A checkpoint to resume from (`--resume`): training continues after
+    /// its epoch with its model, optimizer, schedule and data order.
+    pub resume: Option<PathBuf>,
+    /// Stop after this epoch (`--stop-after`), as an interrupted run of
+    /// `epochs` would: the schedule still spans `epochs`.
+    pub stop_after: Option<usize>,
 }
 
 /// What the command line asks for.
@@ -42,6 +51,7 @@ fn value<T: std::str::FromStr>(
 
 /// Parses `args` (without the program name) over `defaults`: `--epochs N`,
 /// `--batch-size N`, `--lr X`, `--seed N`, `--out DIR`, `--data PATH`,
+/// `--save-checkpoint PATH`, `--resume PATH`, `--stop-after N`,
 /// `--help` / `-h`; `--flag=value` works too.
 ///
 /// # Errors
@@ -68,6 +78,11 @@ pub fn parse(
             "--seed" => a.seed = value(&flag, next(), "a non-negative integer")?,
             "--out" => a.out = value::<PathBuf>(&flag, next(), "a directory")?,
             "--data" => a.data = Some(value::<PathBuf>(&flag, next(), "a path")?),
+            "--save-checkpoint" => {
+                a.save_checkpoint = Some(value::<PathBuf>(&flag, next(), "a file path")?);
+            }
+            "--resume" => a.resume = Some(value::<PathBuf>(&flag, next(), "a file path")?),
+            "--stop-after" => a.stop_after = Some(value(&flag, next(), "a positive integer")?),
             other => return Err(ExampleError::Args(format!("unknown argument {other:?}"))),
         }
     }
@@ -75,6 +90,12 @@ pub fn parse(
         return Err(ExampleError::Args(
             "--epochs and --batch-size must be at least 1".into(),
         ));
+    }
+    if a.stop_after.is_some_and(|s| s == 0 || s > a.epochs) {
+        return Err(ExampleError::Args(format!(
+            "--stop-after must be between 1 and --epochs ({})",
+            a.epochs
+        )));
     }
     if !(a.lr > 0.0 && a.lr.is_finite()) {
         return Err(ExampleError::Args(format!(
@@ -131,6 +152,9 @@ mod tests {
             seed: 0,
             out: "out".into(),
             data: None,
+            save_checkpoint: None,
+            resume: None,
+            stop_after: None,
         }
     }
 
@@ -156,6 +180,19 @@ mod tests {
         };
         assert_eq!((a.epochs, a.batch_size, a.lr, a.seed), (5, 4, 0.01, 9));
         assert_eq!(a.out, PathBuf::from("/tmp/x"));
+        let Command::Train(a) = run(&[
+            "--save-checkpoint",
+            "a.st",
+            "--resume=b.st",
+            "--stop-after",
+            "2",
+        ])
+        .unwrap() else {
+            panic!("expected train");
+        };
+        assert_eq!(a.save_checkpoint, Some(PathBuf::from("a.st")));
+        assert_eq!(a.resume, Some(PathBuf::from("b.st")));
+        assert_eq!(a.stop_after, Some(2));
         assert_eq!(run(&[]).unwrap(), Command::Train(defaults()));
         assert_eq!(run(&["--epochs", "2", "-h"]).unwrap(), Command::Help);
     }
@@ -171,6 +208,10 @@ mod tests {
             (vec!["--frobnicate"], "unknown argument \"--frobnicate\""),
             (vec!["--batch-size", "0"], "must be at least 1"),
             (vec!["--lr", "-1"], "--lr must be a positive number"),
+            (
+                vec!["--stop-after", "4"],
+                "--stop-after must be between 1 and --epochs (3)",
+            ),
         ] {
             let e = run(&v).unwrap_err();
             assert!(e.to_string().contains(want), "{e} should contain {want}");

@@ -36,6 +36,17 @@ pub enum ExampleError {
     /// A data set is unusable (empty, mismatched image and label counts).
     #[error("data set: {0}")]
     Data(String),
+    /// The MNIST-format files are not where they were looked for.
+    #[error(
+        "{reason}; Debian's `dataset-fashion-mnist` package provides them in {default} \
+         (install it with `apt-get install dataset-fashion-mnist`), or pass --data DIR"
+    )]
+    MissingDataset {
+        /// Which folder or files are missing.
+        reason: String,
+        /// Where the package puts the files.
+        default: PathBuf,
+    },
     /// A command-line flag is unknown, missing its value or malformed.
     #[error("{0} (try --help)")]
     Args(String),

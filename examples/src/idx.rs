@@ -6,10 +6,59 @@
 //! here), the number of dimensions — then one `u32` size per dimension and
 //! the data in row-major order.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::ExampleError;
 use crate::data::{Dataset, read_maybe_gz};
+
+/// Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST.
+pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// The stems of the four MNIST-format files: train images and labels, test
+/// images and labels.
+pub const MNIST_STEMS: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// The paths of the four MNIST-format files ([`MNIST_STEMS`], each plain or
+/// with `.gz`) in `dir`, or in [`FASHION_MNIST_DIR`] when `dir` is `None`.
+///
+/// # Errors
+/// [`ExampleError::MissingDataset`], naming the install command, when the
+/// folder or any file is missing.
+pub fn locate_mnist(dir: Option<&Path>) -> Result<[PathBuf; 4], ExampleError> {
+    let dir = dir.map_or_else(|| PathBuf::from(FASHION_MNIST_DIR), Path::to_path_buf);
+    let missing = |reason: String| ExampleError::MissingDataset {
+        reason,
+        default: PathBuf::from(FASHION_MNIST_DIR),
+    };
+    if !dir.is_dir() {
+        return Err(missing(format!("no folder {}", dir.display())));
+    }
+    let found = MNIST_STEMS.map(|stem| {
+        [stem.to_string(), format!("{stem}.gz")]
+            .into_iter()
+            .map(|name| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    let absent: Vec<&str> = MNIST_STEMS
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| f.is_none())
+        .map(|(s, _)| *s)
+        .collect();
+    if !absent.is_empty() {
+        return Err(missing(format!(
+            "{} lacks {} (plain or .gz)",
+            dir.display(),
+            absent.join(", ")
+        )));
+    }
+    Ok(found.map(|f| f.unwrap_or_default()))
+}
 
 /// An IDX array of unsigned bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,6 +211,35 @@ pub fn load_mnist(
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn a_missing_folder_or_file_names_the_package() {
+        let nowhere = std::env::temp_dir().join("handgrad-no-such-mnist-folder");
+        let e = locate_mnist(Some(&nowhere)).unwrap_err();
+        assert!(matches!(e, ExampleError::MissingDataset { .. }));
+        let msg = e.to_string();
+        assert!(
+            msg.contains("apt-get install dataset-fashion-mnist"),
+            "{msg}"
+        );
+        assert!(msg.contains("no folder"), "{msg}");
+
+        let dir = std::env::temp_dir().join(format!("handgrad-mnist-part-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("train-images-idx3-ubyte.gz"), b"x").unwrap();
+        std::fs::write(dir.join("train-labels-idx1-ubyte"), b"x").unwrap();
+        let msg = locate_mnist(Some(&dir)).unwrap_err().to_string();
+        assert!(
+            msg.contains("lacks t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"),
+            "{msg}"
+        );
+        std::fs::write(dir.join("t10k-images-idx3-ubyte"), b"x").unwrap();
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), b"x").unwrap();
+        let found = locate_mnist(Some(&dir)).unwrap();
+        assert_eq!(found[0], dir.join("train-images-idx3-ubyte.gz"));
+        assert_eq!(found[3], dir.join("t10k-labels-idx1-ubyte.gz"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     fn tmp(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("examples-idx-{}", std::process::id()));

@@ -42,6 +42,13 @@ pub struct RunReport {
 /// `test` after each, then writes the model (with its architecture and test
 /// accuracy as metadata) and the plot into `args.out`, printing the paths.
 ///
+/// With `args.resume`, model, optimizer, schedule and `rng` (the data
+/// order) come from that checkpoint and training continues after its
+/// epoch; with `args.stop_after`, training stops after that epoch; with
+/// `args.save_checkpoint`, a [`Checkpoint`] of the state after the last
+/// epoch run is written there. A run interrupted that way and resumed gives
+/// the same parameters, bit for bit, as an uninterrupted one.
+///
 /// # Errors
 /// Model, data, I/O and plotting errors as [`ExampleError`].
 pub fn train_and_save(
@@ -54,13 +61,27 @@ pub fn train_and_save(
     let mut model = digits_cnn::<f32>(train.height, train.width, train.classes, rng)?;
     let mut opt = Adam::new(model.parameters(), AdamOptions::adam(args.lr))?;
     let mut schedule = CosineAnnealingLR::new(&opt, args.epochs, 0.0)?;
+    let mut first_epoch = 1;
+    if let Some(path) = &args.resume {
+        let ckpt = Checkpoint::<f32>::load(path)?;
+        let restored = ckpt.restore(&mut model, &mut opt, Some(&mut schedule))?;
+        *rng = restored.ok_or_else(|| {
+            ExampleError::Data(format!(
+                "{}: the checkpoint has no random generator state",
+                path.display()
+            ))
+        })?;
+        first_epoch = ckpt.epoch + 1;
+        println!("resumed from {} after epoch {}", path.display(), ckpt.epoch);
+    }
+    let last_epoch = args.stop_after.unwrap_or(args.epochs);
     let style = ProgressStyle::with_template(
         "epoch {prefix:>3} [{bar:30}] {pos}/{len} batches {elapsed} eta {eta}",
     )
     .map_err(|e| ExampleError::Plot(e.to_string()))?
     .progress_chars("=> ");
     let (mut losses, mut accs) = (Vec::new(), Vec::new());
-    for epoch in 1..=args.epochs {
+    for epoch in first_epoch..=last_epoch {
         let bar = ProgressBar::new(train.len().div_ceil(args.batch_size.max(1)) as u64)
             .with_style(style.clone())
             .with_prefix(epoch.to_string());
@@ -76,9 +97,14 @@ pub fn train_and_save(
             100.0 * acc,
             opt.lr()
         );
-        schedule.step(&mut opt);
+        schedule.step(&mut opt)?;
         losses.push(stats.loss);
         accs.push(100.0 * acc);
+    }
+    if let Some(path) = &args.save_checkpoint {
+        let done = last_epoch.max(first_epoch - 1);
+        Checkpoint::capture(&model, &opt, Some(&schedule), done, Some(rng)).save(path)?;
+        println!("checkpoint after epoch {done} saved to {}", path.display());
     }
     let test_accuracy = accs.last().copied().unwrap_or(0.0);
     println!(
@@ -140,6 +166,9 @@ mod tests {
             seed: 0,
             out: out.clone(),
             data: None,
+            save_checkpoint: None,
+            resume: None,
+            stop_after: None,
         };
         let spec = RunSpec {
             stem: "halves",

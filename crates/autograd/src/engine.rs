@@ -88,13 +88,16 @@ pub(crate) fn run_backward<F: Float>(
     let retain = options.retain_graph || options.create_graph;
     let order = topological_order(roots)?;
 
-    // Which nodes lead to something we want a gradient for.
+    // Which nodes lead to something we want a gradient for: a target, or
+    // (without targets) a leaf that requires grad now. A node whose inputs
+    // lead only to frozen leaves is never run.
     let target_ids: Option<HashSet<usize>> = targets.map(|t| t.iter().map(Var::id).collect());
     let mut needed: HashSet<usize> = HashSet::new();
     for (var, inputs) in &order {
         let is_needed = match &target_ids {
             Some(ids) => ids.contains(&var.id()) || inputs.iter().any(|i| needed.contains(&i.id())),
-            None => var.requires_grad(),
+            None if var.is_leaf() => var.requires_grad(),
+            None => inputs.iter().any(|i| needed.contains(&i.id())),
         };
         if is_needed {
             needed.insert(var.id());

@@ -1,7 +1,7 @@
 //! `Var<F>`: a tensor value and, when it requires grad, its place in the graph.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use core_tensor::{Float, Tensor};
@@ -52,7 +52,8 @@ impl<F: Float> Drop for Node<F> {
 pub(crate) struct VarInner<F: Float> {
     pub(crate) id: usize,
     value: RwLock<Tensor<F>>,
-    requires_grad: bool,
+    /// Fixed for op results; switchable on leaves by [`Var::requires_grad_`].
+    requires_grad: AtomicBool,
     pub(crate) grad: Mutex<Option<Var<F>>>,
     /// `Some` for the result of a recorded op; the inner option becomes
     /// `None` when a backward pass frees the saved state.
@@ -104,7 +105,7 @@ impl<F: Float> Var<F> {
             inner: Arc::new(VarInner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 value: RwLock::new(value),
-                requires_grad,
+                requires_grad: AtomicBool::new(requires_grad),
                 grad: Mutex::new(None),
                 node: node.map(|n| Mutex::new(Some(n))),
                 op_name,
@@ -193,7 +194,47 @@ impl<F: Float> Var<F> {
 
     /// Whether gradients flow to or through this value.
     pub fn requires_grad(&self) -> bool {
-        self.inner.requires_grad
+        self.inner.requires_grad.load(Ordering::Acquire)
+    }
+
+    /// Switches whether this leaf requires grad (`tensor.requires_grad_(on)`),
+    /// e.g. to freeze a parameter.
+    ///
+    /// A frozen leaf gets no `.grad` from later backward passes, ops whose
+    /// inputs are all frozen or constant record no node, and a backward pass
+    /// skips every op whose inputs lead only to frozen leaves (also in a
+    /// graph recorded before the switch). Switching does not clear a
+    /// gradient already accumulated.
+    ///
+    /// ```
+    /// use autograd::Var;
+    /// use core_tensor::Tensor;
+    /// let w = Var::leaf(Tensor::from_vec(&[2], vec![1.0f64, 2.0])?);
+    /// let b = Var::leaf(Tensor::from_vec(&[2], vec![0.5f64, 0.5])?);
+    /// w.requires_grad_(false)?;
+    /// w.mul(&b)?.sum_all().backward()?;
+    /// assert!(w.grad().is_none());
+    /// assert_eq!(b.grad().unwrap().as_slice(), &[1.0, 2.0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`AutogradError::InvalidUpdate`] for a value produced by an op: as in
+    /// PyTorch, only leaves can change the flag (use [`Var::detach`] to cut
+    /// a computed value off the graph).
+    pub fn requires_grad_(&self, on: bool) -> Result<()> {
+        if !self.is_leaf() {
+            return Err(AutogradError::InvalidUpdate {
+                op: "requires_grad_",
+                reason: format!(
+                    "only leaves can change requires_grad, this value comes from `{}`; \
+                     use detach() for a computed value",
+                    self.op_name()
+                ),
+            });
+        }
+        self.inner.requires_grad.store(on, Ordering::Release);
+        Ok(())
     }
 
     /// Whether this is a leaf (not produced by a recorded op).
@@ -336,7 +377,7 @@ impl<F: Float> fmt::Debug for Var<F> {
         f.debug_struct("Var")
             .field("id", &self.inner.id)
             .field("op", &self.inner.op_name)
-            .field("requires_grad", &self.inner.requires_grad)
+            .field("requires_grad", &self.requires_grad())
             .field("value", &self.value())
             .finish()
     }

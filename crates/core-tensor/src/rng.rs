@@ -94,10 +94,35 @@ impl Rng {
         self.shuffle(&mut idx);
         idx.into_iter().map(|i| offset + step * i as f64).collect()
     }
+
+    /// The generator's state, to save it and resume the same stream later
+    /// with [`Rng::from_state`] (e.g. the data order of a resumed training).
+    pub fn state(&self) -> [u64; 4] {
+        self.s
+    }
+
+    /// A generator that continues from a state given by [`Rng::state`];
+    /// `None` for the all-zero state, which no seed reaches and from which
+    /// xoshiro256++ would only produce zeros.
+    pub fn from_state(state: [u64; 4]) -> Option<Self> {
+        (state != [0; 4]).then_some(Self { s: state })
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_saved_state_resumes_the_stream() {
+        let mut a = super::Rng::new(11);
+        a.next_u64();
+        let mut b = super::Rng::from_state(a.state()).unwrap();
+        assert_eq!(
+            (0..5).map(|_| a.next_u64()).collect::<Vec<_>>(),
+            (0..5).map(|_| b.next_u64()).collect::<Vec<_>>()
+        );
+        assert!(super::Rng::from_state([0; 4]).is_none());
+    }
+
     use super::*;
 
     #[test]

@@ -101,6 +101,27 @@ pub enum NnError {
         /// The largest finite magnitude of the dtype.
         max: f64,
     },
+    /// `clip_grad_norm_` with `error_if_nonfinite` found a NaN or infinite
+    /// total norm.
+    #[error(
+        "clip_grad_norm_: the total norm of order {norm_type} of the gradients is non-finite \
+         ({total}), so they cannot be clipped; pass error_if_nonfinite=false to scale them anyway"
+    )]
+    NonFiniteNorm {
+        /// The `norm_type` asked for.
+        norm_type: f64,
+        /// The total norm found.
+        total: f64,
+    },
+    /// An optimizer, scheduler or checkpoint state does not fit what it is
+    /// loaded into (another optimizer, parameter count or shape).
+    #[error("{module}: cannot load this state: {reason}")]
+    StateMismatch {
+        /// The optimizer, scheduler or `Checkpoint`.
+        module: &'static str,
+        /// What differs, and what was expected.
+        reason: String,
+    },
 }
 
 fn format_conflicts(c: &[ShapeConflict]) -> String {

@@ -63,6 +63,8 @@
 //!   PyTorch's recursive updates up to rounding.
 #![doc(test(attr(deny(warnings))))]
 
+mod checkpoint;
+mod clip;
 mod error;
 mod fuse;
 mod half_convert;
@@ -78,6 +80,8 @@ mod sequential;
 mod serialize;
 mod state_dict;
 
+pub use checkpoint::Checkpoint;
+pub use clip::{clip_grad_norm_, clip_grad_value_};
 pub use error::{NnError, Result, ShapeConflict};
 pub use fuse::{fuse_conv_bn_eval, fuse_conv_bn_sequential, fuse_linear_bn_eval};
 pub use layers::*;
@@ -87,7 +91,10 @@ pub use loss::{
 };
 pub use module::{Module, ReplaceChild, named_modules};
 pub use module_list::ModuleList;
-pub use optim::{Adam, AdamOptions, AdamW, CosineAnnealingLR, Optimizer, Sgd, SgdOptions, StepLR};
+pub use optim::{
+    Adam, AdamOptions, AdamW, CosineAnnealingLR, LinearLR, LrScheduler, OneCycleLR, Optimizer,
+    OptimizerState, ReduceLROnPlateau, SchedulerState, SequentialLR, Sgd, SgdOptions, StepLR,
+};
 #[cfg(feature = "gradcheck-samples")]
 pub use samples::gradcheck_cases;
 pub use sequential::Sequential;
@@ -105,4 +112,5 @@ pub mod prelude {
         Sequential, Sgd, SgdOptions, Sigmoid, StateDict, StepLR, Tanh, cross_entropy,
         cross_entropy_with, mse_loss, nll_loss,
     };
+    pub use crate::{Checkpoint, LrScheduler, clip_grad_norm_, clip_grad_value_};
 }

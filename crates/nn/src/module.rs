@@ -198,6 +198,37 @@ pub trait Module<F: Float>: Send + Any {
         out
     }
 
+    /// Freezes (`false`) or unfreezes (`true`) every parameter of this
+    /// module and its descendants (`module.requires_grad_(on)`).
+    ///
+    /// A frozen parameter gets no gradient, the optimizers skip it, and a
+    /// backward pass runs no op whose inputs lead only to frozen parameters.
+    ///
+    /// ```
+    /// use autograd::Var;
+    /// use core_tensor::{Rng, Tensor};
+    /// use nn::{Linear, Module, Sequential};
+    /// let mut rng = Rng::new(0);
+    /// let mut net = Sequential::<f64>::new()
+    ///     .push(Linear::new(3, 4, true, &mut rng)?)
+    ///     .push(Linear::new(4, 2, true, &mut rng)?);
+    /// net.children_mut()[0].1.requires_grad_(false)?;      // freeze layer 0
+    /// net.forward(&Var::constant(Tensor::ones(&[5, 3])))?.sum_all().backward()?;
+    /// let with_grad: Vec<String> = net.named_parameters().into_iter()
+    ///     .filter(|(_, p)| p.grad().is_some()).map(|(n, _)| n).collect();
+    /// assert_eq!(with_grad, ["1.weight", "1.bias"]);
+    /// # Ok::<(), nn::NnError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`NnError::Autograd`] if a parameter is not a leaf.
+    fn requires_grad_(&self, on: bool) -> Result<()> {
+        for p in self.parameters() {
+            p.requires_grad_(on)?;
+        }
+        Ok(())
+    }
+
     /// Clears the gradient of every parameter (`optimizer.zero_grad()` with
     /// `set_to_none=True`).
     fn zero_grad(&self) {

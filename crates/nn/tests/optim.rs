@@ -247,7 +247,7 @@ fn schedules() {
     let mut step = StepLR::new(&opt, 2, 0.5).unwrap();
     let mut lrs = Vec::new();
     for _ in 0..4 {
-        step.step(&mut opt);
+        step.step(&mut opt).unwrap();
         lrs.push(opt.lr());
     }
     assert_eq!(lrs, [1.0, 0.5, 0.5, 0.25]);
@@ -255,7 +255,7 @@ fn schedules() {
     let mut cos = CosineAnnealingLR::new(&opt, 4, 0.0).unwrap();
     let mut lrs = Vec::new();
     for _ in 0..4 {
-        cos.step(&mut opt);
+        cos.step(&mut opt).unwrap();
         lrs.push(opt.lr());
     }
     close(

@@ -30,6 +30,9 @@ FLAGS:
     --seed N          seed of split, init and shuffling      [default: 0]
     --out DIR         where the model and plot are written   [default: out]
     --data PATH       digits CSV (gzip or plain)             [default: the bundled file]
+    --save-checkpoint PATH  write model, optimizer, schedule, epoch and data order there
+    --resume PATH     continue from such a checkpoint
+    --stop-after N    stop after epoch N (the schedule still spans --epochs)
     -h, --help        print this help
 ";
 
@@ -41,6 +44,9 @@ fn defaults() -> TrainArgs {
         seed: 0,
         out: PathBuf::from("out"),
         data: None,
+        save_checkpoint: None,
+        resume: None,
+        stop_after: None,
     }
 }
 

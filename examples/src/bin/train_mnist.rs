@@ -1,35 +1,41 @@
-//! Trains the same small CNN as `train_digits` on MNIST-format IDX files
-//! that the user already has on disk (nothing is downloaded).
+//! Trains the small CNN of `train_digits` on Fashion-MNIST from Debian's
+//! `dataset-fashion-mnist` package (or any MNIST-format IDX files already
+//! on disk; nothing is downloaded).
 //!
-//! `cargo run --release -p examples --bin train_mnist -- --data DIR`
+//! `apt-get install dataset-fashion-mnist`, then
+//! `cargo run --release -p examples --bin train_mnist -- --epochs 5`
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use core_tensor::Rng;
 use examples::ExampleError;
 use examples::args::TrainArgs;
-use examples::idx::load_mnist;
+use examples::idx::{FASHION_MNIST_DIR, load_mnist, locate_mnist};
 use examples::run::{RunSpec, train_and_save};
 
 const HELP: &str = "\
-train_mnist: train a small CNN on MNIST-format IDX files you already have.
+train_mnist: train a small CNN on Fashion-MNIST (Debian's dataset-fashion-mnist
+package: apt-get install dataset-fashion-mnist) or other MNIST-format files.
 
 USAGE:
-    cargo run --release -p examples --bin train_mnist -- --data DIR [FLAGS]
+    cargo run --release -p examples --bin train_mnist -- [FLAGS]
 
-DIR must hold train-images-idx3-ubyte, train-labels-idx1-ubyte,
+The data folder must hold train-images-idx3-ubyte, train-labels-idx1-ubyte,
 t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each may end in .gz).
 
 FLAGS:
-    --data DIR        directory of the four IDX files        [required]
-    --epochs N        training epochs                        [default: 2]
-    --batch-size N    minibatch size                         [default: 64]
-    --lr X            Adam learning rate (cosine-annealed)   [default: 0.002]
-    --seed N          seed of init and shuffling             [default: 0]
-    --out DIR         where the model and plot are written   [default: out]
-    -h, --help        print this help
+    --data DIR              folder of the four IDX files [default: /usr/share/datasets/fashion-mnist]
+    --epochs N              training epochs                        [default: 2]
+    --batch-size N          minibatch size                         [default: 64]
+    --lr X                  Adam learning rate (cosine-annealed)   [default: 0.002]
+    --seed N                seed of init and shuffling             [default: 0]
+    --out DIR               where the model and plot are written   [default: out]
+    --save-checkpoint PATH  write model, optimizer, schedule, epoch and data order there
+    --resume PATH           continue from such a checkpoint
+    --stop-after N          stop after epoch N (the schedule still spans --epochs)
+    -h, --help              print this help
 ";
 
 fn defaults() -> TrainArgs {
@@ -40,36 +46,26 @@ fn defaults() -> TrainArgs {
         seed: 0,
         out: PathBuf::from("out"),
         data: None,
-    }
-}
-
-/// `dir/name` or `dir/name.gz`, whichever exists (the plain name when neither).
-fn find(dir: &Path, name: &str) -> PathBuf {
-    let plain = dir.join(name);
-    let gz = dir.join(format!("{name}.gz"));
-    if !plain.exists() && gz.exists() {
-        gz
-    } else {
-        plain
+        save_checkpoint: None,
+        resume: None,
+        stop_after: None,
     }
 }
 
 fn run(a: TrainArgs) -> Result<(), ExampleError> {
     let start = Instant::now();
-    let dir = a
-        .data
-        .clone()
-        .ok_or_else(|| ExampleError::Args("--data DIR is required".into()))?;
-    let train = load_mnist(
-        find(&dir, "train-images-idx3-ubyte"),
-        find(&dir, "train-labels-idx1-ubyte"),
-    )?;
-    let test = load_mnist(
-        find(&dir, "t10k-images-idx3-ubyte"),
-        find(&dir, "t10k-labels-idx1-ubyte"),
-    )?;
+    let [train_images, train_labels, test_images, test_labels] = locate_mnist(a.data.as_deref())?;
+    let train = load_mnist(&train_images, &train_labels)?;
+    let test = load_mnist(&test_images, &test_labels)?;
     println!(
-        "mnist: {} train / {} test images of {}x{}",
+        "data from {}",
+        a.data
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(FASHION_MNIST_DIR))
+            .display()
+    );
+    println!(
+        "{} train / {} test images of {}x{}",
         train.len(),
         test.len(),
         train.height,
@@ -78,7 +74,7 @@ fn run(a: TrainArgs) -> Result<(), ExampleError> {
     let mut rng = Rng::new(a.seed);
     let spec = RunSpec {
         stem: "mnist",
-        title: "handgrad CNN on MNIST",
+        title: "handgrad CNN on Fashion-MNIST",
         eval_batch: 512,
     };
     train_and_save(&train, &test, &a, &mut rng, &spec)?;

@@ -1,10 +1,14 @@
 //! Adam and AdamW.
 
+use std::collections::BTreeMap;
+
 use autograd::Var;
 use core_tensor::{Float, Tensor};
 
+use super::group::{Groups, Hyper, ParamGroup, buffer, hyper};
+use super::state::{OptimizerState, ParamState};
 use super::{Optimizer, check_hyper, value_and_grad};
-use crate::Result;
+use crate::{NnError, Result};
 
 /// Settings of `torch.optim.Adam` / `AdamW`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -67,7 +71,7 @@ impl AdamOptions {
         self
     }
 
-    fn validate(&self, module: &'static str) -> Result<()> {
+    fn validate_options(&self, module: &'static str) -> Result<()> {
         check_hyper(module, "lr", self.lr, self.lr >= 0.0)?;
         check_hyper(module, "eps", self.eps, self.eps >= 0.0)?;
         check_hyper(
@@ -91,6 +95,45 @@ impl AdamOptions {
     }
 }
 
+impl Hyper for AdamOptions {
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn momentum(&self) -> f64 {
+        self.betas.0
+    }
+    fn set_momentum(&mut self, m: f64) {
+        self.betas.0 = m;
+    }
+    fn to_map(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("lr", self.lr),
+            ("beta1", self.betas.0),
+            ("beta2", self.betas.1),
+            ("eps", self.eps),
+            ("weight_decay", self.weight_decay),
+            ("amsgrad", f64::from(u8::from(self.amsgrad))),
+        ]
+    }
+    fn from_map(map: &BTreeMap<String, f64>, module: &'static str) -> Result<Self> {
+        Ok(Self {
+            lr: hyper(map, module, "lr")?,
+            betas: (hyper(map, module, "beta1")?, hyper(map, module, "beta2")?),
+            eps: hyper(map, module, "eps")?,
+            weight_decay: hyper(map, module, "weight_decay")?,
+            amsgrad: hyper(map, module, "amsgrad")? != 0.0,
+        })
+    }
+    fn validate(&self, module: &'static str) -> Result<()> {
+        self.validate_options(module)
+    }
+}
+
+/// The state of one parameter: `step`, `exp_avg`, `exp_avg_sq` and
+/// (AMSGrad only) `max_exp_avg_sq`.
 struct Moments<F> {
     step: u64,
     m: Vec<F>,
@@ -99,26 +142,62 @@ struct Moments<F> {
     v_max: Vec<F>,
 }
 
+impl<F: Float> Moments<F> {
+    fn save(&self, shape: &[usize]) -> ParamState<F> {
+        let t = |v: &Vec<F>| {
+            Tensor::from_vec(shape, v.clone()).expect("the moments have the parameter's size")
+        };
+        let mut buffers = BTreeMap::from([
+            ("exp_avg".to_string(), t(&self.m)),
+            ("exp_avg_sq".to_string(), t(&self.v)),
+        ]);
+        if !self.v_max.is_empty() {
+            buffers.insert("max_exp_avg_sq".to_string(), t(&self.v_max));
+        }
+        ParamState {
+            step: Some(self.step),
+            buffers,
+        }
+    }
+
+    fn load(ps: &ParamState<F>, module: &'static str, amsgrad: bool) -> Result<Self> {
+        let step = ps.step.ok_or_else(|| NnError::StateMismatch {
+            module,
+            reason: "a parameter state lacks `step`".into(),
+        })?;
+        Ok(Self {
+            step,
+            m: buffer(ps, module, "exp_avg")?,
+            v: buffer(ps, module, "exp_avg_sq")?,
+            // Required for AMSGrad; kept when present otherwise.
+            v_max: if amsgrad || ps.buffers.contains_key("max_exp_avg_sq") {
+                buffer(ps, module, "max_exp_avg_sq")?
+            } else {
+                Vec::new()
+            },
+        })
+    }
+}
+
 struct AdamCore<F: Float> {
-    params: Vec<Var<F>>,
-    options: AdamOptions,
-    state: Vec<Option<Moments<F>>>,
+    groups: Groups<F, AdamOptions, Moments<F>>,
     decoupled: bool,
 }
 
 impl<F: Float> AdamCore<F> {
     fn step(&mut self) -> Result<()> {
-        let o = self.options;
-        let (lr, wd, eps) = (F::cast(o.lr), F::cast(o.weight_decay), F::cast(o.eps));
-        let (b1, b2) = (F::cast(o.betas.0), F::cast(o.betas.1));
-        for (p, st) in self.params.iter().zip(&mut self.state) {
+        let decoupled = self.decoupled;
+        for (p, o, st) in self.groups.each() {
+            let o = *o;
+            let (lr, wd, eps) = (F::cast(o.lr), F::cast(o.weight_decay), F::cast(o.eps));
+            let (b1, b2) = (F::cast(o.betas.0), F::cast(o.betas.1));
             let Some((value, grad)) = value_and_grad(p) else {
                 continue;
             };
             let mut x: Vec<F> = value.as_slice().to_vec();
             let mut g: Vec<F> = grad.as_slice().to_vec();
             if o.weight_decay != 0.0 {
-                if self.decoupled {
+                if decoupled {
                     x.iter_mut().for_each(|v| *v *= F::one() - lr * wd);
                 } else {
                     g.iter_mut().zip(&x).for_each(|(g, &v)| *g += wd * v);
@@ -128,14 +207,13 @@ impl<F: Float> AdamCore<F> {
                 step: 0,
                 m: vec![F::zero(); g.len()],
                 v: vec![F::zero(); g.len()],
-                v_max: if o.amsgrad {
-                    vec![F::zero(); g.len()]
-                } else {
-                    Vec::new()
-                },
+                v_max: Vec::new(),
             });
-            s.step += 1;
-            let t = s.step as i32;
+            if o.amsgrad && s.v_max.is_empty() {
+                s.v_max = vec![F::zero(); g.len()];
+            }
+            s.step = s.step.saturating_add(1);
+            let t = i32::try_from(s.step).unwrap_or(i32::MAX);
             let bc1 = F::one() - b1.powi(t);
             let bc2_sqrt = (F::one() - b2.powi(t)).sqrt();
             let step_size = lr / bc1;
@@ -173,22 +251,33 @@ macro_rules! adam_like {
         }
 
         impl<F: Float> $name<F> {
-            /// An optimizer over `params`.
+            /// An optimizer over `params`, one group.
             ///
             /// # Errors
             /// [`crate::NnError::InvalidConfig`] for a negative learning
             /// rate, eps or weight decay, or betas outside `[0, 1)`.
             pub fn new(params: Vec<Var<F>>, options: AdamOptions) -> Result<Self> {
-                options.validate($label)?;
-                let n = params.len();
+                Self::with_groups(vec![ParamGroup::new(params, options)])
+            }
+
+            /// An optimizer over parameter groups, each with its own
+            /// options (PyTorch's `param_groups`).
+            ///
+            /// # Errors
+            /// As `new` for any group, and [`crate::NnError::InvalidConfig`]
+            /// when a parameter appears twice.
+            pub fn with_groups(groups: Vec<ParamGroup<F, AdamOptions>>) -> Result<Self> {
                 Ok(Self {
                     core: AdamCore {
-                        params,
-                        options,
-                        state: (0..n).map(|_| None).collect(),
+                        groups: Groups::new($label, groups)?,
                         decoupled: $decoupled,
                     },
                 })
+            }
+
+            /// The options of group `group`.
+            pub fn options(&self, group: usize) -> Option<AdamOptions> {
+                self.core.groups.groups.get(group).map(|g| g.options)
             }
         }
 
@@ -198,15 +287,53 @@ macro_rules! adam_like {
             }
 
             fn zero_grad(&self) {
-                self.core.params.iter().for_each(Var::zero_grad);
+                self.core.groups.zero_grad();
             }
 
-            fn lr(&self) -> f64 {
-                self.core.options.lr
+            fn name(&self) -> &'static str {
+                $label
             }
 
-            fn set_lr(&mut self, lr: f64) {
-                self.core.options.lr = lr;
+            fn num_groups(&self) -> usize {
+                self.core.groups.groups.len()
+            }
+
+            fn group_lr(&self, group: usize) -> Option<f64> {
+                self.core.groups.lr(group)
+            }
+
+            fn set_group_lr(&mut self, group: usize, lr: f64) {
+                self.core.groups.set_lr(group, lr);
+            }
+
+            fn initial_lr(&self, group: usize) -> Option<f64> {
+                self.core.groups.initial_lr(group)
+            }
+
+            fn group_momentum(&self, group: usize) -> Option<f64> {
+                self.core.groups.momentum(group)
+            }
+
+            fn set_group_momentum(&mut self, group: usize, momentum: f64) {
+                self.core.groups.set_momentum(group, momentum);
+            }
+
+            fn state_dict(&self) -> OptimizerState<F> {
+                self.core.groups.state_dict(Moments::save)
+            }
+
+            fn load_state_dict(&mut self, state: &OptimizerState<F>) -> Result<()> {
+                let amsgrad: Vec<bool> = state
+                    .param_groups
+                    .iter()
+                    .flat_map(|g| {
+                        let on = g.hyper.get("amsgrad").is_some_and(|&a| a != 0.0);
+                        g.params.iter().map(move |_| on)
+                    })
+                    .collect();
+                self.core.groups.load_state_dict(state, |i, ps, _| {
+                    Moments::load(ps, $label, amsgrad.get(i).copied().unwrap_or(false))
+                })
             }
         }
     };
