@@ -1,4 +1,15 @@
-//! Elementwise activations: `ReLU`, `Sigmoid`, `Tanh`.
+//! Activation layers: the parameter-free elementwise ones (`ReLU`,
+//! `Sigmoid`, `Tanh`, `SELU`, `SiLU`, `Mish`, `Hardswish`, `Hardsigmoid`,
+//! `LogSigmoid`) here, those with parameters in [`parametric`], and
+//! `Softmax` / `LogSoftmax` in [`softmax`].
+
+mod parametric;
+mod softmax;
+#[cfg(test)]
+mod tests;
+
+pub use parametric::{ELU, GELU, Hardtanh, LeakyReLU, Softplus};
+pub use softmax::{LogSoftmax, Softmax};
 
 use autograd::Var;
 use core_tensor::Float;
@@ -59,4 +70,43 @@ activation!(
     Tanh,
     "Tanh",
     tanh
+);
+activation!(
+    /// `scale·elu(x, alpha)` with `alpha ≈ 1.6733`, `scale ≈ 1.0507`
+    /// (`torch.nn.SELU`); see [`Var::selu`].
+    SELU,
+    "SELU",
+    selu
+);
+activation!(
+    /// `x·σ(x)` (`torch.nn.SiLU`); see [`Var::silu`].
+    SiLU,
+    "SiLU",
+    silu
+);
+activation!(
+    /// `x·tanh(softplus(x))` (`torch.nn.Mish`); see [`Var::mish`].
+    Mish,
+    "Mish",
+    mish
+);
+activation!(
+    /// `x·relu6(x + 3)/6` (`torch.nn.Hardswish`); see [`Var::hardswish`]
+    /// for PyTorch's gradient at the kinks.
+    Hardswish,
+    "Hardswish",
+    hardswish
+);
+activation!(
+    /// `relu6(x + 3)/6` (`torch.nn.Hardsigmoid`); see [`Var::hardsigmoid`].
+    Hardsigmoid,
+    "Hardsigmoid",
+    hardsigmoid
+);
+activation!(
+    /// `log σ(x)`, computed stably (`torch.nn.LogSigmoid`); see
+    /// [`Var::log_sigmoid`].
+    LogSigmoid,
+    "LogSigmoid",
+    log_sigmoid
 );
