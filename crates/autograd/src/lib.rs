@@ -7,7 +7,9 @@
 //! thread-local [`no_grad`] guard, the differentiable basic ops (arithmetic
 //! with broadcasting, elementwise functions, reductions, shape ops,
 //! padding in PyTorch's four modes ([`PadMode`]), matmul,
-//! log-softmax) and the finite-difference audit [`gradcheck()`] /
+//! log-softmax, `erf` and the activations: GELU ([`GeluApproximate`]),
+//! LeakyReLU, ELU, SELU, SiLU, Mish, Softplus, LogSigmoid, Hardtanh,
+//! Hardswish, Hardsigmoid) and the finite-difference audit [`gradcheck()`] /
 //! [`gradgradcheck`].
 //!
 //! ## Training-style use
@@ -110,9 +112,9 @@ pub use engine::{BackwardOptions, grad};
 pub use error::{AutogradError, Result};
 pub use grad_mode::{GradModeGuard, enable_grad, is_grad_enabled, no_grad};
 pub use gradcheck::{GradcheckCase, GradcheckOptions, GradcheckReport, gradcheck, gradgradcheck};
-pub use linear_map::{LinearBackward, LinearMap, apply_linear, apply_linear_adjoint};
 pub use hooks::HookHandle;
-pub use ops::PadMode;
+pub use linear_map::{LinearBackward, LinearMap, apply_linear, apply_linear_adjoint};
+pub use ops::{GeluApproximate, PadMode, erf_f32, erf_f64};
 pub use var::Var;
 
 /// The items most users need.

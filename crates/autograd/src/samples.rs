@@ -15,6 +15,9 @@
 //! - `log`, `sqrt` and `pow` (any exponent, including fractional and
 //!   negative ones): inputs in `[0.5, 2]`, positive and away from 0;
 //! - `div`: divisors with magnitude in `[0.5, 1.5]`;
+//! - the kinked activations (`leaky_relu`, `elu`, `selu`, `hardtanh`,
+//!   `hardswish`, `hardsigmoid`, and `softplus` at its threshold): inputs
+//!   moved at least `5e-2` away from every kink;
 //! - `max_axis`: a shuffled arithmetic progression with step `0.1`
 //!   ([`Rng::distinct_vec`]), so no two elements of a lane are within `eps`
 //!   of each other and the argmax cannot flip under a perturbation.
@@ -28,7 +31,7 @@
 use core_tensor::{Rng, Tensor};
 
 use crate::gradcheck::single;
-use crate::{GradcheckCase, GradcheckOptions, PadMode, Var};
+use crate::{GeluApproximate, GradcheckCase, GradcheckOptions, PadMode, Var};
 
 /// The registered cases of the basic ops: `per_op` random cases per op
 /// (and per variant), first and second order.
@@ -203,7 +206,160 @@ const BUILDERS: &[(&str, Builder)] = &[
         softmax_case(g, "log_softmax", out)
     }),
     ("softmax", |g, _, out| softmax_case(g, "softmax", out)),
+    ("erf", |g, _, out| {
+        unary(g, "erf", String::new(), (-2.0, 2.0), false, out, |x| {
+            Ok(x.erf())
+        })
+    }),
+    ("gelu", |g, _, out| {
+        unary(g, "gelu", String::new(), (-3.0, 3.0), false, out, |x| {
+            Ok(x.gelu(GeluApproximate::None))
+        })
+    }),
+    ("gelu_tanh", |g, _, out| {
+        unary(
+            g,
+            "gelu_tanh",
+            String::new(),
+            (-3.0, 3.0),
+            false,
+            out,
+            |x| Ok(x.gelu(GeluApproximate::Tanh)),
+        )
+    }),
+    ("leaky_relu", |g, _, out| {
+        let slope = g.rng.uniform_in(0.0, 0.5);
+        kinked(
+            g,
+            "leaky_relu",
+            format!("negative_slope={slope:.3}"),
+            (-2.0, 2.0),
+            &[0.0],
+            out,
+            move |x| Ok(x.leaky_relu(slope)),
+        );
+    }),
+    ("elu", |g, _, out| {
+        let alpha = g.rng.uniform_in(0.5, 2.0);
+        kinked(
+            g,
+            "elu",
+            format!("alpha={alpha:.3}"),
+            (-2.0, 2.0),
+            &[0.0],
+            out,
+            move |x| Ok(x.elu(alpha)),
+        );
+    }),
+    ("selu", |g, _, out| {
+        kinked(g, "selu", String::new(), (-2.0, 2.0), &[0.0], out, |x| {
+            Ok(x.selu())
+        });
+    }),
+    ("silu", |g, _, out| {
+        unary(g, "silu", String::new(), (-3.0, 3.0), false, out, |x| {
+            Ok(x.silu())
+        })
+    }),
+    ("mish", |g, _, out| {
+        unary(g, "mish", String::new(), (-3.0, 3.0), false, out, |x| {
+            Ok(x.mish())
+        })
+    }),
+    ("softplus", |g, c, out| {
+        // Every other case puts the threshold inside the inputs' range.
+        let beta = [1.0, 2.0, 0.5][g.rng.below(3)];
+        let threshold = if c % 2 == 0 { 20.0 } else { 0.5 };
+        kinked(
+            g,
+            "softplus",
+            format!("beta={beta} threshold={threshold}"),
+            (-2.0, 2.0),
+            &[threshold / beta],
+            out,
+            move |x| Ok(x.softplus(beta, threshold)),
+        );
+    }),
+    ("log_sigmoid", |g, _, out| {
+        unary(
+            g,
+            "log_sigmoid",
+            String::new(),
+            (-3.0, 3.0),
+            false,
+            out,
+            |x| Ok(x.log_sigmoid()),
+        )
+    }),
+    ("hardtanh", |g, _, out| {
+        let lo = g.rng.uniform_in(-1.5, -0.5);
+        let hi = g.rng.uniform_in(0.0, 1.5);
+        kinked(
+            g,
+            "hardtanh",
+            format!("min_val={lo:.3} max_val={hi:.3}"),
+            (-2.0, 2.0),
+            &[lo, hi],
+            out,
+            move |x| x.hardtanh(lo, hi),
+        );
+    }),
+    ("hardswish", |g, _, out| {
+        kinked(
+            g,
+            "hardswish",
+            String::new(),
+            (-4.0, 4.0),
+            &[-3.0, 3.0],
+            out,
+            |x| Ok(x.hardswish()),
+        );
+    }),
+    ("hardsigmoid", |g, _, out| {
+        kinked(
+            g,
+            "hardsigmoid",
+            String::new(),
+            (-4.0, 4.0),
+            &[-3.0, 3.0],
+            out,
+            |x| Ok(x.hardsigmoid()),
+        );
+    }),
 ];
+
+/// Distance every sample of a kinked activation keeps from its kinks.
+const KINK_MARGIN: f64 = 0.05;
+
+/// A unary case whose inputs are uniform in `range` and then moved at least
+/// [`KINK_MARGIN`] away from every kink (to the side they were on).
+#[allow(clippy::too_many_arguments)]
+fn kinked(
+    g: &mut Gen,
+    op: &'static str,
+    params: String,
+    range: (f64, f64),
+    kinks: &[f64],
+    out: &mut Vec<GradcheckCase>,
+    f: impl Fn(&Var<f64>) -> crate::Result<Var<f64>> + Send + Sync + 'static,
+) {
+    let shape = g.shape(0, 3, 3);
+    let mut x = g.values(&shape, range, false).to_vec();
+    for v in &mut x {
+        for &k in kinks {
+            if (*v - k).abs() < KINK_MARGIN {
+                *v = if *v < k {
+                    k - KINK_MARGIN
+                } else {
+                    k + KINK_MARGIN
+                };
+            }
+        }
+    }
+    let x = Tensor::from_vec(&shape, x).expect("length matches the shape");
+    let label = format!("x{shape:?} {params}").trim_end().to_string();
+    out.push(case(op, label, vec![x], move |v| f(&v[0])));
+}
 
 /// A random generator for one op's samples.
 struct Gen {
@@ -646,6 +802,19 @@ mod tests {
             "matmul",
             "log_softmax",
             "softmax",
+            "erf",
+            "gelu",
+            "gelu_tanh",
+            "leaky_relu",
+            "elu",
+            "selu",
+            "silu",
+            "mish",
+            "softplus",
+            "log_sigmoid",
+            "hardtanh",
+            "hardswish",
+            "hardsigmoid",
         ] {
             assert!(cases.iter().any(|c| c.op == op), "{op} has no case");
         }
@@ -663,6 +832,12 @@ mod tests {
             let v = c.inputs[0].to_vec();
             match c.op {
                 "relu" | "abs" => assert!(v.iter().all(|x| x.abs() >= 0.05), "{v:?}"),
+                "leaky_relu" | "elu" | "selu" => {
+                    assert!(v.iter().all(|x| x.abs() >= 0.0499), "{v:?}")
+                }
+                "hardswish" | "hardsigmoid" => {
+                    assert!(v.iter().all(|x| (x.abs() - 3.0).abs() >= 0.0499), "{v:?}")
+                }
                 "log" | "sqrt" | "pow" => assert!(v.iter().all(|&x| x >= 0.5), "{v:?}"),
                 "div" => assert!(c.inputs[1].as_slice().iter().all(|x| x.abs() >= 0.5)),
                 "max_axis" => {

@@ -3,9 +3,12 @@
 //! Neural-network building blocks on top of handgrad's autograd: the
 //! [`Module`] trait (training flag, parameters and buffers with PyTorch's
 //! dotted names, state dicts), [`Sequential`], layers ([`Linear`],
-//! [`Conv1d`], [`Conv2d`], [`Conv3d`], activations, [`Dropout`], [`Flatten`],
+//! [`Conv1d`], [`Conv2d`], [`Conv3d`], activations ([`ReLU`], [`GELU`],
+//! [`SiLU`], [`Softmax`], ...), [`Dropout`], [`Flatten`],
 //! padding ([`Pad2d`], ...), pooling and normalization modules), losses ([`cross_entropy`], [`nll_loss`],
-//! [`mse_loss`]), optimizers ([`Sgd`], [`Adam`], [`AdamW`]) with
+//! [`mse_loss`], [`l1_loss`], [`smooth_l1_loss`], [`huber_loss`],
+//! [`binary_cross_entropy`], [`binary_cross_entropy_with_logits`],
+//! [`kl_div`]), optimizers ([`Sgd`], [`Adam`], [`AdamW`]) with
 //! learning-rate schedules, and `.safetensors` I/O compatible with
 //! `safetensors.torch.save_file(model.state_dict())`, in F32/F64 and in
 //! half precision (F16, BF16; [`save_safetensors_as`]). Models that are not
@@ -46,8 +49,12 @@
 //!   keys, then raises).
 //! - [`cross_entropy`] / [`nll_loss`] take class indices (`usize`), so
 //!   `ignore_index` is an `Option<usize>` ([`CrossEntropyOptions`]) rather
-//!   than PyTorch's `-100`; [`mse_loss`] requires equal shapes instead of
-//!   broadcasting with a warning.
+//!   than PyTorch's `-100`.
+//! - [`mse_loss`], [`l1_loss`], [`smooth_l1_loss`], [`huber_loss`] and
+//!   [`kl_div`] broadcast input and target silently where PyTorch warns,
+//!   and return an error where the shapes do not broadcast.
+//! - [`Softplus::new`] rejects `beta = 0` (PyTorch divides by it), and
+//!   [`LeakyReLU`] / [`ELU`] reject non-finite parameters.
 //! - `padding='same'` is [`ConvOptions::padding_same`] / [`conv_nd_same`],
 //!   `'valid'` is the default padding 0, and `padding_mode` is the enum
 //!   [`PaddingMode`] ([`ConvOptions::padding_mode`]).
@@ -86,8 +93,10 @@ pub use error::{NnError, Result, ShapeConflict};
 pub use fuse::{fuse_conv_bn_eval, fuse_conv_bn_sequential, fuse_linear_bn_eval};
 pub use layers::*;
 pub use loss::{
-    CrossEntropyOptions, NllOptions, Reduction, cross_entropy, cross_entropy_with, mse_loss,
-    nll_loss, nll_loss_with,
+    BCELoss, BCEWithLogitsLoss, CrossEntropyOptions, HuberLoss, KLDivLoss, KlDivReduction, L1Loss,
+    MSELoss, NllOptions, Reduction, SmoothL1Loss, binary_cross_entropy,
+    binary_cross_entropy_with_logits, cross_entropy, cross_entropy_with, huber_loss, kl_div,
+    l1_loss, mse_loss, nll_loss, nll_loss_with, smooth_l1_loss,
 };
 pub use module::{Module, ReplaceChild, named_modules};
 pub use module_list::ModuleList;

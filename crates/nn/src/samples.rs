@@ -6,7 +6,9 @@ use autograd::{AutogradError, GradcheckCase, GradcheckOptions, PadMode, Result, 
 use core_tensor::{Rng, Tensor};
 
 use crate::{
-    CrossEntropyOptions, Reduction, conv_nd, conv_nd_same, cross_entropy_with, linear, mse_loss,
+    CrossEntropyOptions, KlDivReduction, Reduction, binary_cross_entropy,
+    binary_cross_entropy_with_logits, conv_nd, conv_nd_same, cross_entropy_with, huber_loss,
+    kl_div, l1_loss, linear, mse_loss, smooth_l1_loss,
 };
 
 fn rand(rng: &mut Rng, shape: &[usize]) -> Tensor<f64> {
@@ -35,6 +37,31 @@ fn case(
     }
 }
 
+fn uniform(rng: &mut Rng, shape: &[usize], low: f64, high: f64) -> Tensor<f64> {
+    let n = shape.iter().product();
+    Tensor::from_vec(shape, rng.uniform_vec(n, low, high)).expect("length matches the shape")
+}
+
+/// A target `y = x − d` whose differences `d` have magnitudes in
+/// `[0.05, 2]` with random signs, each at least `0.05` from every kink in
+/// `kinks` (the finite-difference step is `1e-6`).
+fn kink_free_target(rng: &mut Rng, x: &Tensor<f64>, kinks: &[f64]) -> Tensor<f64> {
+    let y: Vec<f64> = x
+        .as_slice()
+        .iter()
+        .map(|&v| {
+            let mut m = rng.uniform_in(0.05, 2.0);
+            for &k in kinks {
+                if (m - k).abs() < 0.05 {
+                    m = k + 0.1;
+                }
+            }
+            if rng.below(2) == 0 { v - m } else { v + m }
+        })
+        .collect();
+    Tensor::from_vec(x.shape(), y).expect("same shape")
+}
+
 fn wrap(op: &'static str) -> impl Fn(crate::NnError) -> AutogradError {
     move |e| AutogradError::op(op, e)
 }
@@ -43,7 +70,11 @@ fn wrap(op: &'static str) -> impl Fn(crate::NnError) -> AutogradError {
 /// `conv2d` (with stride, padding, dilation, groups and bias, and with
 /// `padding='same'`, and with `padding_mode='reflect'`), `linear`,
 /// `cross_entropy` (with label smoothing, each reduction, and every other
-/// case class weights and an ignored row) and `mse_loss`,
+/// case class weights and an ignored row), `mse_loss` (broadcasting every
+/// other case), `l1_loss`, `smooth_l1_loss`, `huber_loss` (differences kept
+/// `0.05` away from their kinks), `binary_cross_entropy` (with a weight),
+/// `binary_cross_entropy_with_logits` (with `weight` and `pos_weight`)
+/// and `kl_div` (both target forms), each in input and target,
 /// `per_op` seeded cases each on small shapes (the whole set runs in
 /// seconds).
 pub fn gradcheck_cases(seed: u64, per_op: usize) -> Vec<GradcheckCase> {
@@ -157,6 +188,123 @@ pub fn gradcheck_cases(seed: u64, per_op: usize) -> Vec<GradcheckCase> {
             s,
             |v| mse_loss(&v[0], &v[1], Reduction::Mean).map_err(wrap("mse_loss")),
         ));
+        let reduction = [Reduction::Mean, Reduction::Sum, Reduction::None][i % 3];
+        // mse with a target broadcast over the rows.
+        let (a, t) = (rand(&mut rng, &[2, 3]), rand(&mut rng, &[3]));
+        out.push(case(
+            "mse_loss",
+            format!("x [2, 3], target [3], {reduction:?}"),
+            vec![a, t],
+            s,
+            move |v| mse_loss(&v[0], &v[1], reduction).map_err(wrap("mse_loss")),
+        ));
+        // l1, smooth L1 and Huber, away from their kinks.
+        let shape = [2, 2 + rng.below(2)];
+        let x = rand(&mut rng, &shape);
+        let y = kink_free_target(&mut rng, &x, &[0.0]);
+        out.push(case(
+            "l1_loss",
+            format!("x {shape:?}, {reduction:?}"),
+            vec![x, y],
+            s,
+            move |v| l1_loss(&v[0], &v[1], reduction).map_err(wrap("l1_loss")),
+        ));
+        let beta = [1.0, 0.5, 0.0][i % 3];
+        let x = rand(&mut rng, &shape);
+        let y = kink_free_target(&mut rng, &x, &[beta]);
+        out.push(case(
+            "smooth_l1_loss",
+            format!("x {shape:?}, beta {beta}, {reduction:?}"),
+            vec![x, y],
+            s,
+            move |v| smooth_l1_loss(&v[0], &v[1], reduction, beta).map_err(wrap("smooth_l1_loss")),
+        ));
+        let delta = [1.0, 0.3, 1.7][i % 3];
+        let x = rand(&mut rng, &shape);
+        let y = kink_free_target(&mut rng, &x, &[delta]);
+        out.push(case(
+            "huber_loss",
+            format!("x {shape:?}, delta {delta}, {reduction:?}"),
+            vec![x, y],
+            s,
+            move |v| huber_loss(&v[0], &v[1], reduction, delta).map_err(wrap("huber_loss")),
+        ));
+        // BCE on probabilities in [0.1, 0.9], with a per-column weight.
+        let x = uniform(&mut rng, &shape, 0.1, 0.9);
+        let y = uniform(&mut rng, &shape, 0.05, 0.95);
+        let w: Vec<f64> = rng.uniform_vec(shape[1], 0.5, 2.0);
+        let weighted = i % 2 == 1;
+        out.push(case(
+            "binary_cross_entropy",
+            format!(
+                "x {shape:?}, {reduction:?}{}",
+                if weighted {
+                    format!(", weight {w:.3?}")
+                } else {
+                    String::new()
+                }
+            ),
+            vec![x, y],
+            s,
+            move |v| {
+                let w = Var::constant(
+                    Tensor::from_vec(&[w.len()], w.clone()).map_err(AutogradError::from)?,
+                );
+                binary_cross_entropy(&v[0], &v[1], weighted.then_some(&w), reduction)
+                    .map_err(wrap("binary_cross_entropy"))
+            },
+        ));
+        // BCE with logits, with weight and pos_weight every other case.
+        let x = uniform(&mut rng, &shape, -3.0, 3.0);
+        let y = uniform(&mut rng, &shape, 0.0, 1.0);
+        let w: Vec<f64> = rng.uniform_vec(shape[1], 0.5, 2.0);
+        let pw: Vec<f64> = rng.uniform_vec(shape[1], 0.5, 3.0);
+        out.push(case(
+            "binary_cross_entropy_with_logits",
+            format!(
+                "x {shape:?}, {reduction:?}{}",
+                if weighted {
+                    format!(", weight {w:.3?}, pos_weight {pw:.3?}")
+                } else {
+                    String::new()
+                }
+            ),
+            vec![x, y],
+            s,
+            move |v| {
+                let col = |c: &[f64]| Tensor::from_vec(&[c.len()], c.to_vec()).map(Var::constant);
+                let (w, pw) = (col(&w)?, col(&pw)?);
+                binary_cross_entropy_with_logits(
+                    &v[0],
+                    &v[1],
+                    weighted.then_some(&w),
+                    weighted.then_some(&pw),
+                    reduction,
+                )
+                .map_err(wrap("binary_cross_entropy_with_logits"))
+            },
+        ));
+        // KL divergence: positive targets, or log-targets.
+        let log_target = i % 2 == 1;
+        let kl_reduction = [
+            KlDivReduction::BatchMean,
+            KlDivReduction::Mean,
+            KlDivReduction::Sum,
+            KlDivReduction::None,
+        ][i % 4];
+        let x = uniform(&mut rng, &shape, -2.0, 0.0);
+        let y = if log_target {
+            uniform(&mut rng, &shape, -2.0, 0.0)
+        } else {
+            uniform(&mut rng, &shape, 0.1, 1.0)
+        };
+        out.push(case(
+            "kl_div",
+            format!("x {shape:?}, {kl_reduction:?}, log_target {log_target}"),
+            vec![x, y],
+            s,
+            move |v| kl_div(&v[0], &v[1], kl_reduction, log_target).map_err(wrap("kl_div")),
+        ));
     }
     out
 }
@@ -167,8 +315,8 @@ mod tests {
 
     #[test]
     fn every_sample_passes_first_and_second_order() {
-        let cases = gradcheck_cases(11, 2);
-        assert_eq!(cases.len(), 14);
+        let cases = gradcheck_cases(11, 4);
+        assert_eq!(cases.len(), 4 * 14);
         for c in &cases {
             let outcome = c
                 .run()

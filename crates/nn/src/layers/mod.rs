@@ -13,7 +13,10 @@ mod norm;
 mod padding;
 mod pool;
 
-pub use activation::{ReLU, Sigmoid, Tanh};
+pub use activation::{
+    ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU,
+    SELU, SiLU, Sigmoid, Softmax, Softplus, Tanh,
+};
 pub use conv::{
     Conv1d, Conv2d, Conv3d, ConvNd, ConvOptions, PaddingMode, conv_nd, conv_nd_same, same_padding,
 };

@@ -4,28 +4,56 @@ use autograd::Var;
 use core_tensor::Float;
 
 use super::Reduction;
-use crate::{NnError, Result};
+use super::pointwise::{difference, reduce};
+use crate::Result;
 
-/// Mean squared error `(x - y)²` with a reduction (`F.mse_loss`), built
-/// from differentiable basic ops, so it is differentiable in both
-/// arguments to any order.
+/// Squared error `(x − y)²` with a reduction (`F.mse_loss(x, y,
+/// reduction=...)`), built from differentiable basic ops, so it is
+/// differentiable in both arguments to any order.
+///
+/// Shapes follow PyTorch's broadcasting rule: `x` and `y` are broadcast to
+/// one shape (PyTorch warns when they differ; here the broadcast is silent
+/// and documented), the mean divides by the broadcast element count, and
+/// gradients are summed back to each argument's own shape.
+///
+/// ```
+/// use autograd::Var;
+/// use core_tensor::Tensor;
+/// use nn::{mse_loss, Reduction};
+/// let x = Var::leaf(Tensor::from_vec(&[2, 2], vec![1.0f64, 2.0, 3.0, 4.0])?);
+/// let y = Var::constant(Tensor::from_vec(&[2], vec![1.0, 0.0])?); // broadcast over rows
+/// let l = mse_loss(&x, &y, Reduction::Mean)?;
+/// assert_eq!(l.value().as_slice(), &[(0.0 + 4.0 + 4.0 + 16.0) / 4.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
-/// [`NnError::BadInput`] when the shapes differ (PyTorch would broadcast
-/// with a warning; here it is an error).
+/// [`NnError::BadInput`](crate::NnError::BadInput) when the shapes do not
+/// broadcast.
 pub fn mse_loss<F: Float>(input: &Var<F>, target: &Var<F>, reduction: Reduction) -> Result<Var<F>> {
-    if input.shape() != target.shape() {
-        return Err(NnError::input(
-            "mse_loss",
-            format!("the target's shape {:?}", target.shape()),
-            &input.shape(),
-        ));
+    let d = difference("mse_loss", input, target)?;
+    Ok(reduce(d.mul(&d)?, reduction))
+}
+
+/// `torch.nn.MSELoss(reduction='mean')`: [`mse_loss`] as a value holding
+/// its reduction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MSELoss {
+    /// How the squared errors are combined.
+    pub reduction: Reduction,
+}
+
+impl MSELoss {
+    /// The loss with the given reduction.
+    pub fn new(reduction: Reduction) -> Self {
+        Self { reduction }
     }
-    let d = input.sub(target)?;
-    let sq = d.mul(&d)?;
-    Ok(match reduction {
-        Reduction::None => sq,
-        Reduction::Sum => sq.sum_all(),
-        Reduction::Mean => sq.mean_all(),
-    })
+
+    /// [`mse_loss`] of `input` against `target`.
+    ///
+    /// # Errors
+    /// As [`mse_loss`].
+    pub fn forward<F: Float>(&self, input: &Var<F>, target: &Var<F>) -> Result<Var<F>> {
+        mse_loss(input, target, self.reduction)
+    }
 }
