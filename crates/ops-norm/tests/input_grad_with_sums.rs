@@ -10,9 +10,7 @@ use ops_norm::kernels::channel::{
 };
 
 fn data(len: usize, k: f64) -> Vec<f64> {
-    (0..len)
-        .map(|i| (i as f64 * k).sin() * 3.0 + 0.5)
-        .collect()
+    (0..len).map(|i| (i as f64 * k).sin() * 3.0 + 0.5).collect()
 }
 
 #[test]
