@@ -64,7 +64,7 @@ fn dist(e: distributed::DistError) -> ExampleError {
 fn run(a: TrainArgs, comm: Arc<dyn Communicator>) -> Result<(), ExampleError> {
     let start = Instant::now();
     let (rank, size) = (comm.rank(), comm.size());
-    if a.batch_size % size != 0 {
+    if !a.batch_size.is_multiple_of(size) {
         return Err(ExampleError::Args(format!(
             "--batch-size {} must be a multiple of the number of processes ({size})",
             a.batch_size
