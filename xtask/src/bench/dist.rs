@@ -187,6 +187,7 @@ pub fn run_rank(
     let rows = vec![
         all_reduce_case(comm.as_ref(), opts)?,
         sync_batch_norm_case(comm, opts)?,
+        super::dist_ddp::ddp_step_case(comm, opts)?,
     ];
     if comm.rank() == 0 {
         for row in &rows {

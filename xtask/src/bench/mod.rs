@@ -2,6 +2,7 @@
 //! bytes in the same process (the harness is filled by the xtask work).
 
 pub mod dist;
+pub mod dist_ddp;
 pub mod harness;
 pub mod norm;
 pub mod pool;
