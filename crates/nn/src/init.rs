@@ -9,7 +9,7 @@
 //! ```
 //! use core_tensor::Rng;
 //! use nn::init::{FanMode, calculate_gain, kaiming_normal_, xavier_uniform_, zeros_};
-//! use nn::{Linear, Module};
+//! use nn::Linear;
 //!
 //! let mut rng = Rng::new(0);
 //! let layer = Linear::<f64>::new(64, 32, true, &mut rng)?;
