@@ -99,8 +99,8 @@ mod engine;
 mod error;
 mod grad_mode;
 pub mod gradcheck;
-mod linear_map;
 mod hooks;
+mod linear_map;
 mod ops;
 #[cfg(feature = "gradcheck-samples")]
 pub mod samples;
