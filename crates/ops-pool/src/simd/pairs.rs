@@ -18,12 +18,7 @@
 //! with one cross-lane permute; the backward duplicates each value with
 //! unpacks and lane permutes. Every lane does the same rounded operations,
 //! in the same order, as the scalar loops, so the results are bitwise the
-//! same. Measured in cache on one thread (f32, 2×2 average pooling of
-//! 56×56 planes, with the plane kernel of `avg`): forward 0.241 → 0.158 ns
-//! and backward 0.287 → 0.130 ns per input element with the first two;
-//! the `put_` kernels, which write each output once from both rows (no
-//! zeroed buffer, no second pass), took them to 0.084 and 0.087 ns. The
-//! step sets for the two element types come from one template
+//! same. The step sets for the two element types come from one template
 //! (`put_fns!`) over small per-type helpers.
 
 use std::mem::MaybeUninit;
@@ -278,7 +273,10 @@ pub(crate) mod avx2 {
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
 
-    use crate::max_square_steps::avx2::{store_codes_pd, store_codes_ps, take_pd, take_ps};
+    use crate::simd::avx2::{
+        code_pd, code_ps, interleave_pd, interleave_ps, order_pd, order_ps, store_codes_pd,
+        store_codes_ps, take_pd, take_ps,
+    };
 
     /// The writing kernels for one element type: `$v` the vector type, `$l`
     /// its lanes, `$pairs(v0, v1)` the pair sums of 2`$l` values in the
@@ -430,14 +428,6 @@ pub(crate) mod avx2 {
         _mm256_add_ps(even, odd)
     }
 
-    /// The lanes of `p` from the order 0, 1, 4, 5, 2, 3, 6, 7 (of
-    /// [`evenodd_ps`] and [`pairs_ps`]) back to 0..8.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn order_ps(p: __m256) -> __m256 {
-        _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(p)))
-    }
-
     /// The even and the odd values of `(v0, v1)` (16 values), in the lane
     /// order 0, 1, 4, 5, 2, 3, 6, 7 that [`order_ps`] restores.
     #[inline]
@@ -461,24 +451,6 @@ pub(crate) mod avx2 {
     #[target_feature(enable = "avx2")]
     fn unord_pd(a: __m256d, b: __m256d) -> __m256d {
         _mm256_cmp_pd::<_CMP_UNORD_Q>(a, b)
-    }
-
-    /// The window code `k` in every lane.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn code_ps(k: i32) -> __m256 {
-        _mm256_castsi256_ps(_mm256_set1_epi32(k))
-    }
-
-    /// The lanes of `a` and `b` alternated, in order, over two vectors.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn interleave_ps(a: __m256, b: __m256) -> (__m256, __m256) {
-        let (lo, hi) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
-        (
-            _mm256_permute2f128_ps::<0x20>(lo, hi),
-            _mm256_permute2f128_ps::<0x31>(lo, hi),
-        )
     }
 
     /// Each lane of `c` twice, in order, over two vectors.
@@ -513,31 +485,6 @@ pub(crate) mod avx2 {
     #[target_feature(enable = "avx2")]
     fn evenodd_pd(v0: __m256d, v1: __m256d) -> (__m256d, __m256d) {
         (_mm256_unpacklo_pd(v0, v1), _mm256_unpackhi_pd(v0, v1))
-    }
-
-    /// [`code_ps`] for `f64`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn code_pd(k: i64) -> __m256d {
-        _mm256_castsi256_pd(_mm256_set1_epi64x(k))
-    }
-
-    /// [`order_ps`] for `f64` (from the lane order 0, 2, 1, 3).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn order_pd(p: __m256d) -> __m256d {
-        _mm256_permute4x64_pd::<0xD8>(p)
-    }
-
-    /// [`interleave_ps`] for `f64`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn interleave_pd(a: __m256d, b: __m256d) -> (__m256d, __m256d) {
-        let (lo, hi) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
-        (
-            _mm256_permute2f128_pd::<0x20>(lo, hi),
-            _mm256_permute2f128_pd::<0x31>(lo, hi),
-        )
     }
 
     /// [`dup_ps`] for `f64`.
