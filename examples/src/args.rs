@@ -101,9 +101,9 @@ pub fn main(
         }
         Ok(Command::Train(a)) => {
             // The main thread works in rayon's pool too (see
-            // `core_tensor::pool`), one thread per CPU.
+            // `core_tensor::threads`), one thread per CPU.
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            core_tensor::pool::init_global_pool(threads);
+            core_tensor::threads::init_global_pool(threads);
             match train(a) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

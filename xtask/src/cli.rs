@@ -42,7 +42,7 @@ Commands:
                            finds its input left in the cache by its previous
                            call; xtask/pytorch_bench.py has the same switch)
       --caller-in-pool     build the pool with the calling thread as one of
-                           its 2 threads (core_tensor::pool::init_global_pool,
+                           its 2 threads (core_tensor::threads::init_global_pool,
                            as the examples do) instead of 2 workers of its own
 
   bench train [--iters N] [--warmup N] [--steps N] [--only IDS]
@@ -103,7 +103,7 @@ pub enum Command {
         /// `--back-to-back`: time kernel and copy each in a row.
         back_to_back: bool,
         /// `--caller-in-pool`: the calling thread is one of the pool's
-        /// threads (`core_tensor::pool::init_global_pool`).
+        /// threads (`core_tensor::threads::init_global_pool`).
         caller_in_pool: bool,
         /// `--steps`: timed training steps of `bench train`'s T1.
         steps: usize,

@@ -74,8 +74,8 @@
 //! [`gradcheck()`] compares the backward pass with central finite differences
 //! in `f64` (PyTorch's defaults and `allclose` rule) and reports the worst
 //! element; [`gradgradcheck`] does the same for second derivatives. Each op
-//! crate registers samples (`gradcheck_cases`, this crate's in [`samples`])
-//! that `cargo xtask gradcheck` runs.
+//! crate registers samples (`gradcheck_cases`, this crate's in `samples`,
+//! behind the `gradcheck-samples` feature) that `cargo xtask gradcheck` runs.
 //!
 //! ```
 //! use autograd::{gradcheck, gradgradcheck, GradcheckOptions, Var};
@@ -93,7 +93,9 @@ mod engine;
 mod error;
 mod grad_mode;
 pub mod gradcheck;
+mod linear_map;
 mod ops;
+#[cfg(feature = "gradcheck-samples")]
 pub mod samples;
 mod var;
 
@@ -103,6 +105,7 @@ pub use engine::{BackwardOptions, grad};
 pub use error::{AutogradError, Result};
 pub use grad_mode::{GradModeGuard, enable_grad, is_grad_enabled, no_grad};
 pub use gradcheck::{GradcheckCase, GradcheckOptions, GradcheckReport, gradcheck, gradgradcheck};
+pub use linear_map::{LinearBackward, LinearMap, apply_linear, apply_linear_adjoint};
 pub use ops::PadMode;
 pub use var::Var;
 

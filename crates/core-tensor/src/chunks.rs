@@ -13,9 +13,8 @@
 //!   wrote. A kernel that accumulates, or leaves parts at a default value,
 //!   sets each plane of its chunk with [`init_slice`] just before working on
 //!   it: a whole task chunk set at once (tens of kilobytes) would be pushed
-//!   out of L1 before the kernel comes back to it (measured: 1-d max pooling
-//!   over 64 KB task chunks ran 40% slower than with planes set one at a
-//!   time).
+//!   out of L1 before the kernel comes back to it (figures: the crate's
+//!   `PERF.md`).
 //! - [`init_chunks`]: every chunk set to an initial value, then handed to
 //!   its task (for chunks that are one small plane).
 

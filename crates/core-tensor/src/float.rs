@@ -55,6 +55,7 @@ pub trait Float:
     + Send
     + Sync
     + 'static
+    + crate::simd::Element
 {
     /// The dtype tag of this type.
     const DTYPE: DType;

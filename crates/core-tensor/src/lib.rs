@@ -5,12 +5,14 @@
 //! `ndarray`, sliding-window geometry with PyTorch's output-size rules and a
 //! zero-copy strided view of every window ([`window::window_view`]), the
 //! [`Par`] choice of parallelism that kernels take explicitly, a portable
-//! seeded [`Rng`], and float comparison helpers for tests ([`testing`]).
+//! seeded [`Rng`], and float comparison helpers for tests (`testing`, with
+//! the `testing` feature).
 //! The kernels of the op crates share its low-level pieces: outputs built
-//! chunk by chunk by the tasks that compute them ([`chunks`]), loops run on
-//! AVX2 where the CPU has it ([`simd`]), and sums over vector lanes in a
-//! fixed order, explicit AVX2 with a bitwise-equal portable twin
-//! ([`lanes`]).
+//! chunk by chunk by the tasks that compute them ([`chunks`]), the one
+//! SIMD dispatch point ([`simd`]: CPU detection once, a switch that forces
+//! the portable path, kernels written once over a lane type that is an
+//! AVX2 register or a bitwise-equal portable array), and sums over vector
+//! lanes in a fixed order ([`lanes`]).
 //! Every error is a typed [`TensorError`]; arithmetic on user-given sizes
 //! is checked.
 //!
@@ -48,13 +50,14 @@ mod float;
 pub mod gemm;
 pub mod lanes;
 pub mod par;
-pub mod pool;
 pub mod rng;
 pub mod shape;
 pub mod simd;
 mod tensor;
+#[cfg(feature = "testing")]
 pub mod testing;
-pub mod warm;
+pub mod threads;
+mod warm;
 pub mod window;
 
 pub use error::TensorError;

@@ -14,9 +14,9 @@ pub enum Par {
     /// Split independent work over rayon's global thread pool.
     #[default]
     Rayon,
-    /// Split independent work over the calling thread and the warm helper
-    /// of [`crate::warm`] (two threads, answering in well under a
-    /// microsecond instead of rayon's 10–20 µs wake-up).
+    /// Split independent work over the calling thread and one warm helper
+    /// thread that spins between jobs (two threads, the helper answering
+    /// far sooner than rayon's workers wake up; see the crate's `PERF.md`).
     Pair,
 }
 
@@ -95,8 +95,8 @@ impl Par {
 
     /// The mode for a phase touching about `work` elements: `Seq` when it is
     /// too small to repay any hand-off; for `Rayon`, `Pair` while the phase
-    /// is short enough that rayon's wake-up (10–20 µs measured on 2 vCPUs,
-    /// see [`crate::warm`]) would cost a large part of it, and `Rayon`
+    /// is short enough that rayon's wake-up (see the crate's `PERF.md`)
+    /// would cost a large part of it, and `Rayon`
     /// above. The bound shrinks as rayon's pool grows (a wide pool repays
     /// its wake-up sooner): [`PAIR_MAX_WORK`] elements for 2 threads.
     ///
@@ -121,8 +121,7 @@ impl Par {
 
 /// Largest phase, in elements touched, that [`Par::for_work`] gives to the
 /// warm pair rather than to a 2-thread rayon pool: 2^21 (8 MB of `f32`),
-/// about 100–200 µs of memory-bound work on one core, where rayon's
-/// wake-up costs under 10%.
+/// a phase long enough that rayon's wake-up is a small part of it.
 pub const PAIR_MAX_WORK: usize = 1 << 21;
 
 #[cfg(test)]

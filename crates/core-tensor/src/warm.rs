@@ -1,12 +1,11 @@
 //! A second thread kept warm for short parallel phases ([`crate::Par::Pair`]).
 //!
 //! Handing work to rayon's pool from an outside thread costs the time to
-//! wake its workers and then the caller: measured on the 2-vCPU machines
-//! this project runs on, a `rayon::join` of two empty closures took
-//! 10–19 µs, while a thread spinning on an atomic answered in 0.11 µs. For
-//! phases of a few tens of microseconds (a global average pooling of a
-//! ResNet's last feature map, the passes of a 1-d batch norm over
-//! `(256, 1024)`) that wait is the whole gain of a second core.
+//! wake its workers and then the caller, while a thread spinning on an
+//! atomic answers at once. For phases of a few tens of microseconds (a
+//! global average pooling of a ResNet's last feature map, the passes of a
+//! 1-d batch norm over `(256, 1024)`) that wait is the whole gain of a
+//! second core (figures: the crate's `PERF.md`).
 //!
 //! Here one helper thread, started on first use, spins for a while (about
 //! [`SPIN`], yielding the CPU between checks so that other runnable threads
@@ -32,7 +31,7 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 /// How long the helper keeps spinning after its last job before it parks.
-pub const SPIN: Duration = Duration::from_micros(300);
+pub(crate) const SPIN: Duration = Duration::from_micros(300);
 
 /// No job.
 const IDLE: u32 = 0;
@@ -143,10 +142,11 @@ fn serve(h: &'static Helper) {
 /// the warm helper, and returns the results in index order.
 ///
 /// ```
-/// let squares = core_tensor::warm::map_indices(5, |i| i * i);
+/// // Through the public entry point, `Par::Pair`.
+/// let squares = core_tensor::Par::Pair.map_range(5, |i| i * i);
 /// assert_eq!(squares, [0, 1, 4, 9, 16]);
 /// ```
-pub fn map_indices<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+pub(crate) fn map_indices<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
     let mut out: Vec<MaybeUninit<R>> = Vec::with_capacity(n);
     // SAFETY: `MaybeUninit` needs no initialization.
     unsafe { out.set_len(n) };
@@ -265,15 +265,12 @@ unsafe impl<T: Send> Send for SendPtr<T> {}
 /// If `chunk_len` is 0.
 ///
 /// ```
+/// // Through the public entry point, `Par::Pair`.
 /// let mut v = vec![0usize; 7];
-/// let lens = core_tensor::warm::map_chunks_mut(&mut v, 3, |i, c| {
-///     c.fill(i);
-///     c.len()
-/// });
+/// core_tensor::Par::Pair.for_each_chunk_mut(&mut v, 3, |i, c| c.fill(i));
 /// assert_eq!(v, [0, 0, 0, 1, 1, 1, 2]);
-/// assert_eq!(lens, [3, 3, 1]);
 /// ```
-pub fn map_chunks_mut<T: Send, R: Send>(
+pub(crate) fn map_chunks_mut<T: Send, R: Send>(
     data: &mut [T],
     chunk_len: usize,
     f: impl Fn(usize, &mut [T]) -> R + Sync,
@@ -298,7 +295,7 @@ pub fn map_chunks_mut<T: Send, R: Send>(
 ///
 /// # Panics
 /// If a chunk length is 0 or the buffers hold different chunk counts.
-pub fn map_chunk_pairs_mut<T: Send, U: Send, R: Send>(
+pub(crate) fn map_chunk_pairs_mut<T: Send, U: Send, R: Send>(
     a: &mut [T],
     a_len: usize,
     b: &mut [U],

@@ -64,6 +64,7 @@ mod layers;
 mod loss;
 mod module;
 pub mod optim;
+#[cfg(feature = "gradcheck-samples")]
 mod samples;
 mod sequential;
 mod serialize;
@@ -77,6 +78,7 @@ pub use loss::{
 };
 pub use module::Module;
 pub use optim::{Adam, AdamOptions, AdamW, CosineAnnealingLR, Optimizer, Sgd, SgdOptions, StepLR};
+#[cfg(feature = "gradcheck-samples")]
 pub use samples::gradcheck_cases;
 pub use sequential::Sequential;
 pub use serialize::{

@@ -1,10 +1,10 @@
-//! `im2col` and `col2im` as differentiable ops, each the other's adjoint:
-//! the convolution's backward pass is built from them when it is itself
-//! recorded, so derivatives of every order follow.
+//! `im2col` and `col2im` as differentiable ops, each the other's adjoint
+//! (one [`LinearMap`]): the convolution's backward pass is built from them
+//! when it is itself recorded, so derivatives of every order follow.
 
 use std::sync::Arc;
 
-use autograd::{Backward, BackwardCtx, Var};
+use autograd::{LinearMap, Var, apply_linear, apply_linear_adjoint};
 use core_tensor::alloc::{CachedVec, vec_filled};
 use core_tensor::chunks::build_chunks;
 use core_tensor::{Float, Par, Tensor};
@@ -70,60 +70,37 @@ pub fn col2im_kernel<F: Float>(cols: &[F], geom: &ConvGeom, par: Par) -> Vec<F> 
     out
 }
 
-struct Im2ColBackward {
-    geom: Arc<ConvGeom>,
-}
+/// Unfolding by a geometry as a linear map: `A` is [`im2col_kernel`], its
+/// adjoint [`col2im_kernel`].
+struct Unfold(Arc<ConvGeom>);
 
-impl<F: Float> Backward<F> for Im2ColBackward {
+impl<F: Float> LinearMap<F> for Unfold {
     fn name(&self) -> &'static str {
         "im2col"
     }
 
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        Ok(vec![
-            ctx.needs_grad[0].then(|| col2im(ctx.grad_output, &self.geom)),
-        ])
-    }
-}
-
-struct Col2ImBackward {
-    geom: Arc<ConvGeom>,
-}
-
-impl<F: Float> Backward<F> for Col2ImBackward {
-    fn name(&self) -> &'static str {
+    fn adjoint_name(&self) -> &'static str {
         "col2im"
     }
 
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        Ok(vec![
-            ctx.needs_grad[0].then(|| im2col(ctx.grad_output, &self.geom)),
-        ])
+    fn apply(&self, x: &Tensor<F>) -> autograd::Result<Tensor<F>> {
+        let cols = im2col_kernel(x.as_slice(), &self.0, Par::Rayon);
+        Ok(Tensor::from_vec(&self.0.cols_shape(), cols)?)
+    }
+
+    fn apply_adjoint(&self, cols: &Tensor<F>) -> autograd::Result<Tensor<F>> {
+        let x = col2im_kernel(cols.as_slice(), &self.0, Par::Rayon);
+        Ok(Tensor::from_vec(&self.0.input_shape(), x)?)
     }
 }
 
 /// Differentiable [`im2col_kernel`] of `x` `(n, c, *input)`.
 pub(crate) fn im2col<F: Float>(x: &Var<F>, geom: &Arc<ConvGeom>) -> Var<F> {
-    let cols = im2col_kernel(x.value().as_slice(), geom, Par::Rayon);
-    let value = Tensor::from_vec(&geom.cols_shape(), cols).expect("the geometry sizes the columns");
-    Var::from_op(
-        value,
-        vec![x.clone()],
-        Im2ColBackward {
-            geom: Arc::clone(geom),
-        },
-    )
+    apply_linear(x, &Arc::new(Unfold(Arc::clone(geom)))).expect("the geometry sizes the columns")
 }
 
 /// Differentiable [`col2im_kernel`] of `cols` `(n, groups, cg * taps, positions)`.
 pub(crate) fn col2im<F: Float>(cols: &Var<F>, geom: &Arc<ConvGeom>) -> Var<F> {
-    let x = col2im_kernel(cols.value().as_slice(), geom, Par::Rayon);
-    let value = Tensor::from_vec(&geom.input_shape(), x).expect("the geometry sizes the input");
-    Var::from_op(
-        value,
-        vec![cols.clone()],
-        Col2ImBackward {
-            geom: Arc::clone(geom),
-        },
-    )
+    apply_linear_adjoint(cols, &Arc::new(Unfold(Arc::clone(geom))))
+        .expect("the geometry sizes the input")
 }

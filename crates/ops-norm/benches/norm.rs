@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the N1..N5 cases (f32), and of local
+//! Criterion benchmarks of `cargo xtask bench norm`'s N1..N5 cases (f32), and of local
 //! response norm on N1's input, through the public autograd API, beside a
 //! parallel copy of the same input bytes: `cargo bench -p ops-norm`.
 

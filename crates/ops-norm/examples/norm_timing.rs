@@ -1,4 +1,4 @@
-//! Quick timing of the N1..N5 cases against a parallel copy of the
+//! Quick timing of `cargo xtask bench norm`'s N1..N5 cases against a parallel copy of the
 //! input in the same process (medians of repeated runs).
 //!
 //! `cargo run --release -p ops-norm --example norm_timing`

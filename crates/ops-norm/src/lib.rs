@@ -71,6 +71,7 @@ mod normalize;
 mod rms_norm;
 mod row_op;
 mod running;
+#[cfg(feature = "gradcheck-samples")]
 mod samples;
 mod second_order;
 
@@ -83,6 +84,7 @@ pub use local_response_norm::local_response_norm;
 pub use normalize::normalize;
 pub use rms_norm::rms_norm;
 pub use running::RunningStats;
+#[cfg(feature = "gradcheck-samples")]
 pub use samples::gradcheck_cases;
 
 /// The items most users need.

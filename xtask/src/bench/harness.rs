@@ -192,7 +192,7 @@ pub enum PoolSetup {
     #[default]
     Workers,
     /// [`THREADS`] threads, the calling thread one of them
-    /// (`core_tensor::pool::init_global_pool`, as the examples set it up): a
+    /// (`core_tensor::threads::init_global_pool`, as the examples set it up): a
     /// call starts on the caller at once and wakes one worker, as PyTorch's
     /// OpenMP pool runs it.
     CallerInPool,
@@ -203,7 +203,7 @@ impl PoolSetup {
     pub fn describe(self) -> &'static str {
         match self {
             PoolSetup::CallerInPool => {
-                "the calling thread one of them (core_tensor::pool::init_global_pool)"
+                "the calling thread one of them (core_tensor::threads::init_global_pool)"
             }
             PoolSetup::Workers => "rayon's default pool: workers of their own, the caller waits",
         }
@@ -214,7 +214,7 @@ impl PoolSetup {
 /// Returns `false`, changing nothing, when a global pool already existed.
 pub fn init_thread_pool(setup: PoolSetup) -> bool {
     match setup {
-        PoolSetup::CallerInPool => core_tensor::pool::init_global_pool(THREADS),
+        PoolSetup::CallerInPool => core_tensor::threads::init_global_pool(THREADS),
         PoolSetup::Workers => rayon::ThreadPoolBuilder::new()
             .num_threads(THREADS)
             .build_global()

@@ -5,14 +5,14 @@
 //! position `j` reads input position `src[j]`. The forward gathers along the
 //! axis, the backward scatters the output gradient back and adds where
 //! several output positions read the same input (`reflect` and `replicate`
-//! read edge elements more than once). Both are linear, and each is the
-//! other's backward, so higher derivatives come for free.
+//! read edge elements more than once). The gather is a [`LinearMap`] with
+//! the scatter as its adjoint, so higher derivatives come for free.
 
 use std::sync::Arc;
 
 use core_tensor::{Float, Tensor, shape::checked_numel};
 
-use crate::{AutogradError, Backward, BackwardCtx, Result, Var};
+use crate::{AutogradError, LinearMap, Result, Var, apply_linear};
 
 /// How [`Var::pad_with`] fills the added border: the `mode` of PyTorch's
 /// `F.pad(input, pad, mode, value)`. With `[before, after] = [2, 3]` on the
@@ -71,45 +71,59 @@ impl PadMode {
     }
 }
 
-/// Gathers along one axis: `y[.., j, ..] = x[.., src[j], ..]`.
+/// Gathers along one axis, `y[.., j, ..] = x[.., src[j], ..]`; the adjoint
+/// scatters back, `dx[.., i, ..] = Σ_{j: src[j] = i} dy[.., j, ..]`.
 struct GatherAxis {
     axis: usize,
     src: Arc<[usize]>,
+    /// The size of the axis in the input.
+    n: usize,
 }
 
-/// The backward of [`GatherAxis`]: `dx[.., i, ..] = Σ_{j: src[j] = i} dy[.., j, ..]`.
-struct ScatterAddAxis {
-    axis: usize,
-    src: Arc<[usize]>,
-}
-
-impl<F: Float> Backward<F> for GatherAxis {
+impl<F: Float> LinearMap<F> for GatherAxis {
     fn name(&self) -> &'static str {
         "pad_with"
     }
 
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
-        let n = ctx.inputs[0].shape()[self.axis];
-        Ok(vec![Some(scatter_add_axis(
-            ctx.grad_output,
-            self.axis,
-            &self.src,
-            n,
-        )?)])
-    }
-}
-
-impl<F: Float> Backward<F> for ScatterAddAxis {
-    fn name(&self) -> &'static str {
+    fn adjoint_name(&self) -> &'static str {
         "pad_with_backward"
     }
 
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
-        Ok(vec![Some(gather_axis(
-            ctx.grad_output,
-            self.axis,
-            &self.src,
-        )?)])
+    fn apply(&self, x: &Tensor<F>) -> Result<Tensor<F>> {
+        let mut shape = x.shape().to_vec();
+        let (outer, inner) = split_at_axis(&shape, self.axis);
+        let n = shape[self.axis];
+        shape[self.axis] = self.src.len();
+        checked_numel("pad_with", &shape)?;
+        let xs = x.as_slice();
+        let mut out = Vec::with_capacity(outer * self.src.len() * inner);
+        for o in 0..outer {
+            let plane = &xs[o * n * inner..(o + 1) * n * inner];
+            for &s in self.src.iter() {
+                out.extend_from_slice(&plane[s * inner..(s + 1) * inner]);
+            }
+        }
+        Ok(Tensor::from_vec(&shape, out)?)
+    }
+
+    fn apply_adjoint(&self, g: &Tensor<F>) -> Result<Tensor<F>> {
+        let mut shape = g.shape().to_vec();
+        let (outer, inner) = split_at_axis(&shape, self.axis);
+        let (m, n) = (self.src.len(), self.n);
+        shape[self.axis] = n;
+        let gs = g.as_slice();
+        let mut out = vec![F::zero(); outer * n * inner];
+        for o in 0..outer {
+            let from = &gs[o * m * inner..(o + 1) * m * inner];
+            let to = &mut out[o * n * inner..(o + 1) * n * inner];
+            for (j, &s) in self.src.iter().enumerate() {
+                let dst = &mut to[s * inner..(s + 1) * inner];
+                for (d, &v) in dst.iter_mut().zip(&from[j * inner..(j + 1) * inner]) {
+                    *d += v;
+                }
+            }
+        }
+        Ok(Tensor::from_vec(&shape, out)?)
     }
 }
 
@@ -120,62 +134,9 @@ fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize) {
     (outer, inner)
 }
 
-fn gather_axis<F: Float>(x: &Var<F>, axis: usize, src: &Arc<[usize]>) -> Result<Var<F>> {
-    let xv = x.value();
-    let mut shape = xv.shape().to_vec();
-    let (outer, inner) = split_at_axis(&shape, axis);
-    let n = shape[axis];
-    shape[axis] = src.len();
-    checked_numel("pad_with", &shape)?;
-    let xs = xv.as_slice();
-    let mut out = Vec::with_capacity(outer * src.len() * inner);
-    for o in 0..outer {
-        let plane = &xs[o * n * inner..(o + 1) * n * inner];
-        for &s in src.iter() {
-            out.extend_from_slice(&plane[s * inner..(s + 1) * inner]);
-        }
-    }
-    Ok(Var::from_op(
-        Tensor::from_vec(&shape, out)?,
-        vec![x.clone()],
-        GatherAxis {
-            axis,
-            src: Arc::clone(src),
-        },
-    ))
-}
-
-fn scatter_add_axis<F: Float>(
-    g: &Var<F>,
-    axis: usize,
-    src: &Arc<[usize]>,
-    n: usize,
-) -> Result<Var<F>> {
-    let gv = g.value();
-    let mut shape = gv.shape().to_vec();
-    let (outer, inner) = split_at_axis(&shape, axis);
-    let m = src.len();
-    shape[axis] = n;
-    let gs = gv.as_slice();
-    let mut out = vec![F::zero(); outer * n * inner];
-    for o in 0..outer {
-        let from = &gs[o * m * inner..(o + 1) * m * inner];
-        let to = &mut out[o * n * inner..(o + 1) * n * inner];
-        for (j, &s) in src.iter().enumerate() {
-            let dst = &mut to[s * inner..(s + 1) * inner];
-            for (d, &v) in dst.iter_mut().zip(&from[j * inner..(j + 1) * inner]) {
-                *d += v;
-            }
-        }
-    }
-    Ok(Var::from_op(
-        Tensor::from_vec(&shape, out)?,
-        vec![g.clone()],
-        ScatterAddAxis {
-            axis,
-            src: Arc::clone(src),
-        },
-    ))
+fn gather_axis<F: Float>(x: &Var<F>, axis: usize, src: Arc<[usize]>) -> Result<Var<F>> {
+    let n = x.shape()[axis];
+    apply_linear(x, &Arc::new(GatherAxis { axis, src, n }))
 }
 
 impl<F: Float> Var<F> {
@@ -256,7 +217,7 @@ impl<F: Float> Var<F> {
                 .and_then(|v| v.checked_add(after))
                 .ok_or_else(|| bad(format!("padded size of axis {axis} overflows")))?;
             let src: Arc<[usize]> = (0..len).map(|j| mode.source(j, before, n)).collect();
-            y = gather_axis(&y, axis, &src)?;
+            y = gather_axis(&y, axis, src)?;
         }
         Ok(y)
     }

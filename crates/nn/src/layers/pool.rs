@@ -38,51 +38,157 @@ macro_rules! same_on_every_axis {
     };
 }
 
-/// Max pooling over `D` spatial axes (`torch.nn.MaxPool{D}d(kernel_size,
-/// stride=None, padding=0, dilation=1, return_indices=False,
-/// ceil_mode=False)`); `stride` defaults to the kernel size. Padding acts
-/// as minus infinity; ties pick the first maximum, NaN propagates.
-#[derive(Clone, Debug)]
-pub struct MaxPool<const D: usize> {
-    params: MaxPoolParams,
-    training: bool,
+/// The 1-d, 2-d and 3-d aliases of a pool module and its PyTorch class
+/// names (`NAME`, for messages).
+macro_rules! dim_aliases {
+    ($name:ident as [$n1:literal, $n2:literal, $n3:literal], [$a1:ident, $a2:ident, $a3:ident]) => {
+        #[doc = concat!("`torch.nn.", $n1, "`.")]
+        pub type $a1 = $name<1>;
+        #[doc = concat!("`torch.nn.", $n2, "`.")]
+        pub type $a2 = $name<2>;
+        #[doc = concat!("`torch.nn.", $n3, "`.")]
+        pub type $a3 = $name<3>;
+
+        impl<const D: usize> $name<D> {
+            const NAME: [&'static str; 3] = [$n1, $n2, $n3];
+        }
+    };
 }
 
-/// `torch.nn.MaxPool1d`.
-pub type MaxPool1d = MaxPool<1>;
-/// `torch.nn.MaxPool2d`.
-pub type MaxPool2d = MaxPool<2>;
-/// `torch.nn.MaxPool3d`.
-pub type MaxPool3d = MaxPool<3>;
+/// The parts every sliding-window pool module shares: the struct (op
+/// parameters and the training flag), its 1-d/2-d/3-d aliases, PyTorch's
+/// class names, `ceil_mode`, and the [`Module`] impl that calls the
+/// functional op. With `kernel_new`, also the constructors from one kernel
+/// size (`new`) and from full parameters (`from_params`), and `params`.
+macro_rules! window_pool {
+    (
+        $(#[$doc:meta])*
+        $name:ident($params:ty) as [$n1:literal, $n2:literal, $n3:literal],
+        aliases [$a1:ident, $a2:ident, $a3:ident],
+        forward $op:path
+        $(, $kernel_new:ident)?
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name<const D: usize> {
+            params: $params,
+            training: bool,
+        }
+
+        dim_aliases!($name as [$n1, $n2, $n3], [$a1, $a2, $a3]);
+
+        impl<const D: usize> $name<D> {
+            /// `ceil_mode`.
+            pub fn ceil_mode(mut self, c: bool) -> Self {
+                self.params = self.params.ceil_mode(c);
+                self
+            }
+        }
+
+        $(window_pool!(@$kernel_new $name($params));)?
+
+        impl<F: Float, const D: usize> Module<F> for $name<D> {
+            fn type_name(&self) -> &'static str {
+                dim_name(Self::NAME, D)
+            }
+
+            fn forward(&mut self, x: &Var<F>) -> Result<Var<F>> {
+                Ok($op(x, &self.params)?)
+            }
+
+            training_flag!();
+        }
+    };
+    (@kernel_new $name:ident($params:ty)) => {
+        impl<const D: usize> $name<D> {
+            /// A square (cubic) window of size `kernel` with PyTorch's defaults.
+            pub fn new(kernel: usize) -> Self {
+                Self {
+                    params: <$params>::new(&[kernel; D]),
+                    training: true,
+                }
+            }
+
+            /// Full control over per-axis parameters.
+            ///
+            /// # Errors
+            /// [`NnError::InvalidConfig`] when `kernel_size` does not have `D` entries.
+            pub fn from_params(params: $params) -> Result<Self> {
+                check_len(dim_name(Self::NAME, D), "kernel_size", params.kernel_size.len(), D)?;
+                Ok(Self {
+                    params,
+                    training: true,
+                })
+            }
+
+            /// The op parameters.
+            pub fn params(&self) -> &$params {
+                &self.params
+            }
+        }
+    };
+}
+
+/// An adaptive pool module: the struct (output size and the training
+/// flag), its aliases and class names, the constructors, and the
+/// [`Module`] impl that calls the functional op.
+macro_rules! adaptive_pool {
+    (
+        $(#[$doc:meta])*
+        $name:ident as [$n1:literal, $n2:literal, $n3:literal],
+        aliases [$a1:ident, $a2:ident, $a3:ident],
+        forward $op:path
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name<const D: usize> {
+            output_size: [Option<usize>; D],
+            training: bool,
+        }
+
+        dim_aliases!($name as [$n1, $n2, $n3], [$a1, $a2, $a3]);
+
+        impl<const D: usize> $name<D> {
+            /// The same output size on every axis.
+            pub fn new(size: usize) -> Self {
+                Self::with_sizes([Some(size); D])
+            }
+
+            /// Per-axis output sizes (`None` keeps the input size).
+            pub fn with_sizes(output_size: [Option<usize>; D]) -> Self {
+                Self {
+                    output_size,
+                    training: true,
+                }
+            }
+        }
+
+        impl<F: Float, const D: usize> Module<F> for $name<D> {
+            fn type_name(&self) -> &'static str {
+                dim_name(Self::NAME, D)
+            }
+
+            fn forward(&mut self, x: &Var<F>) -> Result<Var<F>> {
+                Ok($op(x, &self.output_size)?)
+            }
+
+            training_flag!();
+        }
+    };
+}
+
+window_pool!(
+    /// Max pooling over `D` spatial axes (`torch.nn.MaxPool{D}d(kernel_size,
+    /// stride=None, padding=0, dilation=1, return_indices=False,
+    /// ceil_mode=False)`); `stride` defaults to the kernel size. Padding acts
+    /// as minus infinity; ties pick the first maximum, NaN propagates.
+    MaxPool(MaxPoolParams) as ["MaxPool1d", "MaxPool2d", "MaxPool3d"],
+    aliases [MaxPool1d, MaxPool2d, MaxPool3d],
+    forward ops_pool::max_pool,
+    kernel_new
+);
 
 impl<const D: usize> MaxPool<D> {
-    const NAME: [&'static str; 3] = ["MaxPool1d", "MaxPool2d", "MaxPool3d"];
-
-    /// A square (cubic) window of size `kernel` with PyTorch's defaults.
-    pub fn new(kernel: usize) -> Self {
-        Self {
-            params: MaxPoolParams::new(&[kernel; D]),
-            training: true,
-        }
-    }
-
-    /// Full control over per-axis parameters.
-    ///
-    /// # Errors
-    /// [`NnError::InvalidConfig`] when `kernel_size` does not have `D` entries.
-    pub fn from_params(params: MaxPoolParams) -> Result<Self> {
-        check_len(
-            dim_name(Self::NAME, D),
-            "kernel_size",
-            params.kernel_size.len(),
-            D,
-        )?;
-        Ok(Self {
-            params,
-            training: true,
-        })
-    }
-
     same_on_every_axis!(
         /// The same stride on every axis.
         stride
@@ -98,17 +204,6 @@ impl<const D: usize> MaxPool<D> {
         dilation
     );
 
-    /// `ceil_mode`.
-    pub fn ceil_mode(mut self, c: bool) -> Self {
-        self.params = self.params.ceil_mode(c);
-        self
-    }
-
-    /// The op parameters.
-    pub fn params(&self) -> &MaxPoolParams {
-        &self.params
-    }
-
     /// The pooled values and PyTorch's `i64` indices (`return_indices=True`),
     /// for [`MaxUnpool`].
     ///
@@ -119,63 +214,18 @@ impl<const D: usize> MaxPool<D> {
     }
 }
 
-impl<F: Float, const D: usize> Module<F> for MaxPool<D> {
-    fn type_name(&self) -> &'static str {
-        dim_name(Self::NAME, D)
-    }
-
-    fn forward(&mut self, x: &Var<F>) -> Result<Var<F>> {
-        Ok(ops_pool::max_pool(x, &self.params)?)
-    }
-
-    training_flag!();
-}
-
-/// Average pooling over `D` spatial axes (`torch.nn.AvgPool{D}d(kernel_size,
-/// stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-/// divisor_override=None)`). PyTorch's `AvgPool1d` has no
-/// `divisor_override`; here every rank accepts it.
-#[derive(Clone, Debug)]
-pub struct AvgPool<const D: usize> {
-    params: AvgPoolParams,
-    training: bool,
-}
-
-/// `torch.nn.AvgPool1d`.
-pub type AvgPool1d = AvgPool<1>;
-/// `torch.nn.AvgPool2d`.
-pub type AvgPool2d = AvgPool<2>;
-/// `torch.nn.AvgPool3d`.
-pub type AvgPool3d = AvgPool<3>;
+window_pool!(
+    /// Average pooling over `D` spatial axes (`torch.nn.AvgPool{D}d(kernel_size,
+    /// stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+    /// divisor_override=None)`). PyTorch's `AvgPool1d` has no
+    /// `divisor_override`; here every rank accepts it.
+    AvgPool(AvgPoolParams) as ["AvgPool1d", "AvgPool2d", "AvgPool3d"],
+    aliases [AvgPool1d, AvgPool2d, AvgPool3d],
+    forward ops_pool::avg_pool,
+    kernel_new
+);
 
 impl<const D: usize> AvgPool<D> {
-    const NAME: [&'static str; 3] = ["AvgPool1d", "AvgPool2d", "AvgPool3d"];
-
-    /// A square (cubic) window of size `kernel` with PyTorch's defaults.
-    pub fn new(kernel: usize) -> Self {
-        Self {
-            params: AvgPoolParams::new(&[kernel; D]),
-            training: true,
-        }
-    }
-
-    /// Full control over per-axis parameters.
-    ///
-    /// # Errors
-    /// [`NnError::InvalidConfig`] when `kernel_size` does not have `D` entries.
-    pub fn from_params(params: AvgPoolParams) -> Result<Self> {
-        check_len(
-            dim_name(Self::NAME, D),
-            "kernel_size",
-            params.kernel_size.len(),
-            D,
-        )?;
-        Ok(Self {
-            params,
-            training: true,
-        })
-    }
-
     same_on_every_axis!(
         /// The same stride on every axis.
         stride
@@ -185,12 +235,6 @@ impl<const D: usize> AvgPool<D> {
         /// The same symmetric zero padding on every axis.
         padding
     );
-
-    /// `ceil_mode`.
-    pub fn ceil_mode(mut self, c: bool) -> Self {
-        self.params = self.params.ceil_mode(c);
-        self
-    }
 
     /// `count_include_pad`.
     pub fn count_include_pad(mut self, c: bool) -> Self {
@@ -203,47 +247,21 @@ impl<const D: usize> AvgPool<D> {
         self.params = self.params.divisor_override(d);
         self
     }
-
-    /// The op parameters.
-    pub fn params(&self) -> &AvgPoolParams {
-        &self.params
-    }
 }
 
-impl<F: Float, const D: usize> Module<F> for AvgPool<D> {
-    fn type_name(&self) -> &'static str {
-        dim_name(Self::NAME, D)
-    }
-
-    fn forward(&mut self, x: &Var<F>) -> Result<Var<F>> {
-        Ok(ops_pool::avg_pool(x, &self.params)?)
-    }
-
-    training_flag!();
-}
-
-/// Power-average pooling (`torch.nn.LPPool{D}d(norm_type, kernel_size,
-/// stride=None, ceil_mode=False)`): `(Σ_window x^p)^(1/p)`.
-///
-/// Note: `ops-pool` pools `|x|^p` (ONNX's definition), equal to PyTorch for
-/// non-negative inputs and full windows; PyTorch gives NaN for odd `p` on
-/// negative sums and rescales partial ceil-mode windows.
-#[derive(Clone, Debug)]
-pub struct LpPool<const D: usize> {
-    params: LpPoolParams,
-    training: bool,
-}
-
-/// `torch.nn.LPPool1d`.
-pub type LPPool1d = LpPool<1>;
-/// `torch.nn.LPPool2d`.
-pub type LPPool2d = LpPool<2>;
-/// `torch.nn.LPPool3d`.
-pub type LPPool3d = LpPool<3>;
+window_pool!(
+    /// Power-average pooling (`torch.nn.LPPool{D}d(norm_type, kernel_size,
+    /// stride=None, ceil_mode=False)`): `(Σ_window x^p)^(1/p)`.
+    ///
+    /// Note: `ops-pool` pools `|x|^p` (ONNX's definition), equal to PyTorch for
+    /// non-negative inputs and full windows; PyTorch gives NaN for odd `p` on
+    /// negative sums and rescales partial ceil-mode windows.
+    LpPool(LpPoolParams) as ["LPPool1d", "LPPool2d", "LPPool3d"],
+    aliases [LPPool1d, LPPool2d, LPPool3d],
+    forward ops_pool::lp_pool
+);
 
 impl<const D: usize> LpPool<D> {
-    const NAME: [&'static str; 3] = ["LPPool1d", "LPPool2d", "LPPool3d"];
-
     /// Norm `norm_type` over a square (cubic) window of size `kernel`.
     ///
     /// # Errors
@@ -280,110 +298,26 @@ impl<const D: usize> LpPool<D> {
         /// The same stride on every axis.
         stride
     );
-
-    /// `ceil_mode`.
-    pub fn ceil_mode(mut self, c: bool) -> Self {
-        self.params = self.params.ceil_mode(c);
-        self
-    }
 }
 
-impl<F: Float, const D: usize> Module<F> for LpPool<D> {
-    fn type_name(&self) -> &'static str {
-        dim_name(Self::NAME, D)
-    }
+adaptive_pool!(
+    /// Adaptive average pooling to a fixed output size
+    /// (`torch.nn.AdaptiveAvgPool{D}d(output_size)`); a `None` entry keeps that
+    /// axis' input size.
+    AdaptiveAvgPool as ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"],
+    aliases [AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d],
+    forward ops_pool::adaptive_avg_pool
+);
 
-    fn forward(&mut self, x: &Var<F>) -> Result<Var<F>> {
-        Ok(ops_pool::lp_pool(x, &self.params)?)
-    }
-
-    training_flag!();
-}
-
-/// Adaptive average pooling to a fixed output size
-/// (`torch.nn.AdaptiveAvgPool{D}d(output_size)`); a `None` entry keeps that
-/// axis' input size.
-#[derive(Clone, Debug)]
-pub struct AdaptiveAvgPool<const D: usize> {
-    output_size: [Option<usize>; D],
-    training: bool,
-}
-
-/// `torch.nn.AdaptiveAvgPool1d`.
-pub type AdaptiveAvgPool1d = AdaptiveAvgPool<1>;
-/// `torch.nn.AdaptiveAvgPool2d`.
-pub type AdaptiveAvgPool2d = AdaptiveAvgPool<2>;
-/// `torch.nn.AdaptiveAvgPool3d`.
-pub type AdaptiveAvgPool3d = AdaptiveAvgPool<3>;
-
-impl<const D: usize> AdaptiveAvgPool<D> {
-    const NAME: [&'static str; 3] = [
-        "AdaptiveAvgPool1d",
-        "AdaptiveAvgPool2d",
-        "AdaptiveAvgPool3d",
-    ];
-
-    /// The same output size on every axis.
-    pub fn new(size: usize) -> Self {
-        Self::with_sizes([Some(size); D])
-    }
-
-    /// Per-axis output sizes (`None` keeps the input size).
-    pub fn with_sizes(output_size: [Option<usize>; D]) -> Self {
-        Self {
-            output_size,
-            training: true,
-        }
-    }
-}
-
-impl<F: Float, const D: usize> Module<F> for AdaptiveAvgPool<D> {
-    fn type_name(&self) -> &'static str {
-        dim_name(Self::NAME, D)
-    }
-
-    fn forward(&mut self, x: &Var<F>) -> Result<Var<F>> {
-        Ok(ops_pool::adaptive_avg_pool(x, &self.output_size)?)
-    }
-
-    training_flag!();
-}
-
-/// Adaptive max pooling to a fixed output size
-/// (`torch.nn.AdaptiveMaxPool{D}d(output_size, return_indices=False)`).
-#[derive(Clone, Debug)]
-pub struct AdaptiveMaxPool<const D: usize> {
-    output_size: [Option<usize>; D],
-    training: bool,
-}
-
-/// `torch.nn.AdaptiveMaxPool1d`.
-pub type AdaptiveMaxPool1d = AdaptiveMaxPool<1>;
-/// `torch.nn.AdaptiveMaxPool2d`.
-pub type AdaptiveMaxPool2d = AdaptiveMaxPool<2>;
-/// `torch.nn.AdaptiveMaxPool3d`.
-pub type AdaptiveMaxPool3d = AdaptiveMaxPool<3>;
+adaptive_pool!(
+    /// Adaptive max pooling to a fixed output size
+    /// (`torch.nn.AdaptiveMaxPool{D}d(output_size, return_indices=False)`).
+    AdaptiveMaxPool as ["AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d"],
+    aliases [AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d],
+    forward ops_pool::adaptive_max_pool
+);
 
 impl<const D: usize> AdaptiveMaxPool<D> {
-    const NAME: [&'static str; 3] = [
-        "AdaptiveMaxPool1d",
-        "AdaptiveMaxPool2d",
-        "AdaptiveMaxPool3d",
-    ];
-
-    /// The same output size on every axis.
-    pub fn new(size: usize) -> Self {
-        Self::with_sizes([Some(size); D])
-    }
-
-    /// Per-axis output sizes (`None` keeps the input size).
-    pub fn with_sizes(output_size: [Option<usize>; D]) -> Self {
-        Self {
-            output_size,
-            training: true,
-        }
-    }
-
     /// The pooled values and PyTorch's `i64` indices (`return_indices=True`).
     ///
     /// # Errors
@@ -394,18 +328,6 @@ impl<const D: usize> AdaptiveMaxPool<D> {
             &self.output_size,
         )?)
     }
-}
-
-impl<F: Float, const D: usize> Module<F> for AdaptiveMaxPool<D> {
-    fn type_name(&self) -> &'static str {
-        dim_name(Self::NAME, D)
-    }
-
-    fn forward(&mut self, x: &Var<F>) -> Result<Var<F>> {
-        Ok(ops_pool::adaptive_max_pool(x, &self.output_size)?)
-    }
-
-    training_flag!();
 }
 
 /// The partial inverse of max pooling (`torch.nn.MaxUnpool{D}d(kernel_size,

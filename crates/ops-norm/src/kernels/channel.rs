@@ -491,9 +491,8 @@ pub fn channel_grad_sums<F: Float>(
 /// Adds, for every position of the rows `rows` of `x` and `dy` (rows of
 /// `row` values), `Σ dy` to `a` and `Σ dy·(x − mean_f)` to `b`, in the
 /// element type, over the rows in order: four per pass over the
-/// accumulators, which stay in registers for the four (measured for the
-/// `(256, 1024)` batch norm 1-d of N3, in one thread: 26–31 µs against
-/// 43–49 µs for the same loop updating them in memory). `mean_f` holds the
+/// accumulators, which stay in registers for the four rather than being
+/// updated in memory once per row (figures: the crate's `PERF.md`). `mean_f` holds the
 /// positions' means rounded to `F`.
 #[inline(always)]
 fn position_grad_sums<'a, F: Float>(

@@ -16,6 +16,7 @@
 //! work sample by sample (in parallel over samples), each channel a
 //! contiguous row of `S` values.
 
+use core_tensor::simd::wide;
 use core_tensor::{Float, Par};
 
 use super::TASK_ELEMS;
@@ -133,20 +134,6 @@ macro_rules! with_power {
     };
 }
 
-/// Whether the loops may run on AVX2 (checked at run time; the results
-/// are the same either way, as Rust does not fuse multiply-adds).
-#[inline(always)]
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// The forward pass: `y` and the scales that backward needs. `x` holds
 /// `n·c·s` values.
 ///
@@ -176,29 +163,8 @@ fn forward_samples<F: Float, P: Power<F>>(
     p.par(par)
         .for_each_chunk_pair_mut(y, len, scale, len, |i, y_n, s_n| {
             let x_n = &x[i * len..(i + 1) * len];
-            if has_avx2() {
-                // SAFETY: the CPU supports AVX2 (`has_avx2`).
-                #[cfg(target_arch = "x86_64")]
-                unsafe {
-                    forward_sample_avx2(x_n, y_n, s_n, p, power)
-                };
-            } else {
-                forward_sample(x_n, y_n, s_n, p, power);
-            }
+            wide(|| forward_sample(x_n, y_n, s_n, p, power));
         });
-}
-
-/// [`forward_sample`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn forward_sample_avx2<F: Float>(
-    x_n: &[F],
-    y_n: &mut [F],
-    s_n: &mut [F],
-    p: LrnParams,
-    power: impl Power<F>,
-) {
-    forward_sample(x_n, y_n, s_n, p, power)
 }
 
 /// One sample: for each channel, the window's sum of squares, then the
@@ -270,31 +236,8 @@ fn backward_samples<F: Float, P: Power<F>>(
         let at = i * len..(i + 1) * len;
         let (x_n, dy_n, s_n) = (&x[at.clone()], &dy[at.clone()], &scale[at]);
         let mut t = vec![F::zero(); len];
-        if has_avx2() {
-            // SAFETY: the CPU supports AVX2 (`has_avx2`).
-            #[cfg(target_arch = "x86_64")]
-            unsafe {
-                backward_sample_avx2(x_n, dy_n, s_n, dx_n, &mut t, p, power)
-            };
-        } else {
-            backward_sample(x_n, dy_n, s_n, dx_n, &mut t, p, power);
-        }
+        wide(|| backward_sample(x_n, dy_n, s_n, dx_n, &mut t, p, power));
     });
-}
-
-/// [`backward_sample`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn backward_sample_avx2<F: Float>(
-    x_n: &[F],
-    dy_n: &[F],
-    s_n: &[F],
-    dx_n: &mut [F],
-    t: &mut [F],
-    p: LrnParams,
-    power: impl Power<F>,
-) {
-    backward_sample(x_n, dy_n, s_n, dx_n, t, p, power)
 }
 
 /// One sample: `dx = dy / s^β` and `t = dy · x / (s^β · s)` per element,
@@ -419,11 +362,10 @@ mod tests {
         }
     }
 
+    /// The loops compiled for AVX2 (where the dispatch level allows it)
+    /// and for the baseline give bitwise the same results.
     #[test]
     fn avx2_and_baseline_loops_agree_bitwise() {
-        if !has_avx2() {
-            return;
-        }
         for (size, beta) in [(5, 0.75), (2, 0.5), (3, 1.0), (4, 0.6)] {
             let p = LrnParams {
                 beta,
@@ -447,7 +389,8 @@ mod tests {
         }
     }
 
-    /// Forward then backward of one sample, through the AVX2 or the baseline loops.
+    /// Forward then backward of one sample, through [`wide`] or the
+    /// baseline loops.
     #[allow(clippy::too_many_arguments)]
     fn run_sample<F: Float>(
         x: &[F],
@@ -461,12 +404,10 @@ mod tests {
         power: impl Power<F>,
     ) {
         if avx2 {
-            // SAFETY: the caller checked `has_avx2`.
-            #[cfg(target_arch = "x86_64")]
-            unsafe {
-                forward_sample_avx2(x, y, s, p, power);
-                backward_sample_avx2(x, dy, s, dx, t, p, power);
-            }
+            wide(|| {
+                forward_sample(x, y, s, p, power);
+                backward_sample(x, dy, s, dx, t, p, power);
+            });
         } else {
             forward_sample(x, y, s, p, power);
             backward_sample(x, dy, s, dx, t, p, power);

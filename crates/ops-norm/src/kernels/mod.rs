@@ -15,7 +15,7 @@
 //!
 //! Statistics are two-pass (the mean, then the squared deviations from it),
 //! never `E[x²] − E[x]²`. Within a block (a plane of a channel, a row) the
-//! sums run over independent lanes in the element type (see [`lanes`]) so the loops
+//! sums run over independent lanes in the element type (see [`core_tensor::lanes`]) so the loops
 //! vectorize, the first pass shifted by the block's first value so that a
 //! large common offset (`1e4 + N(0, 1)` in `f32`) costs no precision; blocks
 //! are finished and merged in `f64` (Chan's pairwise formula), so a channel of
@@ -27,8 +27,7 @@ pub mod lp;
 pub mod lrn;
 pub mod row;
 
-pub use core_tensor::lanes;
-pub use core_tensor::lanes::{lane_g_gdev, lane_sq_dev, lane_sum, lane_weighted};
+pub(crate) use core_tensor::lanes::{lane_g_gdev, lane_sq_dev, lane_sum, lane_weighted};
 
 pub(crate) use core_tensor::simd::wide;
 
@@ -44,13 +43,11 @@ pub(crate) const TASK_ELEMS: usize = 1 << 14;
 
 /// Fewest elements of input for which a channel kernel phase (statistics,
 /// forward apply, backward sums, backward apply) is split over rayon; below
-/// it the phase runs on the calling thread. Measured on 2 cores (f32, `S = 1`
-/// and `S = 64`, `tests/par_threshold.rs`): up to 2^20 elements (4 MB) every
-/// phase ran as fast or faster sequentially (at 2^18, the size of a
-/// `(256, 1024)` batch norm 1-d, statistics 51 µs vs 69 µs, backward 109 µs
-/// vs 181 µs); from 2^21 on the backward and the larger phases gain from two
-/// threads. The generic `Par::for_work` threshold (2^15) is far too low for
-/// these memory-bound single passes.
+/// it the phase runs on the calling thread. On two cores, phases up to 2^20
+/// elements ran as fast or faster sequentially and from 2^21 on the larger
+/// phases gain from two threads (`tests/par_threshold.rs` measures it;
+/// figures in the crate's `PERF.md`). The generic `Par::for_work` threshold
+/// (2^15) is far too low for these memory-bound single passes.
 pub(crate) const CHANNEL_PAR_MIN: usize = 1 << 21;
 
 /// `par`, or [`Par::Seq`] when a channel phase over `len` input elements is
@@ -82,7 +79,7 @@ impl Moments {
 
     /// Two-pass moments of a slice: the mean (of the values shifted by the
     /// first one, so a large common offset costs no precision), then the
-    /// squared deviations from it, both summed over [`lanes`] in the
+    /// squared deviations from it, both summed over [`core_tensor::lanes`] in the
     /// element type and finished in `f64`. Blocks are kept to a few thousand
     /// values (planes, rows) and merged with [`Moments::merge`].
     #[inline(always)]

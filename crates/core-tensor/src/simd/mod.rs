@@ -1,19 +1,41 @@
-//! Running a kernel's loops on the widest vectors the CPU has.
+//! The one SIMD dispatch point of the workspace: which instruction set the
+//! kernels run on, and the pieces they share to use it.
+//!
+//! - [`level`] decides once per process between [`Level::Avx2`] (x86-64
+//!   CPUs with AVX2) and [`Level::Portable`]; setting the environment
+//!   variable `HANDGRAD_FORCE_PORTABLE=1` forces the portable path, so
+//!   tests can run both on one machine. Nothing else in the workspace
+//!   checks CPU features.
+//! - [`Lane`] is a short vector (8 `f32` or 4 `f64`) with element-wise
+//!   arithmetic; a [`Kernel`] writes its body once over a lane type, and
+//!   [`dispatch`] runs it on AVX2 registers, in a function compiled for
+//!   AVX2, or on [`Portable`] arrays that give bitwise the same lanes.
+//! - [`wide`] runs a closure compiled for AVX2 when the level allows it,
+//!   for loops the compiler vectorizes by itself.
+//! - [`same_slice`], [`on_avx2_floats`], [`step_starts`], [`prefetch`],
+//!   [`stream_copy`] are helpers for kernels with explicit SIMD code.
 //!
 //! The workspace is compiled for the baseline of its target (on x86-64,
 //! 128-bit SSE2), so that the binaries run on every CPU of that target.
-//! [`wide`] runs a closure compiled a second time with AVX2 enabled when the
-//! CPU supports it (checked at run time, once per call: a cached flag), so
-//! the loops the compiler vectorizes use 256-bit registers. The closure and
-//! everything it calls must be inlined into it for that to happen: kernels
-//! mark their loop functions `#[inline(always)]`.
-//!
-//! The arithmetic is the same either way: Rust never contracts `a·b + c`
+//! The arithmetic is the same on every path: Rust never contracts `a·b + c`
 //! into a fused multiply-add, and vectorized reductions only happen where
 //! the code spells out the lanes, so results are bitwise identical with and
 //! without AVX2.
 
-/// Runs `f` compiled for AVX2 when the CPU has it, else as is.
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod detect;
+mod lane;
+mod portable;
+
+pub use detect::{FORCE_PORTABLE_VAR, Level, has_avx2, level};
+pub use lane::{Element, Kernel, Lane, dispatch, run_portable};
+pub use portable::Portable;
+
+/// Runs `f` compiled for AVX2 when [`level`] is [`Level::Avx2`], else as
+/// is. The closure and everything it calls must be inlined into it for the
+/// loops to get 256-bit registers: kernels mark their loop functions
+/// `#[inline(always)]`.
 ///
 /// ```
 /// let sum = core_tensor::simd::wide(|| (1..=8).map(|i| i as f32).sum::<f32>());
@@ -23,9 +45,9 @@
 pub fn wide<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if has_avx2() {
             // SAFETY: `avx2` only requires the CPU to support AVX2, which
-            // was detected at run time just above.
+            // `has_avx2` checked.
             return unsafe { avx2(f) };
         }
     }
@@ -63,16 +85,15 @@ pub fn same_slice_mut<F: 'static, T: 'static>(x: &mut [F]) -> Option<&mut [T]> {
 }
 
 /// Hands `(x, y)` to `on_f32` or `on_f64` as `f32`/`f64` slices when `F`
-/// is one of them and the CPU has AVX2 (so that they may call functions
-/// compiled for it); `None` otherwise, and always on other targets. For
+/// is one of them and [`has_avx2`] (so that they may call functions
+/// compiled for AVX2); `None` otherwise, and always on other targets. For
 /// kernels with an explicit AVX2 part and a generic fallback.
 ///
 /// ```
 /// let x = [1.0f32, 2.0];
 /// let mut y = [0.0f32; 2];
 /// let r = core_tensor::simd::on_avx2_floats(&x, &mut y, |x, y| { y.copy_from_slice(x); 2 }, |_, _| 0);
-/// let avx2 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx2");
-/// assert_eq!(r, avx2.then_some(2));
+/// assert_eq!(r, core_tensor::simd::has_avx2().then_some(2));
 /// ```
 #[inline(always)]
 pub fn on_avx2_floats<F: 'static, R>(
@@ -83,7 +104,7 @@ pub fn on_avx2_floats<F: 'static, R>(
 ) -> Option<R> {
     #[cfg(target_arch = "x86_64")]
     {
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !has_avx2() {
             return None;
         }
         if let (Some(x), Some(y)) = (same_slice::<F, f32>(x), same_slice_mut::<F, f32>(y)) {
