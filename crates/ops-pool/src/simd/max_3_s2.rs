@@ -57,7 +57,7 @@ pub(crate) fn interior<F: Float, O: Offset, const R: usize>(
     #[cfg(target_arch = "x86_64")]
     {
         use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !core_tensor::simd::has_avx2() {
             return None;
         }
         let codes = match t {
@@ -66,12 +66,12 @@ pub(crate) fn interior<F: Float, O: Offset, const R: usize>(
         };
         if let Some(y) = same_slice_mut::<F, f32>(y) {
             let rows = rows.map(|r| same_slice::<F, f32>(r).expect("F is f32"));
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::f32x8(rows, real, y, codes) };
         }
         if let Some(y) = same_slice_mut::<F, f64>(y) {
             let rows = rows.map(|r| same_slice::<F, f64>(r).expect("F is f64"));
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::f64x4(rows, real, y, codes) };
         }
         None
@@ -295,7 +295,7 @@ mod tests {
     }
 
     fn check<F: Float>(rng: &mut Rng, n: usize, cast: impl Fn(f64) -> F) {
-        let avx2 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx2");
+        let avx2 = core_tensor::simd::has_avx2();
         let lanes = if std::mem::size_of::<F>() == 4 { 8 } else { 4 };
         let len = 2 * n + 1 + rng.below(3);
         // Few distinct values, both zeros: many ties. Row 0 is padding

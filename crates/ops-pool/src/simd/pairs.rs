@@ -96,7 +96,7 @@ pub(crate) fn put_quad_means<F: Float>(
     #[cfg(target_arch = "x86_64")]
     {
         use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !core_tensor::simd::has_avx2() {
             return 0;
         }
         let (k, d) = match mean {
@@ -111,7 +111,7 @@ pub(crate) fn put_quad_means<F: Float>(
             // `F` is `f32`: the conversion is exact.
             let k = k.map(|k| k.widen() as f32);
             let d = d.and_then(same_slice::<F, f32>);
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::quad_means_f32(t, b, k, d, y) };
         }
         if let (Some(t), Some(b), Some(y)) = (
@@ -121,7 +121,7 @@ pub(crate) fn put_quad_means<F: Float>(
         ) {
             let k = k.map(|k| k.widen());
             let d = d.and_then(same_slice::<F, f64>);
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::quad_means_f64(t, b, k, d, y) };
         }
         0
@@ -145,7 +145,7 @@ pub(crate) fn put_spread_twice<F: Float>(
     #[cfg(target_arch = "x86_64")]
     {
         use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !core_tensor::simd::has_avx2() {
             return 0;
         }
         type U<T> = MaybeUninit<T>;
@@ -154,7 +154,7 @@ pub(crate) fn put_spread_twice<F: Float>(
             same_slice_mut::<U<F>, U<f32>>(t),
             same_slice_mut::<U<F>, U<f32>>(b),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::spread_twice_f32(c, t, b) };
         }
         if let (Some(c), Some(t), Some(b)) = (
@@ -162,7 +162,7 @@ pub(crate) fn put_spread_twice<F: Float>(
             same_slice_mut::<U<F>, U<f64>>(t),
             same_slice_mut::<U<F>, U<f64>>(b),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::spread_twice_f64(c, t, b) };
         }
         0
@@ -190,7 +190,7 @@ pub(crate) fn put_coded_spread_twice<F: Float>(
     #[cfg(target_arch = "x86_64")]
     {
         use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !core_tensor::simd::has_avx2() {
             return 0;
         }
         type U<T> = MaybeUninit<T>;
@@ -199,7 +199,7 @@ pub(crate) fn put_coded_spread_twice<F: Float>(
             same_slice_mut::<U<F>, U<f32>>(t),
             same_slice_mut::<U<F>, U<f32>>(b),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::coded_spread_f32(dy, codes, t, b) };
         }
         if let (Some(dy), Some(t), Some(b)) = (
@@ -207,7 +207,7 @@ pub(crate) fn put_coded_spread_twice<F: Float>(
             same_slice_mut::<U<F>, U<f64>>(t),
             same_slice_mut::<U<F>, U<f64>>(b),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::coded_spread_f64(dy, codes, t, b) };
         }
         0
@@ -240,7 +240,7 @@ pub(crate) fn put_quad_max<F: Float, O: 'static>(
         let Some(codes) = same_slice_mut::<O, u8>(codes) else {
             return (0, true);
         };
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !core_tensor::simd::has_avx2() {
             return (0, true);
         }
         if let (Some(t), Some(b), Some(y)) = (
@@ -248,7 +248,7 @@ pub(crate) fn put_quad_max<F: Float, O: 'static>(
             same_slice::<F, f32>(b),
             same_slice_mut::<F, f32>(y),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::quad_max_f32(t, b, y, codes) };
         }
         if let (Some(t), Some(b), Some(y)) = (
@@ -256,7 +256,7 @@ pub(crate) fn put_quad_max<F: Float, O: 'static>(
             same_slice::<F, f64>(b),
             same_slice_mut::<F, f64>(y),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::quad_max_f64(t, b, y, codes) };
         }
         (0, true)
@@ -645,7 +645,7 @@ mod tests {
     #[test]
     fn steps_equal_the_scalar_loops_bitwise() {
         let mut rng = Rng::new(22);
-        let avx2 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx2");
+        let avx2 = core_tensor::simd::has_avx2();
         for n in [0usize, 1, 3, 4, 5, 7, 8, 9, 16, 17, 31, 100] {
             let x64 = values(&mut rng, 2 * n + 1);
             let y64 = values(&mut rng, n);
@@ -707,7 +707,7 @@ mod tests {
     #[test]
     fn written_steps_equal_the_scalar_formulas_bitwise() {
         fn check<F: Float>(rng: &mut Rng, n: usize, lanes: usize, cast: impl Fn(f64) -> F) {
-            let avx2 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx2");
+            let avx2 = core_tensor::simd::has_avx2();
             let want_done = if avx2 { n / lanes * lanes } else { 0 };
             let vals = |rng: &mut Rng, k: usize| -> Vec<F> {
                 values(rng, k).into_iter().map(&cast).collect()
@@ -788,7 +788,7 @@ mod tests {
     #[test]
     fn quad_max_steps_equal_the_first_maximum_scan() {
         fn check<F: Float>(rng: &mut Rng, n: usize, lanes: usize, cast: impl Fn(f64) -> F) {
-            let avx2 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx2");
+            let avx2 = core_tensor::simd::has_avx2();
             let want_done = if avx2 { n / lanes * lanes } else { 0 };
             let pick = |rng: &mut Rng| match rng.below(5) {
                 0 => cast(-0.0),

@@ -48,14 +48,14 @@ pub(crate) fn plane<F: Float>(
     #[cfg(target_arch = "x86_64")]
     {
         use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !core_tensor::simd::has_avx2() {
             return false;
         }
         if let (Some(dy), Some(dx)) = (
             same_slice::<F, f32>(dy),
             same_slice_mut::<MaybeUninit<F>, MaybeUninit<f32>>(dx),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             unsafe { avx2::plane_f32(dy, codes, g, dx) };
             return true;
         }
@@ -63,7 +63,7 @@ pub(crate) fn plane<F: Float>(
             same_slice::<F, f64>(dy),
             same_slice_mut::<MaybeUninit<F>, MaybeUninit<f64>>(dx),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             unsafe { avx2::plane_f64(dy, codes, g, dx) };
             return true;
         }
