@@ -1,12 +1,13 @@
 //! Average pooling and adaptive average pooling on [`Var`]
 //! (`F.avg_pool{1,2,3}d`, `F.adaptive_avg_pool{1,2,3}d`): validate, run the
 //! kernel of [`crate::kernels::avg`], record the op. Both directions are
-//! linear and each is the other's adjoint, so the backward is a recorded
-//! op whose own backward is average pooling again.
+//! linear and each is the other's adjoint ([`AvgPoolMap`], recorded with
+//! [`autograd::apply_linear`]), so the backward is a recorded op whose own
+//! backward is average pooling again.
 
 use std::sync::Arc;
 
-use autograd::{Backward, BackwardCtx, Var};
+use autograd::{LinearMap, Var, apply_linear, apply_linear_adjoint};
 use core_tensor::{Float, Par, Tensor};
 
 use crate::error::{PoolError, Result};
@@ -90,82 +91,55 @@ pub fn global_avg_pool<F: Float>(x: &Var<F>, dims: usize) -> Result<Var<F>> {
     adaptive_avg_pool(x, &vec![Some(1); dims])
 }
 
-/// Autograd op of average pooling (and adaptive average pooling).
-pub(crate) struct AvgPoolFn {
-    pub(crate) geom: Arc<Geometry>,
-    pub(crate) div: Divisor,
+/// Average pooling as a linear map: `A x` is the pooled window averages
+/// (input shape to output shape), `Aᵀ dy` spreads each output gradient over
+/// its window with the same divisor (output shape to input shape).
+pub(crate) struct AvgPoolMap {
+    geom: Arc<Geometry>,
+    div: Divisor,
 }
 
-/// `y = avg_pool(x)` as a recorded op.
+impl<F: Float> LinearMap<F> for AvgPoolMap {
+    fn name(&self) -> &'static str {
+        self.geom.op
+    }
+    fn adjoint_name(&self) -> &'static str {
+        "avg_pool_backward"
+    }
+    fn apply(&self, x: &Tensor<F>) -> autograd::Result<Tensor<F>> {
+        let value = avg::forward(x.as_slice(), &self.geom, self.div, Par::Rayon);
+        Ok(Tensor::from_vec(&self.geom.output_shape(), value)?)
+    }
+    fn apply_adjoint(&self, dy: &Tensor<F>) -> autograd::Result<Tensor<F>> {
+        let value = avg::backward(dy.as_slice(), &self.geom, self.div, Par::Rayon);
+        Ok(Tensor::from_vec(&self.geom.input_shape(), value)?)
+    }
+}
+
+/// `y = avg_pool(x)` as a recorded op (its backward records
+/// [`backward_op`]).
 pub(crate) fn forward_op<F: Float>(
     x: &Var<F>,
     geom: &Arc<Geometry>,
     div: Divisor,
 ) -> autograd::Result<Var<F>> {
-    let value = avg::forward(x.value().as_slice(), geom, div, Par::Rayon);
-    let t = Tensor::from_vec(&geom.output_shape(), value)?;
-    Ok(Var::from_op(
-        t,
-        vec![x.clone()],
-        AvgPoolFn {
-            geom: Arc::clone(geom),
-            div,
-        },
-    ))
+    let map = Arc::new(AvgPoolMap {
+        geom: Arc::clone(geom),
+        div,
+    });
+    apply_linear(x, &map)
 }
 
-/// `dx = avg_pool_backward(dy)` as a recorded op.
+/// `dx = avg_pool_backward(dy)` as a recorded op (its backward records
+/// [`forward_op`]).
 pub(crate) fn backward_op<F: Float>(
     dy: &Var<F>,
     geom: &Arc<Geometry>,
     div: Divisor,
 ) -> autograd::Result<Var<F>> {
-    let value = avg::backward(dy.value().as_slice(), geom, div, Par::Rayon);
-    let t = Tensor::from_vec(&geom.input_shape(), value)?;
-    Ok(Var::from_op(
-        t,
-        vec![dy.clone()],
-        AvgBackwardFn {
-            geom: Arc::clone(geom),
-            div,
-        },
-    ))
-}
-
-impl<F: Float> Backward<F> for AvgPoolFn {
-    fn name(&self) -> &'static str {
-        self.geom.op
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(backward_op(
-            ctx.grad_output,
-            &self.geom,
-            self.div,
-        )?)])
-    }
-}
-
-/// The backward of average pooling as an op; its own backward is average pooling.
-pub(crate) struct AvgBackwardFn {
-    geom: Arc<Geometry>,
-    div: Divisor,
-}
-
-impl<F: Float> Backward<F> for AvgBackwardFn {
-    fn name(&self) -> &'static str {
-        "avg_pool_backward"
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(forward_op(
-            ctx.grad_output,
-            &self.geom,
-            self.div,
-        )?)])
-    }
+    let map = Arc::new(AvgPoolMap {
+        geom: Arc::clone(geom),
+        div,
+    });
+    apply_linear_adjoint(dy, &map)
 }

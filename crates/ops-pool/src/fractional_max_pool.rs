@@ -1,36 +1,18 @@
 //! Fractional max pooling on [`Var`] (`F.fractional_max_pool2d/3d`):
 //! validate the parameters and samples, run the kernel of
-//! [`crate::kernels::fractional`], record the op. Its backward adds each
-//! output gradient at its index: the scatter-add op of max unpooling.
+//! [`crate::kernels::fractional`], record the op. The output is the input
+//! gathered at the indices ([`IndexGather`]), so the backward adds each
+//! output gradient at its index, recorded through [`autograd::LinearBackward`].
 
 use std::sync::Arc;
 
-use autograd::{Backward, BackwardCtx, Var};
+use autograd::{LinearBackward, Var};
 use core_tensor::{Float, Par, Tensor};
 
 use crate::error::Result;
 use crate::kernels::fractional::{self, FractionalGeometry, FractionalMaxPoolParams};
 use crate::kernels::unpool::UnpoolGeometry;
-use crate::max_unpool::{UnpoolState, scatter_add_op};
-
-/// Autograd op of fractional max pooling: its backward adds each output
-/// gradient at its index (max unpooling's scatter-add).
-struct FractionalFn {
-    state: Arc<UnpoolState>,
-    name: &'static str,
-}
-
-impl<F: Float> Backward<F> for FractionalFn {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(scatter_add_op(ctx.grad_output, &self.state)?)])
-    }
-}
+use crate::max_unpool::{IndexGather, UnpoolState};
 
 /// Fractional max pooling with PyTorch's `i64` indices
 /// (`F.fractional_max_pool2d/3d(x, kernel_size, output_size, output_ratio,
@@ -69,7 +51,7 @@ pub fn fractional_max_pool_with_indices<F: Float>(
     let out_shape = g.output_shape();
     let idx = Tensor::from_vec(&out_shape, idx)?;
     let y = Tensor::from_vec(&out_shape, y)?;
-    let state = Arc::new(UnpoolState {
+    let map = IndexGather(UnpoolState {
         idx: idx.clone(),
         geom: UnpoolGeometry::from_shapes(
             g.lead.clone(),
@@ -77,7 +59,7 @@ pub fn fractional_max_pool_with_indices<F: Float>(
             g.input[3 - g.dims..].to_vec(),
         ),
     });
-    let y = Var::from_op(y, vec![x.clone()], FractionalFn { state, name: g.op });
+    let y = Var::from_op(y, vec![x.clone()], LinearBackward::new(g.op, Arc::new(map)));
     Ok((y, idx))
 }
 

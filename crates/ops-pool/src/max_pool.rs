@@ -1,12 +1,12 @@
 //! Max pooling and adaptive max pooling on [`Var`] (`F.max_pool{1,2,3}d`,
 //! `F.adaptive_max_pool{1,2,3}d`): validate the parameters, run the kernel of
 //! [`crate::kernels::max`], record the op. The backward scatters `dy` to the
-//! argmax and is itself a recorded op whose backward is the gather at the
-//! argmax, so second order is exact.
+//! argmax, recorded through [`autograd::LinearBackward`] with the gather at
+//! the argmax as its adjoint ([`ArgmaxMap`]), so second order is exact.
 
 use std::sync::Arc;
 
-use autograd::{Backward, BackwardCtx, Var};
+use autograd::{LinearBackward, LinearMap, Var};
 use core_tensor::{Float, Par, Tensor};
 
 use crate::argmax::ArgMax;
@@ -48,10 +48,12 @@ fn max_with_geom<F: Float>(x: &Var<F>, geom: Geometry) -> Result<(Var<F>, Arc<Ar
         Var::from_op(
             y,
             vec![x.clone()],
-            MaxPoolFn {
-                argmax: Arc::clone(&argmax),
-                name: op,
-            },
+            LinearBackward::new(
+                op,
+                Arc::new(ArgmaxMap {
+                    argmax: Arc::clone(&argmax),
+                }),
+            ),
         ),
         argmax,
     ))
@@ -147,104 +149,28 @@ pub fn global_max_pool<F: Float>(x: &Var<F>, dims: usize) -> Result<Var<F>> {
     adaptive_max_pool(x, &vec![Some(1); dims])
 }
 
-/// Autograd op of max pooling: saves only the compact argmax.
-pub(crate) struct MaxPoolFn {
+/// The linear map behind max pooling's gradient, fixed by the forward's
+/// argmax: `A v` gathers `v` at the argmax (input shape to output shape),
+/// `Aᵀ dy` scatters each output gradient to its argmax (adding where
+/// windows overlap). The op records `dx = Aᵀ dy`; its backward records
+/// `A`, so second order is exact.
+pub(crate) struct ArgmaxMap {
     pub(crate) argmax: Arc<ArgMax>,
-    pub(crate) name: &'static str,
 }
 
-/// `dx = scatter(dy)`, recorded so it can be differentiated again.
-pub(crate) fn scatter_op<F: Float>(
-    dy: &Var<F>,
-    argmax: &Arc<ArgMax>,
-    name: &'static str,
-) -> autograd::Result<Var<F>> {
-    let value = max::backward(dy.value().as_slice(), argmax, Par::Rayon);
-    let t = Tensor::from_vec(&argmax.geom.input_shape(), value)?;
-    Ok(Var::from_op(
-        t,
-        vec![dy.clone()],
-        MaxScatterFn {
-            argmax: Arc::clone(argmax),
-            name,
-        },
-    ))
-}
-
-/// `out = gather(v)`, recorded so it can be differentiated again.
-pub(crate) fn gather_op<F: Float>(
-    v: &Var<F>,
-    argmax: &Arc<ArgMax>,
-    name: &'static str,
-) -> autograd::Result<Var<F>> {
-    let value = max::gather(v.value().as_slice(), argmax, Par::Rayon);
-    let t = Tensor::from_vec(&argmax.geom.output_shape(), value)?;
-    Ok(Var::from_op(
-        t,
-        vec![v.clone()],
-        MaxGatherFn {
-            argmax: Arc::clone(argmax),
-            name,
-        },
-    ))
-}
-
-impl<F: Float> Backward<F> for MaxPoolFn {
+impl<F: Float> LinearMap<F> for ArgmaxMap {
     fn name(&self) -> &'static str {
-        self.name
+        "max_pool_double_backward"
     }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(scatter_op(
-            ctx.grad_output,
-            &self.argmax,
-            "max_pool_backward",
-        )?)])
+    fn adjoint_name(&self) -> &'static str {
+        "max_pool_backward"
     }
-}
-
-/// The backward of max pooling as an op (linear in `dy`): its own backward is a gather.
-pub(crate) struct MaxScatterFn {
-    argmax: Arc<ArgMax>,
-    name: &'static str,
-}
-
-impl<F: Float> Backward<F> for MaxScatterFn {
-    fn name(&self) -> &'static str {
-        self.name
+    fn apply(&self, v: &Tensor<F>) -> autograd::Result<Tensor<F>> {
+        let value = max::gather(v.as_slice(), &self.argmax, Par::Rayon);
+        Ok(Tensor::from_vec(&self.argmax.geom.output_shape(), value)?)
     }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(gather_op(
-            ctx.grad_output,
-            &self.argmax,
-            "max_pool_double_backward",
-        )?)])
-    }
-}
-
-/// Gather at the argmax as an op: its backward is the scatter again.
-pub(crate) struct MaxGatherFn {
-    argmax: Arc<ArgMax>,
-    name: &'static str,
-}
-
-impl<F: Float> Backward<F> for MaxGatherFn {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(scatter_op(
-            ctx.grad_output,
-            &self.argmax,
-            "max_pool_backward",
-        )?)])
+    fn apply_adjoint(&self, dy: &Tensor<F>) -> autograd::Result<Tensor<F>> {
+        let value = max::backward(dy.as_slice(), &self.argmax, Par::Rayon);
+        Ok(Tensor::from_vec(&self.argmax.geom.input_shape(), value)?)
     }
 }

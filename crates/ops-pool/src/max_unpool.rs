@@ -1,12 +1,13 @@
 //! Max unpooling on [`Var`] (`F.max_unpool{1,2,3}d`): validate the shapes
 //! and indices, run the scatter of [`crate::kernels::unpool`], record the
-//! op. Its backward is the gather at the indices, recorded as an op whose
-//! backward is the scatter-add, so second order is exact. Fractional max
-//! pooling reuses the scatter-add op for its backward.
+//! op. Its backward is the gather at the indices, recorded through
+//! [`autograd::LinearBackward`] with the scatter-add as the gather's
+//! adjoint, so second order is exact. Fractional max pooling uses the same
+//! pair the other way round ([`IndexGather`]).
 
 use std::sync::Arc;
 
-use autograd::{Backward, BackwardCtx, Var};
+use autograd::{LinearBackward, LinearMap, Var};
 use core_tensor::{Float, Par, Tensor};
 
 use crate::error::{PoolError, Result};
@@ -38,98 +39,74 @@ pub fn max_unpool<F: Float>(
     geom.validate(op, indices)?;
     let y = unpool::forward(x.value().as_slice(), indices.as_slice(), &geom, Par::Rayon);
     let y = Tensor::from_vec(&geom.output_shape(), y)?;
-    let state = Arc::new(UnpoolState {
+    let map = IndexScatter(UnpoolState {
         idx: indices.clone(),
         geom,
     });
     Ok(Var::from_op(
         y,
         vec![x.clone()],
-        UnpoolFn { state, name: op },
+        LinearBackward::new(op, Arc::new(map)),
     ))
 }
 
-/// Shared state of the unpooling ops: validated indices and shapes.
+/// Validated indices and shapes of max unpooling, or of fractional max
+/// pooling seen from its output (small) to its input (big).
 pub(crate) struct UnpoolState {
     pub(crate) idx: Tensor<i64>,
     pub(crate) geom: UnpoolGeometry,
 }
 
-/// Autograd op of max unpooling.
-pub(crate) struct UnpoolFn {
-    pub(crate) state: Arc<UnpoolState>,
-    pub(crate) name: &'static str,
-}
-
-pub(crate) fn gather_op<F: Float>(dy: &Var<F>, s: &Arc<UnpoolState>) -> autograd::Result<Var<F>> {
-    let v = unpool::gather(dy.value().as_slice(), s.idx.as_slice(), &s.geom, Par::Rayon);
-    let t = Tensor::from_vec(&s.geom.input_shape(), v)?;
-    Ok(Var::from_op(
-        t,
-        vec![dy.clone()],
-        UnpoolGatherFn {
-            state: Arc::clone(s),
-        },
-    ))
-}
-
-pub(crate) fn scatter_add_op<F: Float>(
-    v: &Var<F>,
-    s: &Arc<UnpoolState>,
-) -> autograd::Result<Var<F>> {
-    let y = unpool::scatter_add(v.value().as_slice(), s.idx.as_slice(), &s.geom, Par::Rayon);
-    let t = Tensor::from_vec(&s.geom.output_shape(), y)?;
-    Ok(Var::from_op(
-        t,
-        vec![v.clone()],
-        UnpoolScatterFn {
-            state: Arc::clone(s),
-        },
-    ))
-}
-
-impl<F: Float> Backward<F> for UnpoolFn {
-    fn name(&self) -> &'static str {
-        self.name
+impl UnpoolState {
+    /// `v` (small) added at the indices into a zero tensor of the big shape.
+    fn scatter_add<F: Float>(&self, v: &Tensor<F>) -> autograd::Result<Tensor<F>> {
+        let y = unpool::scatter_add(v.as_slice(), self.idx.as_slice(), &self.geom, Par::Rayon);
+        Ok(Tensor::from_vec(&self.geom.output_shape(), y)?)
     }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(gather_op(ctx.grad_output, &self.state)?)])
+
+    /// `g` (big) read at the indices: the small shape.
+    fn gather<F: Float>(&self, g: &Tensor<F>) -> autograd::Result<Tensor<F>> {
+        let v = unpool::gather(g.as_slice(), self.idx.as_slice(), &self.geom, Par::Rayon);
+        Ok(Tensor::from_vec(&self.geom.input_shape(), v)?)
     }
 }
 
-/// The gather (unpooling backward) as an op; its backward is the scatter-add.
-struct UnpoolGatherFn {
-    state: Arc<UnpoolState>,
-}
+/// The scatter-add at the indices as a linear map `A` (small to big); its
+/// adjoint `Aᵀ` is the gather at the indices. Max unpooling's gradient is
+/// `Aᵀ dy`.
+struct IndexScatter(UnpoolState);
 
-impl<F: Float> Backward<F> for UnpoolGatherFn {
-    fn name(&self) -> &'static str {
-        "max_unpool_backward"
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(scatter_add_op(ctx.grad_output, &self.state)?)])
-    }
-}
-
-/// The scatter-add as an op; its backward is the gather.
-struct UnpoolScatterFn {
-    state: Arc<UnpoolState>,
-}
-
-impl<F: Float> Backward<F> for UnpoolScatterFn {
+impl<F: Float> LinearMap<F> for IndexScatter {
     fn name(&self) -> &'static str {
         "max_unpool_double_backward"
     }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(gather_op(ctx.grad_output, &self.state)?)])
+    fn adjoint_name(&self) -> &'static str {
+        "max_unpool_backward"
+    }
+    fn apply(&self, v: &Tensor<F>) -> autograd::Result<Tensor<F>> {
+        self.0.scatter_add(v)
+    }
+    fn apply_adjoint(&self, g: &Tensor<F>) -> autograd::Result<Tensor<F>> {
+        self.0.gather(g)
+    }
+}
+
+/// The gather at the indices as a linear map `A` (big to small); its
+/// adjoint `Aᵀ` is the scatter-add. Fractional max pooling is `y = A x`
+/// with `A` fixed by the forward, so its gradient is `Aᵀ dy`.
+pub(crate) struct IndexGather(pub(crate) UnpoolState);
+
+impl<F: Float> LinearMap<F> for IndexGather {
+    fn name(&self) -> &'static str {
+        "max_unpool_backward"
+    }
+    fn adjoint_name(&self) -> &'static str {
+        "max_unpool_double_backward"
+    }
+    fn apply(&self, g: &Tensor<F>) -> autograd::Result<Tensor<F>> {
+        self.0.gather(g)
+    }
+    fn apply_adjoint(&self, v: &Tensor<F>) -> autograd::Result<Tensor<F>> {
+        self.0.scatter_add(v)
     }
 }
