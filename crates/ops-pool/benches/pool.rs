@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use core_tensor::{Par, Rng};
 use criterion::{Criterion, Throughput};
-use ops_pool::{AvgPoolParams, Divisor, Geometry, MaxPoolParams, avg, max, max_values};
+use ops_pool::kernels::{avg, max};
+use ops_pool::{AvgPoolParams, Divisor, Geometry, MaxPoolParams};
 use rayon::prelude::*;
 
 fn input(shape: &[usize]) -> Vec<f32> {
@@ -39,7 +40,7 @@ fn bench_max(c: &mut Criterion, id: &str, shape: &[usize], p: &MaxPoolParams, wi
     // recorded gradient and PyTorch under `no_grad`.
     group.bench_function("fwd", |b| {
         ratios::cold(b, &mut evict, || {
-            black_box(max_values::forward(black_box(&x), &g, Par::Rayon))
+            black_box(max::forward_values(black_box(&x), &g, Par::Rayon))
         })
     });
     if with_bwd {

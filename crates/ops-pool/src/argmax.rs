@@ -9,15 +9,93 @@ use std::sync::Arc;
 
 use crate::geometry::Geometry;
 
-/// An unsigned in-window offset type.
+/// An unsigned in-window offset type, or [`NoOffset`]: the max kernels are
+/// generic over it, so the values-only forward is the argmax forward with
+/// its offset output switched off at compile time.
 pub(crate) trait Offset: Copy + Send + Sync + Default + 'static {
+    /// Whether offsets are kept (`false` for [`NoOffset`]).
+    const KEPT: bool = true;
+    /// The running code of the kernels' row passes: `u32`, or [`NoOffset`].
+    type Code: Code;
     fn from_usize(v: usize) -> Self;
     fn get(self) -> usize;
+}
+
+/// The running in-window code of a max kernel's row pass: a tap index
+/// (`u32`) or nothing ([`NoOffset`], where every operation vanishes).
+pub(crate) trait Code: Copy + Send + Sync + Default + 'static {
+    /// Whether codes are kept (`false` for [`NoOffset`]).
+    const KEPT: bool;
+    fn at(v: u32) -> Self;
+    fn get(self) -> u32;
+    /// `new` where `take`, else `old`, without a branch.
+    fn pick(take: bool, new: u32, old: Self) -> Self;
+    /// `n` codes of scratch space taken from `buf` (none for [`NoOffset`]).
+    fn scratch(buf: &mut Vec<u32>, n: usize) -> &mut [Self];
+}
+
+impl Code for u32 {
+    const KEPT: bool = true;
+    #[inline(always)]
+    fn at(v: u32) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn get(self) -> u32 {
+        self
+    }
+    #[inline(always)]
+    fn pick(take: bool, new: u32, old: Self) -> Self {
+        std::hint::select_unpredictable(take, new, old)
+    }
+    fn scratch(buf: &mut Vec<u32>, n: usize) -> &mut [Self] {
+        buf.resize(n, 0);
+        buf
+    }
+}
+
+/// No offset: the values-only forward of max pooling.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NoOffset;
+
+impl Offset for NoOffset {
+    const KEPT: bool = false;
+    type Code = NoOffset;
+    #[inline(always)]
+    fn from_usize(_: usize) -> Self {
+        NoOffset
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        0
+    }
+}
+
+impl Code for NoOffset {
+    const KEPT: bool = false;
+    #[inline(always)]
+    fn at(_: u32) -> Self {
+        NoOffset
+    }
+    #[inline(always)]
+    fn get(self) -> u32 {
+        0
+    }
+    #[inline(always)]
+    fn pick(_: bool, _: u32, _: Self) -> Self {
+        NoOffset
+    }
+    fn scratch(_: &mut Vec<u32>, n: usize) -> &mut [Self] {
+        // A vector of a zero-sized type allocates nothing, so leaking it
+        // leaks nothing.
+        vec![NoOffset; n].leak()
+    }
 }
 
 macro_rules! offset {
     ($t:ty) => {
         impl Offset for $t {
+            type Code = u32;
             #[inline(always)]
             fn from_usize(v: usize) -> Self {
                 v as $t

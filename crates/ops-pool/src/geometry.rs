@@ -435,9 +435,39 @@ impl Geometry {
         s
     }
 
+    /// Whether the windows are 2-d 2×2 with stride 2 and tile the plane
+    /// (no padding, no partial window): the most common pooling of CNNs,
+    /// with fast paths in both the max and the average kernels.
+    pub(crate) fn tiles_2x2(&self) -> bool {
+        let [ad, ah, aw] = &self.axes;
+        let tiled =
+            |a: &AxisPlan| a.ext == 2 && a.stride == Some(2) && a.dil == 1 && a.full == (0, a.out);
+        ad.ext == 1 && ad.out == 1 && tiled(ah) && tiled(aw)
+    }
+
     /// Input spatial sizes as `[D, H, W]` (1 for missing axes).
     pub(crate) fn in3(&self) -> [usize; 3] {
         [self.axes[0].len, self.axes[1].len, self.axes[2].len]
+    }
+}
+
+/// The spatial sizes of an input of shape `shape` pooled over `dims` axes.
+pub(crate) fn spatial_of(op: &'static str, shape: &[usize], dims: usize) -> Result<Vec<usize>> {
+    Ok(split_input(op, shape, dims)?.1)
+}
+
+impl Geometry {
+    /// Geometry of adaptive pooling of an input of shape `input_shape` to
+    /// `output_size` (`None` keeps an axis), for direct kernel use.
+    ///
+    /// # Errors
+    /// Rank errors and zero output sizes, as [`PoolError`].
+    pub fn adaptive_for(
+        op: &'static str,
+        input_shape: &[usize],
+        output_size: &[Option<usize>],
+    ) -> Result<Geometry> {
+        Geometry::adaptive(op, input_shape, output_size)
     }
 }
 

@@ -21,23 +21,29 @@
 //!   ([`params::same_padding`]). Each side may be up to one less than the
 //!   effective kernel `dilation*(k-1)+1` (wider than PyTorch's `k/2`, as the
 //!   ONNX suite needs).
-//! - **Kernels** are pure functions over contiguous slices with an explicit
-//!   [`Par`](core_tensor::Par): [`max`], [`avg`], [`lp`], [`unpool`],
-//!   [`fractional`]
-//!   (adaptive pooling uses the max and avg kernels with adaptive windows,
-//!   see [`Geometry::adaptive_for`]), and [`max_values`], the values-only
-//!   max forward that [`max_pool`] uses when no gradient is recorded. Max pooling saves, per output, the
-//!   argmax offset *inside its window* in `u8` (up to 256 taps), `u16` or
-//!   `u32` ([`ArgMax`]); average pooling saves no tensor. The windows of
-//!   most CNNs have vectorized fast paths (2×2 and 3×3 windows with stride
-//!   2, and 2 or 3 taps with stride 2 along the last axis, on planes
-//!   without NaN; explicit AVX2 steps for rows of 3 taps with stride 2, the
-//!   2×2 average pooling that tiles a plane, and global average pooling),
-//!   with the same results as the general kernel (tested against a naive
-//!   scan on ties, signed zeros and padding, and bitwise against the
-//!   general kernel). Outputs are
-//!   built plane by plane by the task that computes them
-//!   ([`core_tensor::chunks`]): no separate zero-fill pass.
+//! - **Kernels** ([`kernels`]) are pure functions over contiguous slices
+//!   with an explicit [`Par`](core_tensor::Par): [`kernels::max`],
+//!   [`kernels::avg`], [`kernels::lp`], [`kernels::unpool`],
+//!   [`kernels::fractional`] (adaptive pooling uses the max and avg kernels
+//!   with adaptive windows, see [`Geometry::adaptive_for`]), and
+//!   [`kernels::max::forward_values`], the values-only max forward that
+//!   [`max_pool`] uses when no gradient is recorded. Max pooling saves, per
+//!   output, the argmax offset *inside its window* in `u8` (up to 256
+//!   taps), `u16` or `u32` ([`ArgMax`]); average pooling saves no tensor.
+//!   The windows of most CNNs have fast paths, one file each with its
+//!   forward and backward under `kernels/max/` (2×2 windows tiling the
+//!   plane, 3×3 windows with stride 2, rows of 3 taps with stride 2, 2 or 3
+//!   taps with stride 2 along the last axis), picked by one table; explicit
+//!   AVX2 steps live in the crate's `simd` module alone. Every fast path
+//!   gives the general kernel's results (tested against a naive scan on
+//!   ties, signed zeros and padding, and bitwise against the general
+//!   kernel). Outputs are built plane by plane by the task that computes
+//!   them ([`core_tensor::chunks`]): no separate zero-fill pass.
+//! - **Layout**: one file per public op (`max_pool.rs`, `avg_pool.rs`,
+//!   `lp_pool.rs`, `max_unpool.rs`, `fractional_max_pool.rs`: validate,
+//!   run the kernel, record the op) over `kernels/` (no graph) over
+//!   `simd/`; `params.rs`, `geometry.rs` and `argmax.rs` hold what they
+//!   share. Calls only go downwards.
 //! - **Second order**: every backward is linear in the incoming gradient and
 //!   recorded as an op with its own backward (max: scatter ↔ gather;
 //!   average: backward ↔ forward; unpool: gather ↔ scatter-add; fractional
@@ -95,38 +101,39 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod argmax;
-pub mod avg;
-mod cases;
+mod avg_pool;
 mod error;
-pub mod fractional;
-mod functional;
+mod fractional_max_pool;
 mod geometry;
-pub mod lp;
-pub mod max;
-mod max_square;
-mod max_square_steps;
-mod max_stride2;
-pub mod max_values;
-mod pairs;
+pub mod kernels;
+mod lp_pool;
+mod max_pool;
+mod max_unpool;
+mod op_names;
 pub mod params;
-mod spread_square_3_2;
-pub mod unpool;
+#[cfg(feature = "gradcheck-samples")]
+mod samples;
+mod simd;
 
 pub use argmax::ArgMax;
-pub use avg::Divisor;
-pub use cases::{OPS, gradcheck_cases};
+pub use avg_pool::{adaptive_avg_pool, avg_pool, global_avg_pool};
 pub use error::{PoolError, Result};
-pub use fractional::{
-    FractionalGeometry, FractionalMaxPoolParams, FractionalOutput, fractional_max_pool,
-    fractional_max_pool_with_indices,
-};
-pub use functional::{
-    adaptive_avg_pool, adaptive_max_pool, adaptive_max_pool_with_indices, avg_pool,
-    global_avg_pool, global_max_pool, lp_pool, max_pool, max_pool_with_indices, max_unpool,
-};
+pub use fractional_max_pool::{fractional_max_pool, fractional_max_pool_with_indices};
 pub use geometry::Geometry;
+pub use kernels::avg::Divisor;
+pub use kernels::fractional::{FractionalGeometry, FractionalMaxPoolParams, FractionalOutput};
+pub use kernels::unpool::UnpoolGeometry;
+pub use lp_pool::lp_pool;
+pub use max_pool::{
+    adaptive_max_pool, adaptive_max_pool_with_indices, global_max_pool, max_pool,
+    max_pool_with_indices,
+};
+pub use max_unpool::max_unpool;
 pub use params::{AvgPoolParams, LpPoolParams, MaxPoolParams, MaxUnpoolParams, Padding};
-pub use unpool::UnpoolGeometry;
+/// The op names and gradcheck samples `cargo xtask gradcheck` and
+/// `cargo xtask conformance` use (cargo feature `gradcheck-samples`).
+#[cfg(feature = "gradcheck-samples")]
+pub use {op_names::OPS, samples::gradcheck_cases};
 
 /// The items most users need.
 pub mod prelude {

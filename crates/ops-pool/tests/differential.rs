@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use common::{Win, assert_close, naive_adaptive, naive_avg, naive_max};
 use core_tensor::{Par, Rng};
+use ops_pool::kernels::*;
 use ops_pool::*;
 use proptest::prelude::*;
 
@@ -152,7 +153,7 @@ proptest! {
         let (y, am) = max::forward(&x, &g, Par::Seq);
         prop_assert!(same_bits(&y, &want), "{:?} vs {:?}", y, want);
         prop_assert_eq!(am.to_indices(), want_idx);
-        prop_assert!(same_bits(&max_values::forward(&x, &g, Par::Seq), &want));
+        prop_assert!(same_bits(&max::forward_values(&x, &g, Par::Seq), &want));
     }
 
     #[test]
@@ -255,7 +256,7 @@ fn assert_max_matches_naive(
     let (y, am) = max::forward(x, &g, Par::Seq);
     prop_assert!(same_bits(&y, &want), "{:?} vs {:?}", y, want);
     prop_assert_eq!(am.to_indices(), want_idx);
-    prop_assert!(same_bits(&max_values::forward(x, &g, Par::Seq), &want));
+    prop_assert!(same_bits(&max::forward_values(x, &g, Par::Seq), &want));
     let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
     let (want32, want_idx32, _) = naive_max(&x32, planes, sp, w).expect("same windows");
     let widen = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
@@ -268,7 +269,7 @@ fn assert_max_matches_naive(
     );
     prop_assert_eq!(am32.to_indices(), want_idx32);
     prop_assert!(same_bits(
-        &widen(&max_values::forward(&x32, &g, Par::Seq)),
+        &widen(&max::forward_values(&x32, &g, Par::Seq)),
         &widen(&want32)
     ));
     Ok(())

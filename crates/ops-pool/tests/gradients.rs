@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use autograd::Var;
 use core_tensor::{Par, Rng, Tensor};
+use ops_pool::kernels::*;
 use ops_pool::*;
 use proptest::prelude::*;
 

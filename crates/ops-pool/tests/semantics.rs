@@ -6,6 +6,7 @@ mod common;
 
 use autograd::{AutogradError, Var};
 use core_tensor::Tensor;
+use ops_pool::kernels::*;
 use ops_pool::*;
 
 fn var(shape: &[usize], v: &[f64]) -> Var<f64> {

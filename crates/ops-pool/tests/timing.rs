@@ -1,13 +1,15 @@
-//! A quick timing of the cases P1..P5 against a 2-thread copy of
-//! the input, in the same process (medians of repeated runs). Ignored by
-//! default: speed goals live in benchmarks, not in timed tests. Run with
+//! A quick timing of the cases P1..P5 of `cargo xtask bench pool` (see
+//! `PERF.md`) against a 2-thread copy of the input, in the same process
+//! (medians of repeated runs). Ignored by default: speed goals live in
+//! benchmarks, not in timed tests. Run with
 //! `cargo test -p ops-pool --release --test timing -- --ignored --nocapture`.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use core_tensor::{Par, Rng};
-use ops_pool::{AvgPoolParams, Divisor, Geometry, MaxPoolParams, avg, max};
+use ops_pool::kernels::{avg, max};
+use ops_pool::{AvgPoolParams, Divisor, Geometry, MaxPoolParams};
 use rayon::prelude::*;
 
 fn median_ms(reps: usize, mut f: impl FnMut()) -> f64 {

@@ -1,4 +1,4 @@
-//! The values-only max pooling forward (`max_values::forward`, the
+//! The values-only max pooling forward (`max::forward_values`, the
 //! inference path) against the argmax kernel (`max::forward`): equal bit
 //! for bit (NaN payloads included) over random shapes and parameters,
 //! `Par::Seq` against `Par::Rayon`, and the functional `max_pool` under
@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use autograd::{Var, no_grad};
 use core_tensor::{Par, Rng, Tensor};
+use ops_pool::kernels::*;
 use ops_pool::*;
 use proptest::prelude::*;
 
@@ -103,12 +104,12 @@ proptest! {
                 _ => nonzero_ties(seed, n),
             };
             let (want, _) = max::forward(&x, &g, Par::Seq);
-            let y = max_values::forward(&x, &g, Par::Seq);
+            let y = max::forward_values(&x, &g, Par::Seq);
             prop_assert_eq!(bits64(&y), bits64(&want));
-            prop_assert_eq!(bits64(&max_values::forward(&x, &g, Par::Rayon)), bits64(&want));
+            prop_assert_eq!(bits64(&max::forward_values(&x, &g, Par::Rayon)), bits64(&want));
             let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
             let (want_f, _) = max::forward(&xf, &g, Par::Seq);
-            prop_assert_eq!(bits32(&max_values::forward(&xf, &g, Par::Seq)), bits32(&want_f));
+            prop_assert_eq!(bits32(&max::forward_values(&xf, &g, Par::Seq)), bits32(&want_f));
         }
     }
 
@@ -126,10 +127,10 @@ proptest! {
         );
         let x = input(seed, planes * len, specials);
         let (want, _) = max::forward(&x, &g, Par::Seq);
-        prop_assert_eq!(bits64(&max_values::forward(&x, &g, Par::Seq)), bits64(&want));
+        prop_assert_eq!(bits64(&max::forward_values(&x, &g, Par::Seq)), bits64(&want));
         let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
         let (want_f, _) = max::forward(&xf, &g, Par::Seq);
-        prop_assert_eq!(bits32(&max_values::forward(&xf, &g, Par::Seq)), bits32(&want_f));
+        prop_assert_eq!(bits32(&max::forward_values(&xf, &g, Par::Seq)), bits32(&want_f));
     }
 
     #[test]
@@ -144,7 +145,7 @@ proptest! {
         let g = Arc::new(Geometry::adaptive_for("adaptive", &shape, &req).unwrap());
         let x = input(seed, shape.iter().product(), true);
         let (want, _) = max::forward(&x, &g, Par::Seq);
-        prop_assert_eq!(bits64(&max_values::forward(&x, &g, Par::Seq)), bits64(&want));
+        prop_assert_eq!(bits64(&max::forward_values(&x, &g, Par::Seq)), bits64(&want));
     }
 }
 
@@ -166,8 +167,8 @@ proptest! {
         let dims = shape.len() - 1;
         let mp = MaxPoolParams::new(&vec![k; dims]).stride(&[s]).padding(&[pad]).ceil_mode(ceil);
         let g = mp.geometry(&shape).unwrap();
-        let y = max_values::forward(&x, &g, Par::Seq);
-        prop_assert_eq!(bits64(&y), bits64(&max_values::forward(&x, &g, Par::Rayon)));
+        let y = max::forward_values(&x, &g, Par::Seq);
+        prop_assert_eq!(bits64(&y), bits64(&max::forward_values(&x, &g, Par::Rayon)));
         prop_assert_eq!(bits64(&y), bits64(&max::forward(&x, &Arc::new(g), Par::Rayon).0));
     }
 }

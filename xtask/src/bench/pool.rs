@@ -3,7 +3,7 @@
 //! kernels with `Par::Rayon` (what the autograd ops call).
 //!
 //! The max pooling "fwd" cases time the inference forward
-//! (`max_values::forward`: values only, no argmax, what `max_pool` runs
+//! (`max::forward_values`: values only, no argmax, what `max_pool` runs
 //! under `no_grad`, as PyTorch's forward under `torch.no_grad()`); the
 //! "fwd+bwd" cases time the training path (`max::forward` with its argmax,
 //! then `max::backward`).
@@ -16,7 +16,8 @@
 use std::sync::Arc;
 
 use core_tensor::{Par, Rng};
-use ops_pool::{AvgPoolParams, Divisor, Geometry, MaxPoolParams, avg, max, max_values};
+use ops_pool::kernels::{avg, max};
+use ops_pool::{AvgPoolParams, Divisor, Geometry, MaxPoolParams};
 
 use super::BenchCase;
 
@@ -59,7 +60,7 @@ fn max_cases(
             target_copy_ratio: 1.5,
             pytorch_ms: Some(pytorch.0),
             run: Box::new(move || {
-                std::hint::black_box(max_values::forward(&x, &g, Par::Rayon));
+                std::hint::black_box(max::forward_values(&x, &g, Par::Rayon));
             }),
         });
     }

@@ -2,9 +2,9 @@
 //! the last axis and any shape along the others (3-d windows, 2×2 windows
 //! with padding, `1 × 3`, ...), on planes without NaN. The square 2-d
 //! windows of most CNNs have a faster kernel of their own
-//! ([`crate::max_square`]).
+//! ([`super::square_3x3_s2`]).
 //!
-//! The general kernel ([`crate::max`]) reduces every input row along the
+//! The general kernel ([`super::generic`]) reduces every input row along the
 //! last axis (strided taps, which vectorize poorly), then combines rows.
 //! Here each output row first combines its window's input rows column by
 //! column (unit stride), writing the column maxima and their row codes
@@ -25,20 +25,20 @@ use std::hint::select_unpredictable;
 use core_tensor::Float;
 use core_tensor::simd::wide;
 
+use super::common::Scratch;
 use crate::argmax::Offset;
 use crate::geometry::Geometry;
-use crate::max::Scratch;
 
-/// Whether [`plane`] handles `g`: stride 2 and 2 or 3 taps along the last
+/// Whether [`forward`] handles `g`: stride 2 and 2 or 3 taps along the last
 /// axis, no dilation, at least one window with every tap inside the row.
-pub(crate) fn applies(g: &Geometry) -> bool {
+pub(super) fn applies(g: &Geometry) -> bool {
     let aw = &g.axes[2];
     aw.stride == Some(2) && aw.dil == 1 && matches!(aw.ext, 2 | 3) && aw.full.0 < aw.full.1
 }
 
 /// One NaN-free plane (`applies(g)` holds): maxima into `y`, in-window
 /// row-major codes into `t`.
-pub(crate) fn plane<F: Float, O: Offset>(
+pub(super) fn forward<F: Float, O: Offset>(
     x: &[F],
     g: &Geometry,
     y: &mut [F],
@@ -66,7 +66,7 @@ fn lex_update<F: Float>(m: &mut F, c: &mut u32, v: F, code: u32) {
 
 /// Loop lengths are rounded up to a multiple of this, so the vectorized
 /// loops have no scalar tail (whose data-dependent selects the compiler may
-/// turn into branches: measured 2x slower on random data). The extra lanes
+/// turn into branches, slow on random data). The extra lanes
 /// compute on values past the interior windows and are never used.
 const LANES: usize = 8;
 

@@ -8,7 +8,7 @@
 //! kernel does, so values (`0.0` against `-0.0` included) and codes are the
 //! same. Whole output rows are computed at once: each tap a stride-2 stream
 //! that the compiler vectorizes, or, for 3×3 windows on `f32`/`f64` with
-//! AVX2, the explicit steps of [`max_square_steps`]. For 3×3 windows, a
+//! AVX2, the explicit steps of [`max_3_s2`]. For 3×3 windows, a
 //! window row in the padding reads a row of minus infinity instead: when
 //! the values read are finite a padding tap never beats a real one, and the
 //! code of a real tap already counts the padding rows above it. Windows
@@ -16,98 +16,21 @@
 //! scanned tap by tap.
 
 use std::hint::select_unpredictable;
+use std::mem::MaybeUninit;
 
 use core_tensor::Float;
 use core_tensor::simd::{prefetch, wide};
 
 use crate::argmax::Offset;
 use crate::geometry::{AxisPlan, Geometry};
-use crate::{max, max_square_steps, pairs};
+use crate::simd::{max_3_s2, spread_3x3_s2};
 
-/// Whether [`tiles_2x2`] handles `g`: 2-d 2×2 windows with stride 2 that
-/// tile the plane (no padding, no partial window), the most common max
-/// pooling of CNNs.
-pub(crate) fn tiles_2x2(g: &Geometry) -> bool {
-    let [ad, ah, aw] = &g.axes;
-    let tiled = |a: &crate::geometry::AxisPlan| {
-        a.ext == 2 && a.stride == Some(2) && a.dil == 1 && a.full == (0, a.out)
-    };
-    ad.ext == 1 && ad.out == 1 && tiled(ah) && tiled(aw)
-}
-
-/// One plane of 2×2 windows with stride 2 tiling it ([`tiles_2x2`]): for
-/// each output, its four taps in row-major order, keeping the first maximum
-/// (strictly larger values win). Returns whether the plane was free of
-/// NaN where the windows read it; when it was not, the outputs are partial
-/// and the caller recomputes them with an exact kernel. Without `t` (the
-/// values alone) the caller has checked the plane for NaN.
-///
-/// With `t` (the codes 0..4), the rows go to the AVX2 steps of
-/// [`pairs::put_quad_max`], which look for NaN as they load the values;
-/// the compiler-vectorized loop takes the rest. Measured in cache on one
-/// thread for the P1 planes: 0.109–0.111 ns per input element,
-/// against 0.144–0.145 for a NaN scan of the plane and the loop alone.
-pub(crate) fn tiled_2x2<F: Float, O: Offset>(
-    x: &[F],
-    g: &Geometry,
-    y: &mut [F],
-    t: Option<&mut [O]>,
-) -> bool {
-    let w = g.axes[2].len;
-    let own = g.axes[2].out;
-    wide(
-        #[inline(always)]
-        || {
-            let rows = x.chunks_exact(2 * w).zip(y.chunks_exact_mut(own));
-            match t {
-                Some(t) => {
-                    for ((r2, yr), tr) in rows.zip(t.chunks_exact_mut(own)) {
-                        let (x0, x1) = r2.split_at(w);
-                        let (done, clean) = pairs::put_quad_max(x0, x1, yr, tr);
-                        let rest = |r: &[F]| max::has_nan(&r[2 * done..2 * own]);
-                        if !clean || rest(x0) || rest(x1) {
-                            return false;
-                        }
-                        let taps = x0[2 * done..]
-                            .chunks_exact(2)
-                            .zip(x1[2 * done..].chunks_exact(2));
-                        let outs = yr[done..].iter_mut().zip(tr[done..].iter_mut());
-                        for ((ym, tc), (p0, p1)) in outs.zip(taps) {
-                            let (mut m, mut c) = (p0[0], 0u8);
-                            for (v, code) in [(p0[1], 1), (p1[0], 2), (p1[1], 3)] {
-                                let take = v > m;
-                                c = select_unpredictable(take, code, c);
-                                m = select_unpredictable(take, v, m);
-                            }
-                            (*ym, *tc) = (m, O::from_usize(usize::from(c)));
-                        }
-                    }
-                }
-                None => {
-                    for (r2, yr) in rows {
-                        let (x0, x1) = r2.split_at(w);
-                        let taps = x0.chunks_exact(2).zip(x1.chunks_exact(2));
-                        for (ym, (p0, p1)) in yr.iter_mut().zip(taps) {
-                            let mut m = p0[0];
-                            for v in [p0[1], p1[0], p1[1]] {
-                                m = if v > m { v } else { m };
-                            }
-                            *ym = m;
-                        }
-                    }
-                }
-            }
-            true
-        },
-    )
-}
-
-/// Taps per window side of [`plane`].
+/// Taps per window side of [`forward`].
 const K: usize = 3;
 
-/// Whether [`plane`] handles `g`: 2-d, 3 taps with stride 2 and no
+/// Whether [`forward`] handles `g`: 2-d, 3 taps with stride 2 and no
 /// dilation on both axes, at least one window inside the row.
-pub(crate) fn applies(g: &Geometry) -> bool {
+pub(super) fn applies(g: &Geometry) -> bool {
     let [ad, ah, aw] = &g.axes;
     let three = |a: &AxisPlan| a.ext == K && a.stride == Some(2) && a.dil == 1;
     ad.ext == 1 && ad.out == 1 && three(ah) && three(aw) && aw.full.0 < aw.full.1
@@ -115,8 +38,7 @@ pub(crate) fn applies(g: &Geometry) -> bool {
 
 /// Whether `x` holds only finite values (no NaN, no infinity): `x − x` is
 /// 0 for a finite `x` and NaN otherwise, summed over 32 lanes (plain vector
-/// adds; 32 rather than 8 so that they do not wait on each other: measured
-/// twice as fast).
+/// adds; 32 rather than 8 so that they do not wait on each other).
 #[inline(always)]
 #[allow(clippy::eq_op)] // `v - v` is the test: NaN exactly when `v` is not finite
 fn all_finite<F: Float>(x: &[F]) -> bool {
@@ -139,14 +61,10 @@ fn all_finite<F: Float>(x: &[F]) -> bool {
 /// nothing), asked into the caches a slice per output row.
 ///
 /// The values are checked as they are read (by the AVX2 steps of
-/// [`max_square_steps`], or row by row before the scalar loops) rather
+/// [`max_3_s2`], or row by row before the scalar loops) rather
 /// than in a pass of their own, and the next plane is read while this one
-/// is computed. Measured on 2 threads for the P2 (median of 26
-/// runs, three alternated rounds): the values-only forward took 4.10–4.26
-/// ms against 5.09–5.24 ms for a first pass checking the plane and no
-/// prefetch, the forward with codes 5.86–6.05 ms against 6.90–7.22 ms; a
-/// copy of the input took 4.8–5.2 ms.
-pub(crate) fn plane<F: Float, O: Offset>(
+/// is computed, so the plane is read from memory once.
+pub(super) fn forward<F: Float, O: Offset>(
     x: &[F],
     g: &Geometry,
     y: &mut [F],
@@ -218,7 +136,7 @@ fn plane_body<F: Float, O: Offset>(
                 whole[th]
             }
         });
-        let finite = match max_square_steps::interior(
+        let finite = match max_3_s2::interior(
             rows,
             real,
             &mut yr[a..b],
@@ -288,11 +206,8 @@ fn scalar_interior<F: Float, O: Offset>(rows: [&[F]; K], yr: &mut [F], t: Option
 /// value read was finite.
 ///
 /// Written for `K` taps of dilation 1 with the rows in hand and a fixed
-/// count of taps, rather than through the general window tables. Measured
-/// in cache on one thread for the P2 planes, the values forward
-/// took 0.186–0.188 ns per input element this way, 0.196–0.198 with the
-/// tables; leaving the one edge window per output row out (wrong results,
-/// a measurement only) gave 0.160.
+/// count of taps, rather than through the general window tables (fewer
+/// index computations on the one or two edge windows of every row).
 #[inline(always)]
 #[allow(clippy::eq_op)] // `v - v` is the test: NaN exactly when `v` is not finite
 fn edges<F: Float, O: Offset>(
@@ -328,4 +243,16 @@ fn edges<F: Float, O: Offset>(
         }
     }
     check.is_finite()
+}
+
+/// The backward of one plane (`applies(g)` holds, 2-d) from its codes,
+/// every input gradient written once; returns `false` having written
+/// nothing when the AVX2 steps cannot run (the caller then scatters).
+pub(super) fn backward<F: Float>(
+    dy: &[F],
+    codes: &[u8],
+    g: &Geometry,
+    dx: &mut [MaybeUninit<F>],
+) -> bool {
+    spread_3x3_s2::plane(dy, codes, g, dx)
 }

@@ -17,19 +17,13 @@
 //! `_mm256_max_p{s,d}(v, m)` returns `m` unless `v > m`, and the codes
 //! follow the mask of the same `v > m`, so on finite values (which the
 //! steps check as they load them) values and codes (ties, `-0.0` against
-//! `0.0`) are bitwise those of the scalar loop. Measured in cache on one
-//! thread for the P2 planes, with the edges: 0.184 ns per input
-//! element for the values with the check in the steps, 0.20 with a
-//! separate check pass, 0.22–0.23 for the compiler-vectorized loop they
-//! replaced.
+//! `0.0`) are bitwise those of the scalar loop.
 //!
 //! The step bodies are written in the loops of the `#[target_feature]`
 //! functions ([`core_tensor::simd::step_starts`]), with the code
 //! constants built once before them. Passed to a helper as a closure, the
-//! body had been compiled out of line, its accumulators kept in memory and
-//! row 0's taps run as a loop: the forward with codes took 0.32 ns per
-//! input element of the P2 planes, 0.26 with the body inline and 0.215–
-//! 0.22 with row 0 written out; for the 1-d rows of P5, 0.19 and 0.11.
+//! body is compiled out of line, its accumulators kept in memory and
+//! row 0's taps run as a loop.
 //!
 //! Rows shorter than one step, CPUs
 //! without AVX2 and element types other than `f32`/`f64` are left to the
@@ -63,7 +57,7 @@ pub(crate) fn interior<F: Float, O: Offset, const R: usize>(
     #[cfg(target_arch = "x86_64")]
     {
         use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !core_tensor::simd::has_avx2() {
             return None;
         }
         let codes = match t {
@@ -72,12 +66,12 @@ pub(crate) fn interior<F: Float, O: Offset, const R: usize>(
         };
         if let Some(y) = same_slice_mut::<F, f32>(y) {
             let rows = rows.map(|r| same_slice::<F, f32>(r).expect("F is f32"));
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::f32x8(rows, real, y, codes) };
         }
         if let Some(y) = same_slice_mut::<F, f64>(y) {
             let rows = rows.map(|r| same_slice::<F, f64>(r).expect("F is f64"));
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::f64x4(rows, real, y, codes) };
         }
         None
@@ -95,7 +89,9 @@ pub(crate) mod avx2 {
 
     use core_tensor::simd::step_starts;
 
-    use crate::pairs::avx2::{code_pd, code_ps, order_pd, order_ps};
+    use crate::simd::avx2::{
+        code_pd, code_ps, order_pd, order_ps, store_codes_pd, store_codes_ps, take_pd, take_ps,
+    };
 
     /// Taps 0, 1, 2 of windows `i..i + 8` of one row (`r[2i..2i + 17]`),
     /// windows in the lane order 0, 1, 4, 5, 2, 3, 6, 7, and the sum of
@@ -145,71 +141,6 @@ pub(crate) mod avx2 {
             _mm256_shuffle_pd::<0b1010>(u0, u1),
         ];
         (taps, _mm256_add_pd(v0, v1))
-    }
-
-    /// `(m, c) <- (v, code)` in the lanes where `v > m` (the running
-    /// maximum and its code; ties keep `m`).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn take_ps(m: &mut __m256, c: &mut __m256, v: __m256, code: __m256) {
-        let larger = _mm256_cmp_ps::<_CMP_GT_OQ>(v, *m);
-        *m = _mm256_max_ps(v, *m);
-        *c = _mm256_blendv_ps(*c, code, larger);
-    }
-
-    /// [`take_ps`] for `f64`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn take_pd(m: &mut __m256d, c: &mut __m256d, v: __m256d, code: __m256d) {
-        let larger = _mm256_cmp_pd::<_CMP_GT_OQ>(v, *m);
-        *m = _mm256_max_pd(v, *m);
-        *c = _mm256_blendv_pd(*c, code, larger);
-    }
-
-    /// Stores the codes of eight windows (one per 32-bit lane of `c`, lanes
-    /// in the order 0, 1, 4, 5, 2, 3, 6, 7) as bytes, in window order, to
-    /// `out[..8]`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn store_codes_ps(c: __m256, out: &mut [u8]) {
-        // Byte 0 of each code, lanes 0, 1, 4, 5 | 2, 3, 6, 7, to bytes 0, 1,
-        // 4, 5 of the low half and 2, 3, 6, 7 of the high half; or-ing the
-        // halves gives the eight codes in order.
-        let z = -128i8;
-        #[rustfmt::skip]
-        let gather = _mm256_setr_epi8(
-            0, 4, z, z, 8, 12, z, z, z, z, z, z, z, z, z, z,
-            z, z, 0, 4, z, z, 8, 12, z, z, z, z, z, z, z, z,
-        );
-        let bytes = _mm256_shuffle_epi8(_mm256_castps_si256(c), gather);
-        let bytes = _mm_or_si128(
-            _mm256_castsi256_si128(bytes),
-            _mm256_extracti128_si256::<1>(bytes),
-        );
-        let out = &mut out[..8];
-        // SAFETY: `out` holds eight bytes; the store writes the low eight.
-        unsafe { _mm_storel_epi64(out.as_mut_ptr().cast(), bytes) };
-    }
-
-    /// [`store_codes_ps`] for four windows (64-bit lanes in the order 0, 2,
-    /// 1, 3), to `out[..4]`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn store_codes_pd(c: __m256d, out: &mut [u8]) {
-        // Byte 0 of each code, lanes 0, 2 | 1, 3, to bytes 0, 2 of the low
-        // half and 1, 3 of the high half.
-        let z = -128i8;
-        #[rustfmt::skip]
-        let gather = _mm256_setr_epi8(
-            0, z, 8, z, z, z, z, z, z, z, z, z, z, z, z, z,
-            z, 0, z, 8, z, z, z, z, z, z, z, z, z, z, z, z,
-        );
-        let bytes = _mm256_shuffle_epi8(_mm256_castpd_si256(c), gather);
-        let bytes = _mm_or_si128(
-            _mm256_castsi256_si128(bytes),
-            _mm256_extracti128_si256::<1>(bytes),
-        );
-        out[..4].copy_from_slice(&_mm_cvtsi128_si32(bytes).to_le_bytes());
     }
 
     /// Whether the real rows' last values (`r[2n]`, which the sums do not
@@ -364,7 +295,7 @@ mod tests {
     }
 
     fn check<F: Float>(rng: &mut Rng, n: usize, cast: impl Fn(f64) -> F) {
-        let avx2 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx2");
+        let avx2 = core_tensor::simd::has_avx2();
         let lanes = if std::mem::size_of::<F>() == 4 { 8 } else { 4 };
         let len = 2 * n + 1 + rng.below(3);
         // Few distinct values, both zeros: many ties. Row 0 is padding

@@ -4,32 +4,9 @@ use autograd::gradcheck::single;
 use autograd::{GradcheckCase, GradcheckOptions, Var};
 use core_tensor::{Rng, Tensor};
 
-use crate::functional::*;
+use crate::op_names::OPS;
 use crate::params::{AvgPoolParams, LpPoolParams, MaxPoolParams, MaxUnpoolParams, Padding};
-
-/// The op names covered, in order.
-pub const OPS: [&str; 20] = [
-    "max_pool1d",
-    "max_pool2d",
-    "max_pool3d",
-    "avg_pool1d",
-    "avg_pool2d",
-    "avg_pool3d",
-    "lp_pool1d",
-    "lp_pool2d",
-    "lp_pool3d",
-    "adaptive_avg_pool1d",
-    "adaptive_avg_pool2d",
-    "adaptive_avg_pool3d",
-    "adaptive_max_pool1d",
-    "adaptive_max_pool2d",
-    "adaptive_max_pool3d",
-    "max_unpool1d",
-    "max_unpool2d",
-    "max_unpool3d",
-    "fractional_max_pool2d",
-    "fractional_max_pool3d",
-];
+use crate::{adaptive_avg_pool, adaptive_max_pool, avg_pool, lp_pool, max_pool, max_unpool};
 
 /// Random small window parameters for `dims` axes: kernel, stride,
 /// dilation (1 unless `dilate`), padding pairs within the effective kernel,
@@ -217,7 +194,7 @@ fn make_case(op: &'static str, rng: &mut Rng) -> Option<GradcheckCase> {
                     .padding_pairs(&w.padding);
                 let xs: Vec<usize> = w.spatial.iter().map(|&l| 1 + l / 2).collect();
                 let xshape = shape_of(&ld, &xs);
-                let Ok(g) = crate::unpool::UnpoolGeometry::new(op, &xshape, &p) else {
+                let Ok(g) = crate::kernels::unpool::UnpoolGeometry::new(op, &xshape, &p) else {
                     continue;
                 };
                 let (pin, pout) = (g.plane_in(), g.plane_out());
@@ -273,9 +250,9 @@ fn fractional_case(op: &'static str, dims: usize, ld: &[usize], rng: &mut Rng) -
     let samples = Tensor::from_vec(&[n, c, dims], rng.uniform_vec(n * c * dims, 0.0, 1.0))
         .expect("length matches the shape");
     let label = format!("x {shape:?} k {kernel:?} output_size {output:?}");
-    let p = crate::fractional::FractionalMaxPoolParams::with_output_size(&kernel, &output);
+    let p = crate::kernels::fractional::FractionalMaxPoolParams::with_output_size(&kernel, &output);
     let mut c = case(op, label, vec![x], move |v| {
-        Ok(crate::fractional::fractional_max_pool(&v[0], &p, &samples)?)
+        Ok(crate::fractional_max_pool(&v[0], &p, &samples)?)
     });
     // Up to 128 input elements: compare the second-order Jacobian in full
     // rather than through projections.

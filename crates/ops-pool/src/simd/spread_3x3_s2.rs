@@ -1,5 +1,5 @@
 //! The backward of 2-d max pooling with 3×3 windows and stride 2 (the
-//! ResNet stem, [`crate::max_square::applies`]), writing every input
+//! ResNet stem, [`crate::kernels::max`]'s 3×3 stride-2 path), writing every input
 //! gradient once from the codes of its windows: no zero fill, no scatter.
 //!
 //! Count positions from tap 0 of window 0 (`p = i - start[0]`, per axis).
@@ -21,13 +21,8 @@
 //!
 //! Each row is computed in a small buffer and streamed to `dx` with
 //! non-temporal stores ([`core_tensor::simd::stream_copy`]), so memory
-//! sees only the write of `dx`, not a read of every line first. Measured
-//! on 2 threads for the P2 (three alternated rounds, against the
-//! zero fill and scatter): 4.93–5.06 ms down to 4.09–4.19 ms, a copy of
-//! the input taking 3.55–3.98 ms; with ordinary stores the write-once kernel
-//! was no faster than the scatter (5.9–6.0 against 3.9–4.5 ms streamed,
-//! in one alternated run), although in cache it costs 0.165 ns per
-//! element against 0.26.
+//! sees only the write of `dx`, not a read of every line first (with
+//! ordinary stores the write-once kernel was no faster than the scatter).
 
 use std::mem::MaybeUninit;
 
@@ -42,7 +37,7 @@ type WindowRow<'a, F> = (&'a [F], &'a [u8], u8);
 /// Writes the gradient of one plane (`dy` and `codes` hold its outputs,
 /// `dx` its inputs) and returns `true`, or returns `false` having written
 /// nothing when AVX2 or the element type is missing. `g` must satisfy
-/// [`crate::max_square::applies`].
+/// [`crate::kernels::max`]'s 3×3 stride-2 path.
 #[inline(always)]
 pub(crate) fn plane<F: Float>(
     dy: &[F],
@@ -53,14 +48,14 @@ pub(crate) fn plane<F: Float>(
     #[cfg(target_arch = "x86_64")]
     {
         use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !core_tensor::simd::has_avx2() {
             return false;
         }
         if let (Some(dy), Some(dx)) = (
             same_slice::<F, f32>(dy),
             same_slice_mut::<MaybeUninit<F>, MaybeUninit<f32>>(dx),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             unsafe { avx2::plane_f32(dy, codes, g, dx) };
             return true;
         }
@@ -68,7 +63,7 @@ pub(crate) fn plane<F: Float>(
             same_slice::<F, f64>(dy),
             same_slice_mut::<MaybeUninit<F>, MaybeUninit<f64>>(dx),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             unsafe { avx2::plane_f64(dy, codes, g, dx) };
             return true;
         }
@@ -155,7 +150,7 @@ mod avx2 {
 
     use super::{WindowRow, at, step_range, window_rows};
     use crate::geometry::Geometry;
-    use crate::pairs::avx2::{interleave_pd, interleave_ps};
+    use crate::simd::avx2::{interleave_pd, interleave_ps};
 
     macro_rules! plane_fn {
         ($name:ident, $row:ident, $t:ty, $lanes:expr) => {

@@ -18,12 +18,7 @@
 //! with one cross-lane permute; the backward duplicates each value with
 //! unpacks and lane permutes. Every lane does the same rounded operations,
 //! in the same order, as the scalar loops, so the results are bitwise the
-//! same. Measured in cache on one thread (f32, 2×2 average pooling of
-//! 56×56 planes, with the plane kernel of `avg`): forward 0.241 → 0.158 ns
-//! and backward 0.287 → 0.130 ns per input element with the first two;
-//! the `put_` kernels, which write each output once from both rows (no
-//! zeroed buffer, no second pass), took them to 0.084 and 0.087 ns. The
-//! step sets for the two element types come from one template
+//! same. The step sets for the two element types come from one template
 //! (`put_fns!`) over small per-type helpers.
 
 use std::mem::MaybeUninit;
@@ -101,7 +96,7 @@ pub(crate) fn put_quad_means<F: Float>(
     #[cfg(target_arch = "x86_64")]
     {
         use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !core_tensor::simd::has_avx2() {
             return 0;
         }
         let (k, d) = match mean {
@@ -116,7 +111,7 @@ pub(crate) fn put_quad_means<F: Float>(
             // `F` is `f32`: the conversion is exact.
             let k = k.map(|k| k.widen() as f32);
             let d = d.and_then(same_slice::<F, f32>);
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::quad_means_f32(t, b, k, d, y) };
         }
         if let (Some(t), Some(b), Some(y)) = (
@@ -126,7 +121,7 @@ pub(crate) fn put_quad_means<F: Float>(
         ) {
             let k = k.map(|k| k.widen());
             let d = d.and_then(same_slice::<F, f64>);
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::quad_means_f64(t, b, k, d, y) };
         }
         0
@@ -150,7 +145,7 @@ pub(crate) fn put_spread_twice<F: Float>(
     #[cfg(target_arch = "x86_64")]
     {
         use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !core_tensor::simd::has_avx2() {
             return 0;
         }
         type U<T> = MaybeUninit<T>;
@@ -159,7 +154,7 @@ pub(crate) fn put_spread_twice<F: Float>(
             same_slice_mut::<U<F>, U<f32>>(t),
             same_slice_mut::<U<F>, U<f32>>(b),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::spread_twice_f32(c, t, b) };
         }
         if let (Some(c), Some(t), Some(b)) = (
@@ -167,7 +162,7 @@ pub(crate) fn put_spread_twice<F: Float>(
             same_slice_mut::<U<F>, U<f64>>(t),
             same_slice_mut::<U<F>, U<f64>>(b),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::spread_twice_f64(c, t, b) };
         }
         0
@@ -195,7 +190,7 @@ pub(crate) fn put_coded_spread_twice<F: Float>(
     #[cfg(target_arch = "x86_64")]
     {
         use core_tensor::simd::{same_slice, same_slice_mut};
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !core_tensor::simd::has_avx2() {
             return 0;
         }
         type U<T> = MaybeUninit<T>;
@@ -204,7 +199,7 @@ pub(crate) fn put_coded_spread_twice<F: Float>(
             same_slice_mut::<U<F>, U<f32>>(t),
             same_slice_mut::<U<F>, U<f32>>(b),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::coded_spread_f32(dy, codes, t, b) };
         }
         if let (Some(dy), Some(t), Some(b)) = (
@@ -212,7 +207,7 @@ pub(crate) fn put_coded_spread_twice<F: Float>(
             same_slice_mut::<U<F>, U<f64>>(t),
             same_slice_mut::<U<F>, U<f64>>(b),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::coded_spread_f64(dy, codes, t, b) };
         }
         0
@@ -245,7 +240,7 @@ pub(crate) fn put_quad_max<F: Float, O: 'static>(
         let Some(codes) = same_slice_mut::<O, u8>(codes) else {
             return (0, true);
         };
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !core_tensor::simd::has_avx2() {
             return (0, true);
         }
         if let (Some(t), Some(b), Some(y)) = (
@@ -253,7 +248,7 @@ pub(crate) fn put_quad_max<F: Float, O: 'static>(
             same_slice::<F, f32>(b),
             same_slice_mut::<F, f32>(y),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::quad_max_f32(t, b, y, codes) };
         }
         if let (Some(t), Some(b), Some(y)) = (
@@ -261,7 +256,7 @@ pub(crate) fn put_quad_max<F: Float, O: 'static>(
             same_slice::<F, f64>(b),
             same_slice_mut::<F, f64>(y),
         ) {
-            // SAFETY: AVX2 was detected above.
+            // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
             return unsafe { avx2::quad_max_f64(t, b, y, codes) };
         }
         (0, true)
@@ -278,7 +273,10 @@ pub(crate) mod avx2 {
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
 
-    use crate::max_square_steps::avx2::{store_codes_pd, store_codes_ps, take_pd, take_ps};
+    use crate::simd::avx2::{
+        code_pd, code_ps, interleave_pd, interleave_ps, order_pd, order_ps, store_codes_pd,
+        store_codes_ps, take_pd, take_ps,
+    };
 
     /// The writing kernels for one element type: `$v` the vector type, `$l`
     /// its lanes, `$pairs(v0, v1)` the pair sums of 2`$l` values in the
@@ -430,14 +428,6 @@ pub(crate) mod avx2 {
         _mm256_add_ps(even, odd)
     }
 
-    /// The lanes of `p` from the order 0, 1, 4, 5, 2, 3, 6, 7 (of
-    /// [`evenodd_ps`] and [`pairs_ps`]) back to 0..8.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn order_ps(p: __m256) -> __m256 {
-        _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(p)))
-    }
-
     /// The even and the odd values of `(v0, v1)` (16 values), in the lane
     /// order 0, 1, 4, 5, 2, 3, 6, 7 that [`order_ps`] restores.
     #[inline]
@@ -461,24 +451,6 @@ pub(crate) mod avx2 {
     #[target_feature(enable = "avx2")]
     fn unord_pd(a: __m256d, b: __m256d) -> __m256d {
         _mm256_cmp_pd::<_CMP_UNORD_Q>(a, b)
-    }
-
-    /// The window code `k` in every lane.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn code_ps(k: i32) -> __m256 {
-        _mm256_castsi256_ps(_mm256_set1_epi32(k))
-    }
-
-    /// The lanes of `a` and `b` alternated, in order, over two vectors.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn interleave_ps(a: __m256, b: __m256) -> (__m256, __m256) {
-        let (lo, hi) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
-        (
-            _mm256_permute2f128_ps::<0x20>(lo, hi),
-            _mm256_permute2f128_ps::<0x31>(lo, hi),
-        )
     }
 
     /// Each lane of `c` twice, in order, over two vectors.
@@ -513,31 +485,6 @@ pub(crate) mod avx2 {
     #[target_feature(enable = "avx2")]
     fn evenodd_pd(v0: __m256d, v1: __m256d) -> (__m256d, __m256d) {
         (_mm256_unpacklo_pd(v0, v1), _mm256_unpackhi_pd(v0, v1))
-    }
-
-    /// [`code_ps`] for `f64`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn code_pd(k: i64) -> __m256d {
-        _mm256_castsi256_pd(_mm256_set1_epi64x(k))
-    }
-
-    /// [`order_ps`] for `f64` (from the lane order 0, 2, 1, 3).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn order_pd(p: __m256d) -> __m256d {
-        _mm256_permute4x64_pd::<0xD8>(p)
-    }
-
-    /// [`interleave_ps`] for `f64`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(crate) fn interleave_pd(a: __m256d, b: __m256d) -> (__m256d, __m256d) {
-        let (lo, hi) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
-        (
-            _mm256_permute2f128_pd::<0x20>(lo, hi),
-            _mm256_permute2f128_pd::<0x31>(lo, hi),
-        )
     }
 
     /// [`dup_ps`] for `f64`.
@@ -698,7 +645,7 @@ mod tests {
     #[test]
     fn steps_equal_the_scalar_loops_bitwise() {
         let mut rng = Rng::new(22);
-        let avx2 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx2");
+        let avx2 = core_tensor::simd::has_avx2();
         for n in [0usize, 1, 3, 4, 5, 7, 8, 9, 16, 17, 31, 100] {
             let x64 = values(&mut rng, 2 * n + 1);
             let y64 = values(&mut rng, n);
@@ -760,7 +707,7 @@ mod tests {
     #[test]
     fn written_steps_equal_the_scalar_formulas_bitwise() {
         fn check<F: Float>(rng: &mut Rng, n: usize, lanes: usize, cast: impl Fn(f64) -> F) {
-            let avx2 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx2");
+            let avx2 = core_tensor::simd::has_avx2();
             let want_done = if avx2 { n / lanes * lanes } else { 0 };
             let vals = |rng: &mut Rng, k: usize| -> Vec<F> {
                 values(rng, k).into_iter().map(&cast).collect()
@@ -841,7 +788,7 @@ mod tests {
     #[test]
     fn quad_max_steps_equal_the_first_maximum_scan() {
         fn check<F: Float>(rng: &mut Rng, n: usize, lanes: usize, cast: impl Fn(f64) -> F) {
-            let avx2 = cfg!(target_arch = "x86_64") && std::arch::is_x86_feature_detected!("avx2");
+            let avx2 = core_tensor::simd::has_avx2();
             let want_done = if avx2 { n / lanes * lanes } else { 0 };
             let pick = |rng: &mut Rng| match rng.below(5) {
                 0 => cast(-0.0),

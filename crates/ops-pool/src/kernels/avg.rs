@@ -8,16 +8,14 @@
 //! and [`Divisor::InBounds`].
 
 use std::mem::MaybeUninit;
-use std::sync::Arc;
 
-use autograd::{Backward, BackwardCtx, Var};
 use core_tensor::chunks::{build_chunks, init_slice};
 use core_tensor::lanes::lane_sum;
 use core_tensor::simd::wide;
-use core_tensor::{Float, Par, Tensor};
+use core_tensor::{Float, Par};
 
 use crate::geometry::{AxisPlan, Geometry};
-use crate::{max_square, pairs};
+use crate::simd::pairs;
 
 /// What a window sum is divided by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +80,7 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
         })
         .0;
     }
-    let tiled = max_square::tiles_2x2(g);
+    let tiled = g.tiles_2x2();
     let scale = exact_reciprocal(&d);
     build_chunks(par, n, per_task * pout, |i, yc| {
         wide(
@@ -119,14 +117,10 @@ fn exact_reciprocal<F: Float>(d: &[F]) -> Option<F> {
 }
 
 /// One plane of 2×2 windows with stride 2 that tile it
-/// ([`max_square::tiles_2x2`]), each output written once:
+/// ([`Geometry::tiles_2x2`]), each output written once:
 /// `y = ((0 + (x[2h][2w] + x[2h][2w+1])) + (x[2h+1][2w] + x[2h+1][2w+1]))`
 /// times the exact reciprocal of the divisor (`scale`) or over the divisor.
 /// This is bitwise the general kernel's `(0 + (a + b)) + (c + d)`.
-///
-/// Measured in cache on one thread for the P3 planes, against
-/// pair sums of both rows into a zeroed buffer and a second pass: 0.083–
-/// 0.084 ns per input element against 0.157–0.158.
 #[inline(always)]
 fn tiled_forward_plane<F: Float>(
     x: &[F],
@@ -163,10 +157,6 @@ fn tiled_forward_plane<F: Float>(
 /// four inputs of window `(h, w)` get `0 + c[h][w]` (as the general
 /// kernel's addition to a zeroed gradient gives), inputs in no window
 /// (the last row or column of an odd length) zero.
-///
-/// Measured in cache on one thread for the P3 planes, against a
-/// zero fill, additions to row `2h` and a copy of it to row `2h + 1`:
-/// 0.086–0.087 ns per input element against 0.131.
 #[inline(always)]
 fn tiled_backward_plane<F: Float>(dx: &mut [MaybeUninit<F>], g: &Geometry, c: &[F]) {
     let (w, oh_n, ow_n) = (g.axes[2].len, g.axes[1].out, g.axes[2].out);
@@ -298,7 +288,7 @@ pub fn backward<F: Float>(dy: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec
         })
         .0;
     }
-    let tiled = max_square::tiles_2x2(g);
+    let tiled = g.tiles_2x2();
     build_chunks(par, n, per_task * pin, |i, dxc| {
         let [ad, ah, aw] = &g.axes;
         let mut scaled = vec![F::zero(); pout];
@@ -374,86 +364,6 @@ fn spread_k<F: Float, const K: usize>(xs: &mut [F], c: &[F]) {
         for v in w {
             *v += cv;
         }
-    }
-}
-
-/// Autograd op of average pooling (and adaptive average pooling).
-pub(crate) struct AvgPoolFn {
-    pub(crate) geom: Arc<Geometry>,
-    pub(crate) div: Divisor,
-}
-
-/// `y = avg_pool(x)` as a recorded op.
-pub(crate) fn forward_op<F: Float>(
-    x: &Var<F>,
-    geom: &Arc<Geometry>,
-    div: Divisor,
-) -> autograd::Result<Var<F>> {
-    let value = forward(x.value().as_slice(), geom, div, Par::Rayon);
-    let t = Tensor::from_vec(&geom.output_shape(), value)?;
-    Ok(Var::from_op(
-        t,
-        vec![x.clone()],
-        AvgPoolFn {
-            geom: Arc::clone(geom),
-            div,
-        },
-    ))
-}
-
-/// `dx = avg_pool_backward(dy)` as a recorded op.
-pub(crate) fn backward_op<F: Float>(
-    dy: &Var<F>,
-    geom: &Arc<Geometry>,
-    div: Divisor,
-) -> autograd::Result<Var<F>> {
-    let value = backward(dy.value().as_slice(), geom, div, Par::Rayon);
-    let t = Tensor::from_vec(&geom.input_shape(), value)?;
-    Ok(Var::from_op(
-        t,
-        vec![dy.clone()],
-        AvgBackwardFn {
-            geom: Arc::clone(geom),
-            div,
-        },
-    ))
-}
-
-impl<F: Float> Backward<F> for AvgPoolFn {
-    fn name(&self) -> &'static str {
-        self.geom.op
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(backward_op(
-            ctx.grad_output,
-            &self.geom,
-            self.div,
-        )?)])
-    }
-}
-
-/// The backward of average pooling as an op; its own backward is average pooling.
-pub(crate) struct AvgBackwardFn {
-    geom: Arc<Geometry>,
-    div: Divisor,
-}
-
-impl<F: Float> Backward<F> for AvgBackwardFn {
-    fn name(&self) -> &'static str {
-        "avg_pool_backward"
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(forward_op(
-            ctx.grad_output,
-            &self.geom,
-            self.div,
-        )?)])
     }
 }
 

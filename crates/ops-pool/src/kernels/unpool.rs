@@ -4,9 +4,6 @@
 //! nondeterministic). Backward is the gather `dx[i] = dy[idx[i]]` (PyTorch's
 //! rule), whose adjoint, the scatter-add, is its double backward.
 
-use std::sync::Arc;
-
-use autograd::{Backward, BackwardCtx, Var};
 use core_tensor::chunks::init_chunks;
 use core_tensor::{Float, Par, Tensor};
 
@@ -238,91 +235,6 @@ pub fn scatter_add<F: Float>(v: &[F], idx: &[i64], g: &UnpoolGeometry, par: Par)
             yp[i as usize] += val;
         }
     })
-}
-
-/// Shared state of the unpooling ops: validated indices and shapes.
-pub(crate) struct UnpoolState {
-    pub(crate) idx: Tensor<i64>,
-    pub(crate) geom: UnpoolGeometry,
-}
-
-/// Autograd op of max unpooling.
-pub(crate) struct UnpoolFn {
-    pub(crate) state: Arc<UnpoolState>,
-    pub(crate) name: &'static str,
-}
-
-pub(crate) fn gather_op<F: Float>(dy: &Var<F>, s: &Arc<UnpoolState>) -> autograd::Result<Var<F>> {
-    let v = gather(dy.value().as_slice(), s.idx.as_slice(), &s.geom, Par::Rayon);
-    let t = Tensor::from_vec(&s.geom.input_shape(), v)?;
-    Ok(Var::from_op(
-        t,
-        vec![dy.clone()],
-        UnpoolGatherFn {
-            state: Arc::clone(s),
-        },
-    ))
-}
-
-pub(crate) fn scatter_add_op<F: Float>(
-    v: &Var<F>,
-    s: &Arc<UnpoolState>,
-) -> autograd::Result<Var<F>> {
-    let y = scatter_add(v.value().as_slice(), s.idx.as_slice(), &s.geom, Par::Rayon);
-    let t = Tensor::from_vec(&s.geom.output_shape(), y)?;
-    Ok(Var::from_op(
-        t,
-        vec![v.clone()],
-        UnpoolScatterFn {
-            state: Arc::clone(s),
-        },
-    ))
-}
-
-impl<F: Float> Backward<F> for UnpoolFn {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(gather_op(ctx.grad_output, &self.state)?)])
-    }
-}
-
-/// The gather (unpooling backward) as an op; its backward is the scatter-add.
-struct UnpoolGatherFn {
-    state: Arc<UnpoolState>,
-}
-
-impl<F: Float> Backward<F> for UnpoolGatherFn {
-    fn name(&self) -> &'static str {
-        "max_unpool_backward"
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(scatter_add_op(ctx.grad_output, &self.state)?)])
-    }
-}
-
-/// The scatter-add as an op; its backward is the gather.
-struct UnpoolScatterFn {
-    state: Arc<UnpoolState>,
-}
-
-impl<F: Float> Backward<F> for UnpoolScatterFn {
-    fn name(&self) -> &'static str {
-        "max_unpool_double_backward"
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(gather_op(ctx.grad_output, &self.state)?)])
-    }
 }
 
 #[cfg(test)]

@@ -14,15 +14,11 @@
 //! output gradient at its index; it is the scatter-add of max unpooling,
 //! whose own backward (the gather) gives second derivatives.
 
-use std::sync::Arc;
-
-use autograd::{Backward, BackwardCtx, Var};
 use core_tensor::{Float, Par, Tensor};
 
 use crate::error::{PoolError, Result};
 use crate::geometry::{check_alloc, split_input};
 use crate::params::{broadcast, positive};
-use crate::unpool::{UnpoolGeometry, UnpoolState, scatter_add_op};
 
 /// The output size of fractional max pooling.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,15 +66,15 @@ impl FractionalMaxPoolParams {
 /// axis, lifted to three axes (2-d pooling gets a leading axis of size 1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FractionalGeometry {
-    op: &'static str,
-    dims: usize,
-    lead: Vec<usize>,
+    pub(crate) op: &'static str,
+    pub(crate) dims: usize,
+    pub(crate) lead: Vec<usize>,
     /// Input sizes, `[T, H, W]`.
-    input: [usize; 3],
+    pub(crate) input: [usize; 3],
     /// Window sizes, `[T, H, W]`.
     kernel: [usize; 3],
     /// Output sizes, `[T, H, W]`.
-    output: [usize; 3],
+    pub(crate) output: [usize; 3],
 }
 
 const AXIS_NAMES: [&str; 3] = ["time", "height", "width"];
@@ -369,86 +365,6 @@ fn window_max<F: Float, R: DoubleEndedIterator<Item = usize>>(
         }
     }
     (xp[at], at)
-}
-
-/// Autograd op of fractional max pooling: its backward adds each output
-/// gradient at its index (max unpooling's scatter-add).
-struct FractionalFn {
-    state: Arc<UnpoolState>,
-    name: &'static str,
-}
-
-impl<F: Float> Backward<F> for FractionalFn {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        Ok(vec![Some(scatter_add_op(ctx.grad_output, &self.state)?)])
-    }
-}
-
-/// Fractional max pooling with PyTorch's `i64` indices
-/// (`F.fractional_max_pool2d/3d(x, kernel_size, output_size, output_ratio,
-/// return_indices=True, _random_samples=samples)`). `samples` has shape
-/// `(N, C, D)` (`(1, C, D)` for an unbatched input) with values in
-/// `[0, 1)`; PyTorch draws them with `torch.rand` when they are not given,
-/// which `nn::FractionalMaxPool2d` does from its own generator.
-///
-/// ```
-/// use autograd::Var;
-/// use core_tensor::Tensor;
-/// use ops_pool::{fractional_max_pool_with_indices, FractionalMaxPoolParams};
-///
-/// // One 1×5×5 plane, 2×2 windows, 3×3 outputs; samples 0 put the
-/// // windows at 0, 1 and 3 on both axes (α = 1.5).
-/// let x = Var::leaf(Tensor::from_vec(&[1, 1, 5, 5], (0..25).map(f64::from).collect())?);
-/// let u = Tensor::zeros(&[1, 1, 2]);
-/// let p = FractionalMaxPoolParams::with_output_size(&[2, 2], &[3, 3]);
-/// let (y, idx) = fractional_max_pool_with_indices(&x, &p, &u)?;
-/// assert_eq!(idx.as_slice(), &[6, 7, 9, 11, 12, 14, 21, 22, 24]);
-/// assert_eq!(y.value().as_slice(), &[6., 7., 9., 11., 12., 14., 21., 22., 24.]);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// # Errors
-/// As [`FractionalGeometry::new`] and [`FractionalGeometry::check_samples`].
-pub fn fractional_max_pool_with_indices<F: Float>(
-    x: &Var<F>,
-    p: &FractionalMaxPoolParams,
-    samples: &Tensor<F>,
-) -> Result<(Var<F>, Tensor<i64>)> {
-    let g = FractionalGeometry::new(&x.shape(), p)?;
-    g.check_samples(samples)?;
-    let xv = x.value();
-    let (y, idx) = forward(xv.as_slice(), samples, &g, Par::Rayon);
-    let out_shape = g.output_shape();
-    let idx = Tensor::from_vec(&out_shape, idx)?;
-    let y = Tensor::from_vec(&out_shape, y)?;
-    let state = Arc::new(UnpoolState {
-        idx: idx.clone(),
-        geom: UnpoolGeometry::from_shapes(
-            g.lead.clone(),
-            g.output[3 - g.dims..].to_vec(),
-            g.input[3 - g.dims..].to_vec(),
-        ),
-    });
-    let y = Var::from_op(y, vec![x.clone()], FractionalFn { state, name: g.op });
-    Ok((y, idx))
-}
-
-/// Fractional max pooling (see [`fractional_max_pool_with_indices`]).
-///
-/// # Errors
-/// As [`fractional_max_pool_with_indices`].
-pub fn fractional_max_pool<F: Float>(
-    x: &Var<F>,
-    p: &FractionalMaxPoolParams,
-    samples: &Tensor<F>,
-) -> Result<Var<F>> {
-    Ok(fractional_max_pool_with_indices(x, p, samples)?.0)
 }
 
 #[cfg(test)]

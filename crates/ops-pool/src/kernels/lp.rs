@@ -7,12 +7,9 @@
 //! For second order the same formula is rebuilt from differentiable ops
 //! (the window sum being the average-pooling backward with divisor 1).
 
-use std::sync::Arc;
+use core_tensor::{Float, Par};
 
-use autograd::{Backward, BackwardCtx, Var};
-use core_tensor::{Float, Par, Tensor};
-
-use crate::avg::{self, Divisor};
+use super::avg::{self, Divisor};
 use crate::geometry::Geometry;
 
 #[inline(always)]
@@ -96,63 +93,6 @@ pub fn backward<F: Float>(x: &[F], y: &[F], dy: &[F], g: &Geometry, p: f64, par:
         };
     }
     dx
-}
-
-/// Autograd op of Lp pooling; saves the geometry and `p` (the input and the
-/// output are the op's input and output).
-pub(crate) struct LpPoolFn {
-    pub(crate) geom: Arc<Geometry>,
-    pub(crate) p: f64,
-}
-
-impl<F: Float> Backward<F> for LpPoolFn {
-    fn name(&self) -> &'static str {
-        self.geom.op
-    }
-    fn backward(&self, ctx: &BackwardCtx<'_, F>) -> autograd::Result<Vec<Option<Var<F>>>> {
-        if !ctx.needs_grad[0] {
-            return Ok(vec![None]);
-        }
-        let x = &ctx.inputs[0];
-        let (xv, yv) = (x.value(), ctx.output.value());
-        if !ctx.create_graph {
-            let dx = backward(
-                xv.as_slice(),
-                yv.as_slice(),
-                ctx.grad_output.value().as_slice(),
-                &self.geom,
-                self.p,
-                Par::Rayon,
-            );
-            return Ok(vec![Some(Var::constant(Tensor::from_vec(xv.shape(), dx)?))]);
-        }
-        // Differentiable form of the same formula. Zero windows and zero
-        // inputs are masked with constants so no 0^negative is formed.
-        let p = self.p;
-        let ymask = yv.map(|v| if *v == F::zero() { F::zero() } else { F::one() });
-        let yfill = ymask.map(|m| F::one() - *m);
-        let xsign = xv.map(|v| {
-            if *v == F::zero() {
-                F::zero()
-            } else {
-                v.signum()
-            }
-        });
-        let xfill = xv.map(|v| if *v == F::zero() { F::one() } else { F::zero() });
-        let ypow = ctx
-            .output
-            .add(&Var::constant(yfill))?
-            .pow(1.0 - p)
-            .mul(&Var::constant(ymask))?;
-        let c = ctx.grad_output.mul(&ypow)?;
-        let spread = avg::backward_op(&c, &self.geom, Divisor::Override(1))?;
-        let xpow = x
-            .abs()
-            .add(&Var::constant(xfill))?
-            .pow(p - 1.0)
-            .mul(&Var::constant(xsign))?;
-        Ok(vec![Some(spread.mul(&xpow)?)])
-    }
 }
 
 #[cfg(test)]

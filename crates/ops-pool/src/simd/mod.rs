@@ -1,0 +1,13 @@
+//! Explicit AVX2 steps of the pooling kernels, for `f32` and `f64`: the
+//! only `std::arch` and `unsafe` code of the crate. Each entry point asks
+//! `core_tensor::simd` (the workspace's one detection point, whose
+//! `HANDGRAD_FORCE_PORTABLE=1` switch turns AVX2 off) and checks the element
+//! type itself, and reports how much it did (or `None`/`false` when it could
+//! not run), so its caller finishes with portable code that gives the same
+//! bits.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+pub(crate) mod max_3_s2;
+pub(crate) mod pairs;
+pub(crate) mod spread_3x3_s2;
