@@ -214,9 +214,39 @@ pub(crate) fn im2col_tile<F: Float>(
 #[inline]
 fn write_copy<F: Copy>(dst: &mut [MaybeUninit<F>], src: &[F]) {
     assert_eq!(dst.len(), src.len());
-    // SAFETY: both slices hold `src.len()` elements and cannot overlap (one
-    // is borrowed mutably); `MaybeUninit<F>` has the layout of `F`.
-    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<F>(), src.len()) };
+    let n = src.len();
+    if (SHORT_RUN..LONG_RUN).contains(&n) {
+        // A row of a small image: fixed-size blocks the compiler keeps
+        // inline, the last one overlapping the one before, instead of a
+        // call to `memcpy` per row.
+        let mut at = 0;
+        while at + SHORT_RUN < n {
+            write_block(&mut dst[at..], &src[at..]);
+            at += SHORT_RUN;
+        }
+        write_block(&mut dst[n - SHORT_RUN..], &src[n - SHORT_RUN..]);
+        return;
+    }
+    // SAFETY: both slices hold `n` elements and cannot overlap (one is
+    // borrowed mutably); `MaybeUninit<F>` has the layout of `F`.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<F>(), n) };
+}
+
+/// Runs at least this long (and shorter than [`LONG_RUN`]) are copied in
+/// inline blocks of this many elements.
+const SHORT_RUN: usize = 8;
+
+/// Runs from this length on go to `memcpy`, whose call then costs little
+/// beside the copy.
+const LONG_RUN: usize = 64;
+
+/// Copies the first [`SHORT_RUN`] elements of `src` into `dst`.
+#[inline(always)]
+fn write_block<F: Copy>(dst: &mut [MaybeUninit<F>], src: &[F]) {
+    let block: [F; SHORT_RUN] = src[..SHORT_RUN].try_into().expect("a full block");
+    for (d, v) in dst[..SHORT_RUN].iter_mut().zip(block) {
+        d.write(v);
+    }
 }
 
 /// The adjoint of [`im2col_tile`]: adds each element of the tile `cols`
