@@ -184,7 +184,7 @@ fn main() -> ExitCode {
         }
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    core_tensor::pool::init_global_pool((cores / comm.size()).max(1));
+    core_tensor::threads::init_global_pool((cores / comm.size()).max(1));
     let rank = comm.rank();
     match run(a, comm) {
         Ok(()) => ExitCode::SUCCESS,

@@ -29,7 +29,7 @@ FLAGS:
     --data DIR              folder of the four IDX files [default: /usr/share/datasets/fashion-mnist]
     --epochs N              training epochs                        [default: 2]
     --batch-size N          minibatch size                         [default: 64]
-    --lr X                  Adam learning rate (cosine-annealed)   [default: 0.002]
+    --lr X                  Adam learning rate (cosine-annealed)   [default: 0.005]
     --seed N                seed of init and shuffling             [default: 0]
     --out DIR               where the model and plot are written   [default: out]
     --save-checkpoint PATH  write model, optimizer, schedule, epoch and data order there
@@ -42,7 +42,7 @@ fn defaults() -> TrainArgs {
     TrainArgs {
         epochs: 2,
         batch_size: 64,
-        lr: 2e-3,
+        lr: 5e-3,
         seed: 0,
         out: PathBuf::from("out"),
         data: None,
