@@ -19,7 +19,7 @@ use crate::{NnError, Result};
 /// let x = Var::leaf(Tensor::from_vec(&[3], vec![-1.0f64, 0.0, 2.0])?);
 /// let y = gelu.forward(&x)?;
 /// // torch: F.gelu(torch.tensor([-1., 0., 2.], dtype=torch.float64), approximate='tanh')
-/// let want = [-0.15880800939172324, 0.0, 1.9545976940871754];
+/// let want = [-0.15880800939172324, 0.0, 1.954597694087775];
 /// for (a, b) in y.value().as_slice().iter().zip(want) {
 ///     assert!((a - b).abs() <= 1e-15 * b.abs().max(1.0));
 /// }
