@@ -71,13 +71,7 @@ impl<F: Float> Module<F> for Softmax {
     /// [`NnError::BadInput`] when `dim` is outside `[-r, r-1]` for an input
     /// of rank `r` (`r = 1` for a 0-dimensional input, as in PyTorch).
     fn forward(&mut self, x: &Var<F>) -> Result<Var<F>> {
-        let shape = x.shape();
-        check_dim("Softmax", self.dim, &shape)?;
-        if shape.is_empty() {
-            // A 0-d input is one lane of one element, as in PyTorch.
-            return Ok(x.reshape(&[1])?.softmax(0)?.reshape(&[])?);
-        }
-        Ok(x.softmax(self.dim)?)
+        along_dim("Softmax", self.dim, x, Var::softmax)
     }
 
     training_flag!();
@@ -114,14 +108,24 @@ impl<F: Float> Module<F> for LogSoftmax {
     /// # Errors
     /// As [`Softmax`]'s forward.
     fn forward(&mut self, x: &Var<F>) -> Result<Var<F>> {
-        let shape = x.shape();
-        check_dim("LogSoftmax", self.dim, &shape)?;
-        if shape.is_empty() {
-            // A 0-d input is one lane of one element, as in PyTorch.
-            return Ok(x.reshape(&[1])?.log_softmax(0)?.reshape(&[])?);
-        }
-        Ok(x.log_softmax(self.dim)?)
+        along_dim("LogSoftmax", self.dim, x, Var::log_softmax)
     }
 
     training_flag!();
+}
+
+/// Applies the row-wise `op` along `dim` after checking `dim` for `layer`;
+/// a 0-d input is one lane of one element, as in PyTorch.
+fn along_dim<F: Float>(
+    layer: &'static str,
+    dim: isize,
+    x: &Var<F>,
+    op: fn(&Var<F>, isize) -> autograd::Result<Var<F>>,
+) -> Result<Var<F>> {
+    let shape = x.shape();
+    check_dim(layer, dim, &shape)?;
+    if shape.is_empty() {
+        return Ok(op(&x.reshape(&[1])?, 0)?.reshape(&[])?);
+    }
+    Ok(op(x, dim)?)
 }
