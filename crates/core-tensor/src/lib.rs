@@ -57,6 +57,7 @@ mod tensor;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod threads;
+#[cfg_attr(feature = "loom", allow(dead_code))]
 mod warm;
 pub mod window;
 

@@ -94,11 +94,14 @@ impl Par {
     }
 
     /// The mode for a phase touching about `work` elements: `Seq` when it is
-    /// too small to repay any hand-off; for `Rayon`, `Pair` while the phase
-    /// is short enough that rayon's wake-up (see the crate's `PERF.md`)
-    /// would cost a large part of it, and `Rayon`
-    /// above. The bound shrinks as rayon's pool grows (a wide pool repays
-    /// its wake-up sooner): [`PAIR_MAX_WORK`] elements for 2 threads.
+    /// too small to repay any hand-off; for `Rayon` called from a thread
+    /// outside rayon's pool, `Pair` while the phase is short enough that
+    /// waking the pool (see the crate's `PERF.md`) would cost a large part
+    /// of it, and `Rayon` above. The bound shrinks as rayon's pool grows (a
+    /// wide pool repays its wake-up sooner): [`PAIR_MAX_WORK`] elements for
+    /// 2 threads. A caller that is itself one of the pool's threads (as
+    /// after `threads::init_global_pool`) keeps `Rayon`: there the pair
+    /// gained nothing.
     ///
     /// ```
     /// use core_tensor::Par;
@@ -112,7 +115,10 @@ impl Par {
             return Par::Seq;
         }
         let threads = rayon::current_num_threads().max(2);
-        if self == Par::Rayon && work < PAIR_MAX_WORK * 2 / threads {
+        if self == Par::Rayon
+            && work < PAIR_MAX_WORK * 2 / threads
+            && rayon::current_thread_index().is_none()
+        {
             return Par::Pair;
         }
         self
@@ -154,5 +160,16 @@ mod tests {
         assert_eq!(Par::Rayon.for_work(bound), Par::Rayon);
         assert_eq!(Par::Rayon.for_work(PAIR_MAX_WORK), Par::Rayon);
         assert_eq!(Par::Pair.for_work(1 << 24), Par::Pair);
+    }
+
+    #[test]
+    fn callers_inside_the_pool_keep_rayon_for_short_phases() {
+        let bound = PAIR_MAX_WORK * 2 / rayon::current_num_threads().max(2);
+        let work = bound - 1;
+        if work >= 1 << 15 {
+            assert_eq!(Par::Rayon.for_work(work), Par::Pair);
+            assert_eq!(rayon::scope(|_| Par::Rayon.for_work(work)), Par::Rayon);
+        }
+        assert_eq!(rayon::scope(|_| Par::Rayon.for_work(10)), Par::Seq);
     }
 }

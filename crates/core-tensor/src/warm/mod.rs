@@ -20,15 +20,24 @@
 //! (from another thread, or from inside a job) runs all its indices on the
 //! calling thread. A panic in either thread is re-raised in the caller
 //! once the helper no longer touches the job.
+//!
+//! The hand-off (post, take, run, withdraw, park and wake) is checked by
+//! `loom` in `loom_model.rs`; `sync.rs` holds the primitives it swaps.
+
+#[cfg(all(test, feature = "loom"))]
+mod loom_model;
+mod sync;
 
 use std::any::Any;
-use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::thread::Thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use sync::{
+    AtomicBool, AtomicU32, AtomicUsize, CHECKS_PER_ROUND, Ordering, Slot, SpinClock, Thread,
+    spin_loop, yield_now,
+};
 
 /// How long the helper keeps spinning after its last job before it parks.
 pub(crate) const SPIN: Duration = Duration::from_micros(300);
@@ -55,52 +64,84 @@ struct Helper {
     sleeping: AtomicBool,
     /// The posted job: written by the owner before `POSTED`, read by the
     /// helper after taking it (`RUNNING`).
-    job: UnsafeCell<Option<ErasedJob>>,
+    job: Slot<Option<ErasedJob>>,
     /// A panic of the job on the helper: written before `DONE`, read by
     /// the owner after it.
-    panic: UnsafeCell<Option<Box<dyn Any + Send>>>,
+    panic: Slot<Option<Box<dyn Any + Send>>>,
+    /// The helper thread, to unpark it.
     thread: OnceLock<Thread>,
+    /// Set to end the helper's loop (only the loom model stops its helper;
+    /// the process-wide one lives as long as the process).
+    #[cfg(feature = "loom")]
+    quit: AtomicBool,
 }
 
-// SAFETY: the `UnsafeCell`s are only accessed under the protocol above:
-// `job` by the owner (holding `busy`) before it publishes `POSTED` with
-// release ordering and by the helper after acquiring `RUNNING`; `panic` by
-// the helper before it publishes `DONE` and by the owner after acquiring
-// it. The erased closure is `Sync`.
-unsafe impl Sync for Helper {}
-
-fn helper() -> Option<&'static Helper> {
-    static HELPER: OnceLock<Option<&'static Helper>> = OnceLock::new();
-    *HELPER.get_or_init(|| {
-        if std::thread::available_parallelism().map_or(1, usize::from) < 2 {
-            return None;
-        }
-        let h: &'static Helper = Box::leak(Box::new(Helper {
+impl Helper {
+    /// A helper with no job, before its thread is started.
+    fn new() -> Self {
+        Self {
             busy: AtomicBool::new(false),
             state: AtomicU32::new(IDLE),
             sleeping: AtomicBool::new(false),
-            job: UnsafeCell::new(None),
-            panic: UnsafeCell::new(None),
+            job: Slot::new(None),
+            panic: Slot::new(None),
             thread: OnceLock::new(),
-        }));
-        let spawned = std::thread::Builder::new()
-            .name("handgrad-warm".into())
-            .spawn(move || serve(h));
-        match spawned {
-            Ok(handle) => {
-                let _ = h.thread.set(handle.thread().clone());
-                Some(h)
-            }
-            Err(_) => None,
+            #[cfg(feature = "loom")]
+            quit: AtomicBool::new(false),
         }
-    })
+    }
+
+    /// Whether the helper's loop should end.
+    fn quitting(&self) -> bool {
+        #[cfg(feature = "loom")]
+        return self.quit.load(Ordering::SeqCst);
+        #[cfg(not(feature = "loom"))]
+        return false;
+    }
+}
+
+// SAFETY: the `Slot`s are only accessed under the protocol above: `job` by
+// the owner (holding `busy`) before it publishes `POSTED` with release
+// ordering and by the helper after acquiring `RUNNING`; `panic` by the
+// helper before it publishes `DONE` and by the owner after acquiring it.
+// The erased closure is `Sync`.
+unsafe impl Sync for Helper {}
+// SAFETY: as above; the erased closure is only called, never owned.
+unsafe impl Send for Helper {}
+
+/// The process's helper, started on first use; `None` on a single-CPU
+/// machine, when the thread cannot be started, and with the `loom` feature (whose
+/// model starts helpers of its own).
+fn helper() -> Option<&'static Helper> {
+    #[cfg(feature = "loom")]
+    return None;
+    #[cfg(not(feature = "loom"))]
+    {
+        static HELPER: OnceLock<Option<&'static Helper>> = OnceLock::new();
+        *HELPER.get_or_init(|| {
+            if std::thread::available_parallelism().map_or(1, usize::from) < 2 {
+                return None;
+            }
+            let h: &'static Helper = Box::leak(Box::new(Helper::new()));
+            let spawned = std::thread::Builder::new()
+                .name("handgrad-warm".into())
+                .spawn(move || serve(h));
+            match spawned {
+                Ok(handle) => {
+                    let _ = h.thread.set(handle.thread().clone());
+                    Some(h)
+                }
+                Err(_) => None,
+            }
+        })
+    }
 }
 
 /// The helper's loop: take posted jobs, spin for [`SPIN`] after each,
 /// then park until a job is posted.
-fn serve(h: &'static Helper) {
-    loop {
-        let mut last = Instant::now();
+fn serve(h: &Helper) {
+    while !h.quitting() {
+        let mut spin = SpinClock::start();
         let mut checks = 0u32;
         loop {
             if h.state.load(Ordering::Acquire) == POSTED
@@ -110,29 +151,29 @@ fn serve(h: &'static Helper) {
             {
                 // SAFETY: the owner wrote `job` before publishing `POSTED`
                 // and keeps the closure alive until it sees `DONE`.
-                let job = unsafe { (*h.job.get()).expect("a posted job") };
+                let job = unsafe { h.job.with_mut(|j| j.expect("a posted job")) };
                 // SAFETY: as above; the closure is `Sync`.
                 let result = catch_unwind(AssertUnwindSafe(|| unsafe { (*job)() }));
                 if let Err(payload) = result {
                     // SAFETY: the owner reads `panic` only after `DONE`.
-                    unsafe { *h.panic.get() = Some(payload) };
+                    unsafe { h.panic.with_mut(|p| *p = Some(payload)) };
                 }
                 h.state.store(DONE, Ordering::Release);
-                last = Instant::now();
+                spin = SpinClock::start();
                 continue;
             }
-            std::hint::spin_loop();
+            spin_loop();
             checks = checks.wrapping_add(1);
-            if checks.is_multiple_of(32) {
-                if last.elapsed() > SPIN {
+            if checks.is_multiple_of(CHECKS_PER_ROUND) {
+                if spin.expired() {
                     break;
                 }
-                std::thread::yield_now();
+                yield_now();
             }
         }
         h.sleeping.store(true, Ordering::SeqCst);
-        if h.state.load(Ordering::SeqCst) != POSTED {
-            std::thread::park();
+        if h.state.load(Ordering::SeqCst) != POSTED && !h.quitting() {
+            sync::park();
         }
         h.sleeping.store(false, Ordering::SeqCst);
     }
@@ -177,10 +218,15 @@ pub(crate) fn map_indices<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> V
 /// there is more than one index, on the helper too; returns when both are
 /// done with it (re-raising a panic of either).
 fn run(n: usize, work: &(dyn Fn() + Sync)) {
-    let Some(h) = helper().filter(|_| n > 1) else {
-        work();
-        return;
-    };
+    match helper().filter(|_| n > 1) {
+        Some(h) => run_on(h, work),
+        None => work(),
+    }
+}
+
+/// Runs `work` on the calling thread and, when `h` is free, on its thread
+/// too; returns when both are done with it (re-raising a panic of either).
+fn run_on(h: &Helper, work: &(dyn Fn() + Sync)) {
     if h.busy
         .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
@@ -193,7 +239,7 @@ fn run(n: usize, work: &(dyn Fn() + Sync)) {
     let erased: ErasedJob = unsafe { std::mem::transmute::<&(dyn Fn() + Sync), ErasedJob>(work) };
     // SAFETY: this thread holds `busy`, and the helper only reads `job`
     // after `POSTED`.
-    unsafe { *h.job.get() = Some(erased) };
+    unsafe { h.job.with_mut(|j| *j = Some(erased)) };
     h.state.store(POSTED, Ordering::SeqCst);
     if h.sleeping.load(Ordering::SeqCst)
         && let Some(t) = h.thread.get()
@@ -205,9 +251,9 @@ fn run(n: usize, work: &(dyn Fn() + Sync)) {
     drop(guard);
     // SAFETY: the helper wrote `panic` (if at all) before `DONE`, which
     // `Withdraw` observed; it no longer touches it.
-    let theirs = unsafe { (*h.panic.get()).take() };
+    let theirs = unsafe { h.panic.with_mut(Option::take) };
     // SAFETY: as above for `job`.
-    unsafe { *h.job.get() = None };
+    unsafe { h.job.with_mut(|j| *j = None) };
     h.state.store(IDLE, Ordering::Release);
     h.busy.store(false, Ordering::Release);
     if let Err(payload) = mine {
@@ -220,9 +266,9 @@ fn run(n: usize, work: &(dyn Fn() + Sync)) {
 
 /// On drop, makes sure the helper no longer uses the job: withdraws it if
 /// not taken yet, else waits for `DONE`.
-struct Withdraw(&'static Helper);
+struct Withdraw<'h>(&'h Helper);
 
-impl Drop for Withdraw {
+impl Drop for Withdraw<'_> {
     fn drop(&mut self) {
         let h = self.0;
         if h.state
@@ -233,10 +279,10 @@ impl Drop for Withdraw {
         }
         let mut checks = 0u32;
         while h.state.load(Ordering::Acquire) != DONE {
-            std::hint::spin_loop();
+            spin_loop();
             checks = checks.wrapping_add(1);
-            if checks.is_multiple_of(64) {
-                std::thread::yield_now();
+            if checks.is_multiple_of(2 * CHECKS_PER_ROUND) {
+                yield_now();
             }
         }
     }
@@ -323,9 +369,10 @@ pub(crate) fn map_chunk_pairs_mut<T: Send, U: Send, R: Send>(
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn every_index_runs_once_and_results_keep_their_order() {
