@@ -10,9 +10,10 @@ use autograd::{LinearBackward, Var};
 use core_tensor::{Float, Par, Tensor};
 
 use crate::error::Result;
-use crate::kernels::fractional::{self, FractionalGeometry, FractionalMaxPoolParams};
-use crate::kernels::unpool::UnpoolGeometry;
+use crate::geometry::{FractionalGeometry, UnpoolGeometry};
+use crate::kernels::fractional;
 use crate::max_unpool::{IndexGather, UnpoolState};
+use crate::params::FractionalMaxPoolParams;
 
 /// Fractional max pooling with PyTorch's `i64` indices
 /// (`F.fractional_max_pool2d/3d(x, kernel_size, output_size, output_ratio,

@@ -14,7 +14,7 @@
 //!   [`fractional_max_pool_with_indices`]. The number of spatial axes is the
 //!   length of `kernel_size` (or `output_size`).
 //! - **Parameters** ([`MaxPoolParams`], [`AvgPoolParams`], [`LpPoolParams`],
-//!   [`MaxUnpoolParams`]) start from PyTorch's defaults (stride = kernel)
+//!   [`MaxUnpoolParams`], [`FractionalMaxPoolParams`]) start from PyTorch's defaults (stride = kernel)
 //!   and have builder setters. Padding is `[before, after]` per axis
 //!   ([`Padding::Explicit`]), symmetric (`.padding(&[p])`), or resolved from
 //!   ONNX/TensorFlow `SAME_UPPER` / `SAME_LOWER` / `VALID`
@@ -42,8 +42,9 @@
 //! - **Layout**: one file per public op (`max_pool.rs`, `avg_pool.rs`,
 //!   `lp_pool.rs`, `max_unpool.rs`, `fractional_max_pool.rs`: validate,
 //!   run the kernel, record the op) over `kernels/` (no graph) over
-//!   `simd/`; `params.rs`, `geometry.rs` and `argmax.rs` hold what they
-//!   share. Calls only go downwards.
+//!   `simd/`; `params.rs` (every op's parameters), `geometry/` (the resolved
+//!   shapes: windows in `mod.rs`, `unpool.rs`, `fractional.rs`) and
+//!   `argmax.rs` hold what they share. Calls only go downwards.
 //! - **Second order**: every backward is linear in the incoming gradient and
 //!   recorded as an op with its own backward (max: scatter ↔ gather;
 //!   average: backward ↔ forward; unpool: gather ↔ scatter-add; fractional
@@ -119,17 +120,18 @@ pub use argmax::ArgMax;
 pub use avg_pool::{adaptive_avg_pool, avg_pool, global_avg_pool};
 pub use error::{PoolError, Result};
 pub use fractional_max_pool::{fractional_max_pool, fractional_max_pool_with_indices};
-pub use geometry::Geometry;
+pub use geometry::{FractionalGeometry, Geometry, UnpoolGeometry};
 pub use kernels::avg::Divisor;
-pub use kernels::fractional::{FractionalGeometry, FractionalMaxPoolParams, FractionalOutput};
-pub use kernels::unpool::UnpoolGeometry;
 pub use lp_pool::lp_pool;
 pub use max_pool::{
     adaptive_max_pool, adaptive_max_pool_with_indices, global_max_pool, max_pool,
     max_pool_with_indices,
 };
 pub use max_unpool::max_unpool;
-pub use params::{AvgPoolParams, LpPoolParams, MaxPoolParams, MaxUnpoolParams, Padding};
+pub use params::{
+    AvgPoolParams, FractionalMaxPoolParams, FractionalOutput, LpPoolParams, MaxPoolParams,
+    MaxUnpoolParams, Padding,
+};
 /// The op names and gradcheck samples `cargo xtask gradcheck` and
 /// `cargo xtask conformance` use (cargo feature `gradcheck-samples`).
 #[cfg(feature = "gradcheck-samples")]

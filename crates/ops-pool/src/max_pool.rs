@@ -21,7 +21,7 @@ impl MaxPoolParams {
     /// (`(N, C, *spatial)` or `(C, *spatial)`), for direct kernel use.
     ///
     /// # Errors
-    /// Every invalid parameter, as a [`PoolError`].
+    /// Every invalid parameter, as a [`PoolError`](crate::PoolError).
     pub fn geometry(&self, input_shape: &[usize]) -> Result<Geometry> {
         let op = op_name("max_pool", self.kernel_size.len());
         let spatial = spatial_of(op, input_shape, self.kernel_size.len())?;
@@ -68,7 +68,7 @@ fn max_with_geom<F: Float>(x: &Var<F>, geom: Geometry) -> Result<(Var<F>, Arc<Ar
 /// windows of up to 256 taps).
 ///
 /// # Errors
-/// [`PoolError`] for a wrong rank, empty axes, zero kernel/stride/dilation,
+/// [`PoolError`](crate::PoolError) for a wrong rank, empty axes, zero kernel/stride/dilation,
 /// padding of at least the effective kernel, an empty output or a window
 /// lying entirely in padding.
 ///
@@ -108,10 +108,10 @@ pub fn max_pool_with_indices<F: Float>(
 }
 
 /// Adaptive max pooling (`F.adaptive_max_pool{1,2,3}d`), windows as in
-/// [`adaptive_avg_pool`], ties and NaN as in [`max_pool`].
+/// [`adaptive_avg_pool`](crate::adaptive_avg_pool), ties and NaN as in [`max_pool`].
 ///
 /// # Errors
-/// As [`adaptive_avg_pool`].
+/// As [`adaptive_avg_pool`](crate::adaptive_avg_pool).
 ///
 /// Without recorded gradient it runs the values-only kernel, as [`max_pool`].
 pub fn adaptive_max_pool<F: Float>(x: &Var<F>, output_size: &[Option<usize>]) -> Result<Var<F>> {
@@ -126,7 +126,7 @@ pub fn adaptive_max_pool<F: Float>(x: &Var<F>, output_size: &[Option<usize>]) ->
 /// [`adaptive_max_pool`] with PyTorch's `i64` indices (`return_indices=True`).
 ///
 /// # Errors
-/// As [`adaptive_avg_pool`].
+/// As [`adaptive_avg_pool`](crate::adaptive_avg_pool).
 pub fn adaptive_max_pool_with_indices<F: Float>(
     x: &Var<F>,
     output_size: &[Option<usize>],
@@ -144,7 +144,7 @@ pub fn adaptive_max_pool_with_indices<F: Float>(
 /// Global max pooling over the trailing `dims` axes (adaptive max pooling to size 1).
 ///
 /// # Errors
-/// As [`adaptive_avg_pool`].
+/// As [`adaptive_avg_pool`](crate::adaptive_avg_pool).
 pub fn global_max_pool<F: Float>(x: &Var<F>, dims: usize) -> Result<Var<F>> {
     adaptive_max_pool(x, &vec![Some(1); dims])
 }

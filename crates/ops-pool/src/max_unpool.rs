@@ -11,7 +11,8 @@ use autograd::{LinearBackward, LinearMap, Var};
 use core_tensor::{Float, Par, Tensor};
 
 use crate::error::{PoolError, Result};
-use crate::kernels::unpool::{self, UnpoolGeometry};
+use crate::geometry::UnpoolGeometry;
+use crate::kernels::unpool;
 use crate::op_names::op_name;
 use crate::params::MaxUnpoolParams;
 

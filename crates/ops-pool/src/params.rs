@@ -397,3 +397,45 @@ impl MaxUnpoolParams {
         self
     }
 }
+
+/// The output size of fractional max pooling.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FractionalOutput {
+    /// `output_size`: one size per spatial axis (or one for all); 0 gives an
+    /// empty output, as in PyTorch.
+    Size(Vec<usize>),
+    /// `output_ratio`: `O = ⌊L · ratio⌋` per axis (or one ratio for all),
+    /// each ratio strictly between 0 and 1.
+    Ratio(Vec<f64>),
+}
+
+/// Parameters of `F.fractional_max_pool2d/3d`. The number of spatial axes
+/// (2 or 3) is the longer of `kernel_size` and the output list; a list of
+/// one entry applies to every axis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FractionalMaxPoolParams {
+    /// Window size per spatial axis.
+    pub kernel_size: Vec<usize>,
+    /// Output size or ratio.
+    pub output: FractionalOutput,
+}
+
+impl FractionalMaxPoolParams {
+    /// `kernel_size` with an explicit `output_size` (one entry per axis, or
+    /// one for all).
+    pub fn with_output_size(kernel_size: &[usize], output_size: &[usize]) -> Self {
+        Self {
+            kernel_size: kernel_size.to_vec(),
+            output: FractionalOutput::Size(output_size.to_vec()),
+        }
+    }
+
+    /// `kernel_size` with an `output_ratio` (one entry per axis, or one for
+    /// all).
+    pub fn with_output_ratio(kernel_size: &[usize], output_ratio: &[f64]) -> Self {
+        Self {
+            kernel_size: kernel_size.to_vec(),
+            output: FractionalOutput::Ratio(output_ratio.to_vec()),
+        }
+    }
+}

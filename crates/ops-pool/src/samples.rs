@@ -194,7 +194,7 @@ fn make_case(op: &'static str, rng: &mut Rng) -> Option<GradcheckCase> {
                     .padding_pairs(&w.padding);
                 let xs: Vec<usize> = w.spatial.iter().map(|&l| 1 + l / 2).collect();
                 let xshape = shape_of(&ld, &xs);
-                let Ok(g) = crate::kernels::unpool::UnpoolGeometry::new(op, &xshape, &p) else {
+                let Ok(g) = crate::geometry::UnpoolGeometry::new(op, &xshape, &p) else {
                     continue;
                 };
                 let (pin, pout) = (g.plane_in(), g.plane_out());
@@ -250,7 +250,7 @@ fn fractional_case(op: &'static str, dims: usize, ld: &[usize], rng: &mut Rng) -
     let samples = Tensor::from_vec(&[n, c, dims], rng.uniform_vec(n * c * dims, 0.0, 1.0))
         .expect("length matches the shape");
     let label = format!("x {shape:?} k {kernel:?} output_size {output:?}");
-    let p = crate::kernels::fractional::FractionalMaxPoolParams::with_output_size(&kernel, &output);
+    let p = crate::params::FractionalMaxPoolParams::with_output_size(&kernel, &output);
     let mut c = case(op, label, vec![x], move |v| {
         Ok(crate::fractional_max_pool(&v[0], &p, &samples)?)
     });

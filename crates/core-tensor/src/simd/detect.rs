@@ -11,7 +11,7 @@ pub const FORCE_PORTABLE_VAR: &str = "HANDGRAD_FORCE_PORTABLE";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Level {
     /// Code compiled for the target's baseline (on x86-64, SSE2), with the
-    /// lane types of [`super::portable`]: plain arrays.
+    /// lane types of the portable module: plain arrays.
     Portable,
     /// x86-64 with AVX2: 256-bit registers (`f32x8`, `f64x4`).
     Avx2,

@@ -1,6 +1,6 @@
 //! Max pooling kernels: forward (values and argmax, or values only),
 //! backward = scatter-add to the argmax, double backward = gather from the
-//! argmax. [`Path`] is the one table that picks a fast path per geometry;
+//! argmax. `Path` is the one table that picks a fast path per geometry;
 //! each fast path has a file with its forward and backward together.
 //!
 //! The forward pass sweeps, for every output row, the valid input rows of

@@ -3,6 +3,12 @@
 //! and every spatial axis gets a table of window starts and of the taps
 //! that fall inside the input.
 
+mod fractional;
+mod unpool;
+
+pub use fractional::FractionalGeometry;
+pub use unpool::UnpoolGeometry;
+
 use core_tensor::window::WindowAxis;
 
 use crate::error::{PoolError, Result};
