@@ -278,7 +278,8 @@ fn named_geometries_match_the_definition() {
 
 #[test]
 fn results_are_bitwise_equal_on_any_number_of_threads() {
-    let c = case(
+    // Unfolded products (36 rows), and the direct forward (9 rows).
+    let unfolded = case(
         &[6, 8, 30, 30],
         &[12, 4, 3, 3],
         &[1, 1],
@@ -286,6 +287,20 @@ fn results_are_bitwise_equal_on_any_number_of_threads() {
         &[1, 1],
         2,
     );
+    let direct = case(
+        &[9, 1, 28, 28],
+        &[16, 1, 3, 3],
+        &[1, 1],
+        &[[1, 1], [1, 1]],
+        &[1, 1],
+        1,
+    );
+    for c in [unfolded, direct] {
+        bitwise_equal_on_1_to_4_threads(&c);
+    }
+}
+
+fn bitwise_equal_on_1_to_4_threads(c: &Case) {
     let g = ConvGeom::new(&c.x, &c.w, &c.p).unwrap();
     let mut rng = Rng::new(9);
     let (x, w, b) = (

@@ -5,6 +5,8 @@
 //! - [`conv_forward`], [`conv_backward_input`], [`conv_backward_weight`]:
 //!   matrix products over the unfolded input (`im2col`), tile by tile
 //!   (`unfolded`); a pointwise convolution multiplies the input directly.
+//!   A forward with stride 1 and few unfolded rows (a first layer over one
+//!   to a few input channels) sums shifted input planes instead (`direct`).
 //! - [`conv_backward_bias`]: per-channel sums of the output gradient.
 //!
 //! Every kernel gives bitwise the same result for [`Par::Seq`] and
@@ -12,6 +14,7 @@
 //! size alone, and every sum runs in a fixed order.
 
 mod bias;
+mod direct;
 mod im2col;
 mod unfolded;
 
@@ -38,7 +41,11 @@ pub fn conv_forward<F: Float>(
     if let Some(b) = b {
         check_len("b", b, vec![geom.cout]);
     }
-    unfolded::forward(x, w, b, geom, par)
+    if direct::applies(geom) {
+        direct::forward(x, w, b, geom, par)
+    } else {
+        unfolded::forward(x, w, b, geom, par)
+    }
 }
 
 /// The gradient of the input, `(n, c, *input)`, from the output gradient
