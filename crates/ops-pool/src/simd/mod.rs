@@ -8,6 +8,8 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod lane;
 pub(crate) mod max_3_s2;
 pub(crate) mod pairs;
 pub(crate) mod spread_3x3_s2;
