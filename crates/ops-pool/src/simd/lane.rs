@@ -53,10 +53,15 @@ pub(super) trait Lanes: Copy {
 
     /// Lane-wise `self + o`.
     fn add(self, o: Self) -> Self;
+    /// Lane-wise `self - o`.
+    fn sub(self, o: Self) -> Self;
     /// Lane-wise `self · o`.
     fn mul(self, o: Self) -> Self;
     /// Lane-wise `self / o`.
     fn div(self, o: Self) -> Self;
+    /// Lane-wise `if self > o { self } else { o }` (x86 `max`: `o` on ties,
+    /// `-0.0` against `0.0` included, and when either is NaN).
+    fn max(self, o: Self) -> Self;
     /// Bitwise `self & o` (with a mask of all-ones or all-zeros lanes:
     /// `self` or `+0.0`).
     fn and(self, o: Self) -> Self;
@@ -66,6 +71,8 @@ pub(super) trait Lanes: Copy {
     fn unordered(a: Self, b: Self) -> Self;
     /// Whether any lane of the mask `self` is set.
     fn any_lane(self) -> bool;
+    /// Whether no lane of `self` is NaN.
+    fn all_ordered(self) -> bool;
 
     /// The even- and the odd-position values of the `2N` values `v0`, `v1`,
     /// split with in-lane shuffles: value pairs in the lane order 0, 1, 4,
@@ -78,6 +85,14 @@ pub(super) trait Lanes: Copy {
     /// The lanes of `a` and `b` alternated, in order, over two vectors
     /// (`a0 b0 a1 b1 ...`).
     fn interleave(a: Self, b: Self) -> (Self, Self);
+    /// Taps 0, 1 and 2 of the `N` windows of 3 taps at stride 2 that start
+    /// at `w[0]` (`w[2i]`, `w[2i+1]`, `w[2i+2]` for window `i`), windows in
+    /// the order of [`Lanes::even_odd`], and the lane-wise sum of
+    /// `w[..2N]`'s two vectors (for a finiteness check).
+    ///
+    /// # Panics
+    /// If `w` is shorter than `2N + 1`.
+    fn taps3(w: &[Self::Elem]) -> ([Self; 3], Self);
 
     /// The window code `k` in every lane, as an integer of the lane's
     /// width (a bit pattern, not the number `k`).
@@ -99,4 +114,18 @@ pub(super) trait Lanes: Copy {
     fn load_codes(c: &[u8]) -> Self::Codes;
     /// All ones in the lanes whose code in `c` is `k`, zeros elsewhere.
     fn code_mask(c: Self::Codes, k: u8) -> Self;
+}
+
+/// The starts of the `V::N`-wide steps covering `lo..end` (`end - lo >=
+/// V::N`), a last one overlapping the one before for a remainder: what
+/// [`core_tensor::simd::step_starts`] gives, for a width that is an
+/// associated constant (which a const generic argument cannot name).
+#[inline(always)]
+pub(super) fn step_starts<V: Lanes>(lo: usize, end: usize) -> impl Iterator<Item = usize> {
+    debug_assert!(
+        end >= lo + V::N,
+        "a step of {} does not fit in {lo}..{end}",
+        V::N
+    );
+    (lo..end).step_by(V::N).map(move |i| i.min(end - V::N))
 }
