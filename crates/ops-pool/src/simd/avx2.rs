@@ -9,9 +9,6 @@
 //! `core_tensor::simd::has_avx2()`, and the methods are `#[inline(always)]`,
 //! so the intrinsics run on a CPU with AVX2 and are compiled inside those
 //! functions.
-//!
-//! The free `interleave_ps`/`interleave_pd` after the two types serve the
-//! steps of `spread_3x3_s2`, which are not yet written over [`Lanes`].
 
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
@@ -398,26 +395,4 @@ impl Lanes for F64x4 {
             _mm256_castsi256_pd(_mm256_cmpeq_epi64(c, _mm256_set1_epi64x(i64::from(k))))
         })
     }
-}
-
-/// The lanes of `a` and `b` alternated, in order, over two vectors.
-#[inline]
-#[target_feature(enable = "avx2")]
-pub(super) fn interleave_ps(a: __m256, b: __m256) -> (__m256, __m256) {
-    let (lo, hi) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
-    (
-        _mm256_permute2f128_ps::<0x20>(lo, hi),
-        _mm256_permute2f128_ps::<0x31>(lo, hi),
-    )
-}
-
-/// [`interleave_ps`] for `f64`.
-#[inline]
-#[target_feature(enable = "avx2")]
-pub(super) fn interleave_pd(a: __m256d, b: __m256d) -> (__m256d, __m256d) {
-    let (lo, hi) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
-    (
-        _mm256_permute2f128_pd::<0x20>(lo, hi),
-        _mm256_permute2f128_pd::<0x31>(lo, hi),
-    )
 }

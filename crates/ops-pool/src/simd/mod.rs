@@ -5,6 +5,11 @@
 //! type itself, and reports how much it did (or `None`/`false` when it could
 //! not run), so its caller finishes with portable code that gives the same
 //! bits.
+//!
+//! Each step is written once, generic over the lane type of `lane.rs` (the
+//! operations the steps are made of), in a function compiled for AVX2;
+//! `avx2.rs` implements that trait for eight `f32` and four `f64` lanes,
+//! and the step files instantiate each step for both.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
