@@ -339,20 +339,30 @@ mod avx2 {
         if d.is_some_and(|d| d.len() < n) {
             return 0;
         }
-        let (zero, kv) = (V::zero(), V::splat(k.unwrap_or(V::Elem::cast(1.0))));
-        for (i, yo) in y[..n].chunks_exact_mut(l).enumerate() {
-            let (tw, bw) = (
-                &t[2 * l * i..2 * l * (i + 1)],
-                &b[2 * l * i..2 * l * (i + 1)],
-            );
+        let zero = V::zero();
+        // The window sums of one step, in window order.
+        let sums = |tw: &[V::Elem], bw: &[V::Elem]| {
             let p = pair_sums_of(V::load(tw), V::load(&tw[l..]));
             let q = pair_sums_of(V::load(bw), V::load(&bw[l..]));
-            let s = zero.add(p).add(q).window_order();
-            let m = match d {
-                Some(d) => s.div(V::load(&d[l * i..])),
-                None => s.mul(kv),
-            };
-            m.store_uninit(yo);
+            zero.add(p).add(q).window_order()
+        };
+        let steps = y[..n].chunks_exact_mut(l).zip(
+            t[..2 * n]
+                .chunks_exact(2 * l)
+                .zip(b[..2 * n].chunks_exact(2 * l)),
+        );
+        match d {
+            Some(d) => {
+                for ((yo, (tw, bw)), ds) in steps.zip(d[..n].chunks_exact(l)) {
+                    sums(tw, bw).div(V::load(ds)).store_uninit(yo);
+                }
+            }
+            None => {
+                let kv = V::splat(k.unwrap_or(V::Elem::cast(1.0)));
+                for (yo, (tw, bw)) in steps {
+                    sums(tw, bw).mul(kv).store_uninit(yo);
+                }
+            }
         }
         n
     }
