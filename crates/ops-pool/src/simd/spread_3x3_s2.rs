@@ -135,6 +135,7 @@ fn at<F: Float>(wins: &[WindowRow<'_, F>], aw: &AxisPlan, c: usize) -> F {
 /// for a row of `aw`: window `j_lo - 1` exists, window `j_end - 1` is the
 /// last one, and the positions `2·j_lo .. 2·j_end` are inside the row.
 /// `None` when fewer than `lanes` windows qualify.
+#[inline]
 fn step_range(aw: &AxisPlan, lanes: usize) -> Option<(usize, usize)> {
     let off = (-aw.start[0]) as usize;
     let j_lo = off.div_ceil(2).max(1);
