@@ -90,22 +90,15 @@ pub(crate) fn interior<F: Float, O: Offset, const R: usize>(
 mod avx2 {
     use crate::simd::lane::{Lanes, step_starts};
 
-    /// Whether the real rows' last values (`r[2n]`, which the sums do not
-    /// cover) are finite.
+    /// See [`super::interior`]: the values-only steps or the steps with
+    /// codes, `V::N` windows per step. Two entry points rather than one
+    /// with a branch, so that each stays small enough for the compiler to
+    /// inline into the callers' loops over output rows.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
     #[inline(always)]
-    fn last_finite<T: Copy + Into<f64>, const R: usize>(
-        rows: [&[T]; R],
-        real: [bool; R],
-        n: usize,
-    ) -> bool {
-        (0..R).all(|k| !real[k] || rows[k][2 * n].into().is_finite())
-    }
-
-    /// See [`super::interior`]: `V::N` windows per step, written once for
-    /// both lane types (see the module docs).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(super) fn steps<V: Lanes, const R: usize>(
+    pub(super) unsafe fn steps<V: Lanes, const R: usize>(
         rows: [&[V::Elem]; R],
         real: [bool; R],
         y: &mut [V::Elem],
@@ -114,59 +107,109 @@ mod avx2 {
     where
         V::Elem: Into<f64>,
     {
-        let (l, n) = (V::N, y.len());
-        if n < l || rows.iter().any(|r| r.len() < 2 * n + 1) {
-            return None;
-        }
-        let mut acc = [V::zero(); R];
+        // SAFETY (both): the caller guarantees AVX2.
         match t {
-            None => {
-                for i in step_starts::<V>(0, n) {
-                    let mut m = V::zero();
-                    for (k, r) in rows.iter().enumerate() {
-                        let ([a, b, c], sum) = V::taps3(&r[2 * i..]);
-                        acc[k] = acc[k].add(sum);
-                        m = if k == 0 { a } else { a.max(m) };
-                        m = c.max(b.max(m));
-                    }
-                    m.window_order().store(&mut y[i..i + l]);
-                }
-            }
-            Some(t) => {
-                if t.len() != n {
-                    return None;
-                }
-                // The code of tap `t` (row-major in the window), in every
-                // lane.
-                let codes: [V; 9] = std::array::from_fn(|t| V::code(t as u8));
-                for i in step_starts::<V>(0, n) {
-                    // Row 0's first tap starts the running maximum (code 0).
-                    let (taps, sum) = V::taps3(&rows[0][2 * i..]);
-                    acc[0] = acc[0].add(sum);
-                    let (mut m, mut c) = (taps[0], V::zero());
-                    for (tap, &v) in taps.iter().enumerate().skip(1) {
-                        V::take(&mut m, &mut c, v, codes[tap]);
-                    }
-                    for k in 1..R {
-                        let (taps, sum) = V::taps3(&rows[k][2 * i..]);
-                        acc[k] = acc[k].add(sum);
-                        for (tap, &v) in taps.iter().enumerate() {
-                            V::take(&mut m, &mut c, v, codes[3 * k + tap]);
-                        }
-                    }
-                    m.window_order().store(&mut y[i..i + l]);
-                    c.store_codes(&mut t[i..i + l]);
-                }
-            }
+            None => unsafe { values::<V, R>(rows, real, y) },
+            Some(t) => unsafe { coded::<V, R>(rows, real, y, t) },
         }
-        // The real rows' sums, each lane `s - s`: ordered (not NaN) in every
-        // lane exactly when every sum is finite.
+    }
+
+    /// Whether the steps can run: at least one step of windows, and rows
+    /// that hold every tap of the `n` windows.
+    #[inline(always)]
+    fn fits<T, const R: usize>(rows: &[&[T]; R], n: usize, l: usize) -> bool {
+        n >= l && rows.iter().all(|r| r.len() > 2 * n)
+    }
+
+    /// Whether every value the steps read from the real rows was finite:
+    /// the rows' sums `acc`, each lane `s - s`, ordered (not NaN) in every
+    /// lane exactly when every sum is finite; and the real rows' last
+    /// values (`r[2n]`, which the sums do not cover).
+    #[inline(always)]
+    fn finite<V: Lanes, const R: usize>(
+        acc: [V; R],
+        rows: [&[V::Elem]; R],
+        real: [bool; R],
+        n: usize,
+    ) -> bool
+    where
+        V::Elem: Into<f64>,
+    {
         let mut sum = V::zero();
         for (a, _) in acc.iter().zip(real).filter(|(_, real)| *real) {
             sum = sum.add(*a);
         }
         let d = sum.sub(sum);
-        Some(d.all_ordered() && last_finite(rows, real, n))
+        d.all_ordered() && (0..R).all(|k| !real[k] || rows[k][2 * n].into().is_finite())
+    }
+
+    /// The maxima of the windows, without codes (see the module docs).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn values<V: Lanes, const R: usize>(
+        rows: [&[V::Elem]; R],
+        real: [bool; R],
+        y: &mut [V::Elem],
+    ) -> Option<bool>
+    where
+        V::Elem: Into<f64>,
+    {
+        let (l, n) = (V::N, y.len());
+        if !fits(&rows, n, l) {
+            return None;
+        }
+        let mut acc = [V::zero(); R];
+        for i in step_starts::<V>(0, n) {
+            let mut m = V::zero();
+            for (k, r) in rows.iter().enumerate() {
+                let ([a, b, c], sum) = V::taps3(&r[2 * i..]);
+                acc[k] = acc[k].add(sum);
+                m = if k == 0 { a } else { a.max(m) };
+                m = c.max(b.max(m));
+            }
+            m.window_order().store(&mut y[i..i + l]);
+        }
+        Some(finite(acc, rows, real, n))
+    }
+
+    /// The maxima of the windows and their codes (see the module docs).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn coded<V: Lanes, const R: usize>(
+        rows: [&[V::Elem]; R],
+        real: [bool; R],
+        y: &mut [V::Elem],
+        t: &mut [u8],
+    ) -> Option<bool>
+    where
+        V::Elem: Into<f64>,
+    {
+        let (l, n) = (V::N, y.len());
+        if !fits(&rows, n, l) || t.len() != n {
+            return None;
+        }
+        let mut acc = [V::zero(); R];
+        // The code of tap `t` (row-major in the window), in every lane.
+        let codes: [V; 9] = std::array::from_fn(|t| V::code(t as u8));
+        for i in step_starts::<V>(0, n) {
+            // Row 0's first tap starts the running maximum (code 0).
+            let (taps, sum) = V::taps3(&rows[0][2 * i..]);
+            acc[0] = acc[0].add(sum);
+            let (mut m, mut c) = (taps[0], V::zero());
+            for (tap, &v) in taps.iter().enumerate().skip(1) {
+                V::take(&mut m, &mut c, v, codes[tap]);
+            }
+            for k in 1..R {
+                let (taps, sum) = V::taps3(&rows[k][2 * i..]);
+                acc[k] = acc[k].add(sum);
+                for (tap, &v) in taps.iter().enumerate() {
+                    V::take(&mut m, &mut c, v, codes[3 * k + tap]);
+                }
+            }
+            m.window_order().store(&mut y[i..i + l]);
+            c.store_codes(&mut t[i..i + l]);
+        }
+        Some(finite(acc, rows, real, n))
     }
 }
 
