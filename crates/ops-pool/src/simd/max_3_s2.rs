@@ -19,17 +19,18 @@
 //! steps check as they load them) values and codes (ties, `-0.0` against
 //! `0.0`) are bitwise those of the scalar loop.
 //!
-//! The step body is written once, generic over the lane type
-//! ([`super::lane::Lanes`], whose `taps3` is the split above), in the loops
-//! of a `#[target_feature]` function ([`super::lane::step_starts`]), with
-//! the code constants built once before them. Passed to a helper as a
-//! closure, the body is compiled out of line, its accumulators kept in
-//! memory and row 0's taps run as a loop.
+//! The two step bodies (values only, and values with codes) are each
+//! written once, generic over the lane type ([`super::lane::Lanes`], whose
+//! `taps3` is the split above), in the loops of `#[target_feature]`
+//! functions ([`super::lane::step_starts`]), with the code constants built
+//! once before them. Passed to a helper as a closure, a body is compiled
+//! out of line, its accumulators kept in memory and row 0's taps run as a
+//! loop; two functions rather than one with a branch keep each small
+//! enough for the compiler to inline into the callers' loops over rows.
 //!
-//! Rows shorter than one step, CPUs
-//! without AVX2 and element types other than `f32`/`f64` are left to the
-//! caller (0 windows done); a last step overlapping the one before covers
-//! a remainder.
+//! Rows shorter than one step, CPUs without AVX2 and element types other
+//! than `f32`/`f64` are left to the caller (0 windows done); a last step
+//! overlapping the one before covers a remainder.
 
 use core_tensor::Float;
 
