@@ -19,20 +19,24 @@
 //! steps check as they load them) values and codes (ties, `-0.0` against
 //! `0.0`) are bitwise those of the scalar loop.
 //!
-//! The step bodies are written in the loops of the `#[target_feature]`
-//! functions ([`core_tensor::simd::step_starts`]), with the code
-//! constants built once before them. Passed to a helper as a closure, the
-//! body is compiled out of line, its accumulators kept in memory and
-//! row 0's taps run as a loop.
+//! The two step bodies (values only, and values with codes) are each
+//! written once, generic over the lane type ([`super::lane::Lanes`], whose
+//! `taps3` is the split above), in the loops of `#[target_feature]`
+//! functions ([`super::lane::step_starts`]), with the code constants built
+//! once before them. Passed to a helper as a closure, a body is compiled
+//! out of line, its accumulators kept in memory and row 0's taps run as a
+//! loop; two functions rather than one with a branch keep each small
+//! enough for the compiler to inline into the callers' loops over rows.
 //!
-//! Rows shorter than one step, CPUs
-//! without AVX2 and element types other than `f32`/`f64` are left to the
-//! caller (0 windows done); a last step overlapping the one before covers
-//! a remainder.
+//! Rows shorter than one step, CPUs without AVX2 and element types other
+//! than `f32`/`f64` are left to the caller (0 windows done); a last step
+//! overlapping the one before covers a remainder.
 
 use core_tensor::Float;
 
 use crate::argmax::Offset;
+#[cfg(target_arch = "x86_64")]
+use crate::simd::avx2::{F32x8, F64x4};
 
 /// Writes the maxima of windows `0..y.len()` of the `R` rows (and their codes
 /// `0..3R` into `t`, when given), returning whether every value it read from
@@ -67,12 +71,12 @@ pub(crate) fn interior<F: Float, O: Offset, const R: usize>(
         if let Some(y) = same_slice_mut::<F, f32>(y) {
             let rows = rows.map(|r| same_slice::<F, f32>(r).expect("F is f32"));
             // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
-            return unsafe { avx2::f32x8(rows, real, y, codes) };
+            return unsafe { avx2::steps::<F32x8, R>(rows, real, y, codes) };
         }
         if let Some(y) = same_slice_mut::<F, f64>(y) {
             let rows = rows.map(|r| same_slice::<F, f64>(r).expect("F is f64"));
             // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
-            return unsafe { avx2::f64x4(rows, real, y, codes) };
+            return unsafe { avx2::steps::<F64x4, R>(rows, real, y, codes) };
         }
         None
     }
@@ -84,194 +88,130 @@ pub(crate) fn interior<F: Float, O: Offset, const R: usize>(
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) mod avx2 {
-    use std::arch::x86_64::*;
+mod avx2 {
+    use crate::simd::lane::{Lanes, step_starts};
 
-    use core_tensor::simd::step_starts;
-
-    use crate::simd::avx2::{
-        code_pd, code_ps, order_pd, order_ps, store_codes_pd, store_codes_ps, take_pd, take_ps,
-    };
-
-    /// Taps 0, 1, 2 of windows `i..i + 8` of one row (`r[2i..2i + 17]`),
-    /// windows in the lane order 0, 1, 4, 5, 2, 3, 6, 7, and the sum of
-    /// `r[2i..2i + 16]` lane by lane (for the finiteness check).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn taps_f32(r: &[f32], i: usize) -> ([__m256; 3], __m256) {
-        let w = &r[2 * i..2 * i + 17];
-        // SAFETY: `w` holds 17 values: the loads at 0, 8, 2 and 9 read
-        // eight each, within it.
-        let (v0, v1, u0, u1) = unsafe {
-            (
-                _mm256_loadu_ps(w.as_ptr()),
-                _mm256_loadu_ps(w.as_ptr().add(8)),
-                _mm256_loadu_ps(w.as_ptr().add(2)),
-                _mm256_loadu_ps(w.as_ptr().add(9)),
-            )
-        };
-        let taps = [
-            _mm256_shuffle_ps::<0x88>(v0, v1),
-            _mm256_shuffle_ps::<0xDD>(v0, v1),
-            _mm256_shuffle_ps::<0xD8>(u0, u1),
-        ];
-        (taps, _mm256_add_ps(v0, v1))
-    }
-
-    /// Taps 0, 1, 2 of windows `i..i + 4` of one row (`r[2i..2i + 9]`),
-    /// windows in the lane order 0, 2, 1, 3, and the sum of `r[2i..2i + 8]`
-    /// lane by lane.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn taps_f64(r: &[f64], i: usize) -> ([__m256d; 3], __m256d) {
-        let w = &r[2 * i..2 * i + 9];
-        // SAFETY: `w` holds nine values: the loads at 0, 4, 2 and 5 read
-        // four each, within it.
-        let (v0, v1, u0, u1) = unsafe {
-            (
-                _mm256_loadu_pd(w.as_ptr()),
-                _mm256_loadu_pd(w.as_ptr().add(4)),
-                _mm256_loadu_pd(w.as_ptr().add(2)),
-                _mm256_loadu_pd(w.as_ptr().add(5)),
-            )
-        };
-        let taps = [
-            _mm256_unpacklo_pd(v0, v1),
-            _mm256_unpackhi_pd(v0, v1),
-            _mm256_shuffle_pd::<0b1010>(u0, u1),
-        ];
-        (taps, _mm256_add_pd(v0, v1))
-    }
-
-    /// Whether the real rows' last values (`r[2n]`, which the sums do not
-    /// cover) are finite.
+    /// See [`super::interior`]: the values-only steps or the steps with
+    /// codes, `V::N` windows per step. Two entry points rather than one
+    /// with a branch, so that each stays small enough for the compiler to
+    /// inline into the callers' loops over output rows.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
     #[inline(always)]
-    fn last_finite<T: Copy + Into<f64>, const R: usize>(
-        rows: [&[T]; R],
+    pub(super) unsafe fn steps<V: Lanes, const R: usize>(
+        rows: [&[V::Elem]; R],
+        real: [bool; R],
+        y: &mut [V::Elem],
+        t: Option<&mut [u8]>,
+    ) -> Option<bool>
+    where
+        V::Elem: Into<f64>,
+    {
+        // SAFETY (both): the caller guarantees AVX2.
+        match t {
+            None => unsafe { values::<V, R>(rows, real, y) },
+            Some(t) => unsafe { coded::<V, R>(rows, real, y, t) },
+        }
+    }
+
+    /// Whether the steps can run: at least one step of windows, and rows
+    /// that hold every tap of the `n` windows.
+    #[inline(always)]
+    fn fits<T, const R: usize>(rows: &[&[T]; R], n: usize, l: usize) -> bool {
+        n >= l && rows.iter().all(|r| r.len() > 2 * n)
+    }
+
+    /// Whether every value the steps read from the real rows was finite:
+    /// the rows' sums `acc`, each lane `s - s`, ordered (not NaN) in every
+    /// lane exactly when every sum is finite; and the real rows' last
+    /// values (`r[2n]`, which the sums do not cover).
+    #[inline(always)]
+    fn finite<V: Lanes, const R: usize>(
+        acc: [V; R],
+        rows: [&[V::Elem]; R],
         real: [bool; R],
         n: usize,
-    ) -> bool {
-        (0..R).all(|k| !real[k] || rows[k][2 * n].into().is_finite())
+    ) -> bool
+    where
+        V::Elem: Into<f64>,
+    {
+        let mut sum = V::zero();
+        for (a, _) in acc.iter().zip(real).filter(|(_, real)| *real) {
+            sum = sum.add(*a);
+        }
+        let d = sum.sub(sum);
+        d.all_ordered() && (0..R).all(|k| !real[k] || rows[k][2 * n].into().is_finite())
     }
 
-    /// The steps for one element type: `$l` windows per step, `$taps`
-    /// the taps of one row, `$order` back to window order, `$code` a tap's
-    /// code in every lane, `$take` the strictly-larger update, `$store_codes`
-    /// the codes as bytes, `$cmp` and `$movemask` for the finiteness test
-    /// (all `$full` lanes ordered).
-    macro_rules! steps_fn {
-        ($name:ident, $t:ty, $v:ty, $l:expr, $taps:ident, $zero:ident, $add:ident,
-         $sub:ident, $max:ident, $store:ident, $order:ident, $code:ident, $take:ident,
-         $store_codes:ident, $cmp:ident, $movemask:ident, $full:expr) => {
-            /// `$l` windows per step; see the module docs.
-            #[inline]
-            #[target_feature(enable = "avx2")]
-            pub(super) fn $name<const R: usize>(
-                rows: [&[$t]; R],
-                real: [bool; R],
-                y: &mut [$t],
-                t: Option<&mut [u8]>,
-            ) -> Option<bool> {
-                let n = y.len();
-                if n < $l || rows.iter().any(|r| r.len() < 2 * n + 1) {
-                    return None;
-                }
-                let mut acc = [$zero(); R];
-                match t {
-                    None => {
-                        for i in step_starts::<{ $l }>(0, n) {
-                            let mut m = $zero();
-                            for (k, r) in rows.iter().enumerate() {
-                                let ([a, b, c], sum) = $taps(r, i);
-                                acc[k] = $add(acc[k], sum);
-                                m = if k == 0 { a } else { $max(a, m) };
-                                m = $max(c, $max(b, m));
-                            }
-                            let out = &mut y[i..i + $l];
-                            // SAFETY: `out` holds `$l` values.
-                            unsafe { $store(out.as_mut_ptr(), $order(m)) };
-                        }
-                    }
-                    Some(t) => {
-                        if t.len() != n {
-                            return None;
-                        }
-                        // The code of tap `t` (row-major in the window), in
-                        // every lane.
-                        let codes: [$v; 9] = std::array::from_fn(|t| $code(t as _));
-                        for i in step_starts::<{ $l }>(0, n) {
-                            // Row 0's first tap starts the running maximum
-                            // (code 0).
-                            let (taps, sum) = $taps(rows[0], i);
-                            acc[0] = $add(acc[0], sum);
-                            let (mut m, mut c) = (taps[0], $zero());
-                            for (tap, &v) in taps.iter().enumerate().skip(1) {
-                                $take(&mut m, &mut c, v, codes[tap]);
-                            }
-                            for k in 1..R {
-                                let (taps, sum) = $taps(rows[k], i);
-                                acc[k] = $add(acc[k], sum);
-                                for (tap, &v) in taps.iter().enumerate() {
-                                    $take(&mut m, &mut c, v, codes[3 * k + tap]);
-                                }
-                            }
-                            let out = &mut y[i..i + $l];
-                            // SAFETY: `out` holds `$l` values.
-                            unsafe { $store(out.as_mut_ptr(), $order(m)) };
-                            $store_codes(c, &mut t[i..i + $l]);
-                        }
-                    }
-                }
-                // The real rows' sums, each lane `s - s`: ordered (not NaN)
-                // in every lane exactly when every sum is finite.
-                let mut sum = $zero();
-                for (a, _) in acc.iter().zip(real).filter(|(_, real)| *real) {
-                    sum = $add(sum, *a);
-                }
-                let d = $sub(sum, sum);
-                let ordered = $movemask($cmp::<_CMP_ORD_Q>(d, d)) == $full;
-                Some(ordered && last_finite(rows, real, n))
+    /// The maxima of the windows, without codes (see the module docs).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn values<V: Lanes, const R: usize>(
+        rows: [&[V::Elem]; R],
+        real: [bool; R],
+        y: &mut [V::Elem],
+    ) -> Option<bool>
+    where
+        V::Elem: Into<f64>,
+    {
+        let (l, n) = (V::N, y.len());
+        if !fits(&rows, n, l) {
+            return None;
+        }
+        let mut acc = [V::zero(); R];
+        for i in step_starts::<V>(0, n) {
+            let mut m = V::zero();
+            for (k, r) in rows.iter().enumerate() {
+                let ([a, b, c], sum) = V::taps3(&r[2 * i..]);
+                acc[k] = acc[k].add(sum);
+                m = if k == 0 { a } else { a.max(m) };
+                m = c.max(b.max(m));
             }
-        };
+            m.window_order().store(&mut y[i..i + l]);
+        }
+        Some(finite(acc, rows, real, n))
     }
-    steps_fn!(
-        f32x8,
-        f32,
-        __m256,
-        8,
-        taps_f32,
-        _mm256_setzero_ps,
-        _mm256_add_ps,
-        _mm256_sub_ps,
-        _mm256_max_ps,
-        _mm256_storeu_ps,
-        order_ps,
-        code_ps,
-        take_ps,
-        store_codes_ps,
-        _mm256_cmp_ps,
-        _mm256_movemask_ps,
-        0xFF
-    );
-    steps_fn!(
-        f64x4,
-        f64,
-        __m256d,
-        4,
-        taps_f64,
-        _mm256_setzero_pd,
-        _mm256_add_pd,
-        _mm256_sub_pd,
-        _mm256_max_pd,
-        _mm256_storeu_pd,
-        order_pd,
-        code_pd,
-        take_pd,
-        store_codes_pd,
-        _mm256_cmp_pd,
-        _mm256_movemask_pd,
-        0xF
-    );
+
+    /// The maxima of the windows and their codes (see the module docs).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn coded<V: Lanes, const R: usize>(
+        rows: [&[V::Elem]; R],
+        real: [bool; R],
+        y: &mut [V::Elem],
+        t: &mut [u8],
+    ) -> Option<bool>
+    where
+        V::Elem: Into<f64>,
+    {
+        let (l, n) = (V::N, y.len());
+        if !fits(&rows, n, l) || t.len() != n {
+            return None;
+        }
+        let mut acc = [V::zero(); R];
+        // The code of tap `t` (row-major in the window), in every lane.
+        let codes: [V; 9] = std::array::from_fn(|t| V::code(t as u8));
+        for i in step_starts::<V>(0, n) {
+            // Row 0's first tap starts the running maximum (code 0).
+            let (taps, sum) = V::taps3(&rows[0][2 * i..]);
+            acc[0] = acc[0].add(sum);
+            let (mut m, mut c) = (taps[0], V::zero());
+            for (tap, &v) in taps.iter().enumerate().skip(1) {
+                V::take(&mut m, &mut c, v, codes[tap]);
+            }
+            for k in 1..R {
+                let (taps, sum) = V::taps3(&rows[k][2 * i..]);
+                acc[k] = acc[k].add(sum);
+                for (tap, &v) in taps.iter().enumerate() {
+                    V::take(&mut m, &mut c, v, codes[3 * k + tap]);
+                }
+            }
+            m.window_order().store(&mut y[i..i + l]);
+            c.store_codes(&mut t[i..i + l]);
+        }
+        Some(finite(acc, rows, real, n))
+    }
 }
 
 #[cfg(test)]

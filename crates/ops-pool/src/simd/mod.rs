@@ -5,9 +5,16 @@
 //! type itself, and reports how much it did (or `None`/`false` when it could
 //! not run), so its caller finishes with portable code that gives the same
 //! bits.
+//!
+//! Each step is written once, generic over the lane type of `lane.rs` (the
+//! operations the steps are made of), in a function compiled for AVX2;
+//! `avx2.rs` implements that trait for eight `f32` and four `f64` lanes,
+//! and the step files instantiate each step for both.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod lane;
 pub(crate) mod max_3_s2;
 pub(crate) mod pairs;
 pub(crate) mod spread_3x3_s2;

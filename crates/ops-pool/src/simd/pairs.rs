@@ -18,12 +18,16 @@
 //! with one cross-lane permute; the backward duplicates each value with
 //! unpacks and lane permutes. Every lane does the same rounded operations,
 //! in the same order, as the scalar loops, so the results are bitwise the
-//! same. The step sets for the two element types come from one template
-//! (`put_fns!`) over small per-type helpers.
+//! same. Each step is written once, generic over the lane type
+//! ([`super::lane::Lanes`]: eight `f32` or four `f64` lanes), in a function
+//! compiled for AVX2.
 
 use std::mem::MaybeUninit;
 
 use core_tensor::Float;
+
+#[cfg(target_arch = "x86_64")]
+use crate::simd::avx2::{F32x8, F64x4};
 
 /// `y[i] += x[2i] + x[2i+1]` for as many whole steps as fit; returns how
 /// many `y` it updated (0 without AVX2 or for an element type other than
@@ -36,8 +40,8 @@ pub(crate) fn add_pair_sums<F: Float>(x: &[F], y: &mut [F]) -> usize {
             x,
             y,
             // SAFETY (both): `on_avx2_floats` calls these only on a CPU with AVX2.
-            |x, y| unsafe { avx2::pair_sums_f32(x, y) },
-            |x, y| unsafe { avx2::pair_sums_f64(x, y) },
+            |x, y| unsafe { avx2::pair_sums::<F32x8>(x, y) },
+            |x, y| unsafe { avx2::pair_sums::<F64x4>(x, y) },
         )
         .unwrap_or(0)
     }
@@ -59,8 +63,8 @@ pub(crate) fn add_spread<F: Float>(x: &mut [F], c: &[F]) -> usize {
             c,
             x,
             // SAFETY (both): `on_avx2_floats` calls these only on a CPU with AVX2.
-            |c, x| unsafe { avx2::spread_f32(x, c) },
-            |c, x| unsafe { avx2::spread_f64(x, c) },
+            |c, x| unsafe { avx2::spread::<F32x8>(x, c) },
+            |c, x| unsafe { avx2::spread::<F64x4>(x, c) },
         )
         .unwrap_or(0)
     }
@@ -112,7 +116,7 @@ pub(crate) fn put_quad_means<F: Float>(
             let k = k.map(|k| k.widen() as f32);
             let d = d.and_then(same_slice::<F, f32>);
             // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
-            return unsafe { avx2::quad_means_f32(t, b, k, d, y) };
+            return unsafe { avx2::quad_means::<F32x8>(t, b, k, d, y) };
         }
         if let (Some(t), Some(b), Some(y)) = (
             same_slice::<F, f64>(t),
@@ -122,7 +126,7 @@ pub(crate) fn put_quad_means<F: Float>(
             let k = k.map(|k| k.widen());
             let d = d.and_then(same_slice::<F, f64>);
             // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
-            return unsafe { avx2::quad_means_f64(t, b, k, d, y) };
+            return unsafe { avx2::quad_means::<F64x4>(t, b, k, d, y) };
         }
         0
     }
@@ -155,7 +159,7 @@ pub(crate) fn put_spread_twice<F: Float>(
             same_slice_mut::<U<F>, U<f32>>(b),
         ) {
             // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
-            return unsafe { avx2::spread_twice_f32(c, t, b) };
+            return unsafe { avx2::spread_twice::<F32x8>(c, t, b) };
         }
         if let (Some(c), Some(t), Some(b)) = (
             same_slice::<F, f64>(c),
@@ -163,7 +167,7 @@ pub(crate) fn put_spread_twice<F: Float>(
             same_slice_mut::<U<F>, U<f64>>(b),
         ) {
             // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
-            return unsafe { avx2::spread_twice_f64(c, t, b) };
+            return unsafe { avx2::spread_twice::<F64x4>(c, t, b) };
         }
         0
     }
@@ -200,7 +204,7 @@ pub(crate) fn put_coded_spread_twice<F: Float>(
             same_slice_mut::<U<F>, U<f32>>(b),
         ) {
             // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
-            return unsafe { avx2::coded_spread_f32(dy, codes, t, b) };
+            return unsafe { avx2::coded_spread::<F32x8>(dy, codes, t, b) };
         }
         if let (Some(dy), Some(t), Some(b)) = (
             same_slice::<F, f64>(dy),
@@ -208,7 +212,7 @@ pub(crate) fn put_coded_spread_twice<F: Float>(
             same_slice_mut::<U<F>, U<f64>>(b),
         ) {
             // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
-            return unsafe { avx2::coded_spread_f64(dy, codes, t, b) };
+            return unsafe { avx2::coded_spread::<F64x4>(dy, codes, t, b) };
         }
         0
     }
@@ -249,7 +253,7 @@ pub(crate) fn put_quad_max<F: Float, O: 'static>(
             same_slice_mut::<F, f32>(y),
         ) {
             // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
-            return unsafe { avx2::quad_max_f32(t, b, y, codes) };
+            return unsafe { avx2::quad_max::<F32x8>(t, b, y, codes) };
         }
         if let (Some(t), Some(b), Some(y)) = (
             same_slice::<F, f64>(t),
@@ -257,7 +261,7 @@ pub(crate) fn put_quad_max<F: Float, O: 'static>(
             same_slice_mut::<F, f64>(y),
         ) {
             // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
-            return unsafe { avx2::quad_max_f64(t, b, y, codes) };
+            return unsafe { avx2::quad_max::<F64x4>(t, b, y, codes) };
         }
         (0, true)
     }
@@ -269,370 +273,188 @@ pub(crate) fn put_quad_max<F: Float, O: 'static>(
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) mod avx2 {
-    use std::arch::x86_64::*;
+mod avx2 {
     use std::mem::MaybeUninit;
 
-    use crate::simd::avx2::{
-        code_pd, code_ps, interleave_pd, interleave_ps, order_pd, order_ps, store_codes_pd,
-        store_codes_ps, take_pd, take_ps,
-    };
+    use core_tensor::Float;
 
-    /// The writing kernels for one element type: `$v` the vector type, `$l`
-    /// its lanes, `$pairs(v0, v1)` the pair sums of 2`$l` values in the
-    /// lane order that `$order` restores, `$dup(c)` each value twice, in
-    /// order, over two vectors.
-    macro_rules! put_fns {
-        ($means:ident, $twice:ident, $t:ty, $v:ty, $l:expr,
-         $load:ident, $store:ident, $set1:ident, $zero:ident, $add:ident, $mul:ident, $div:ident,
-         $pairs:ident, $order:ident, $dup:ident, $coded:ident, $and:ident, $masks:ident,
-         $interleave:ident, $quadmax:ident, $evenodd:ident, $code:ident, $take:ident,
-         $store_codes:ident, $unord:ident, $or:ident, $movemask:ident) => {
-            /// See [`super::put_quad_means`] (`k` for `Mean::Times`, `d`
-            /// for `Mean::Over`).
-            #[inline]
-            #[target_feature(enable = "avx2")]
-            pub(super) fn $means(
-                t: &[$t],
-                b: &[$t],
-                k: Option<$t>,
-                d: Option<&[$t]>,
-                y: &mut [MaybeUninit<$t>],
-            ) -> usize {
-                let n = y.len().min(t.len() / 2).min(b.len() / 2) / $l * $l;
-                if d.is_some_and(|d| d.len() < n) {
-                    return 0;
-                }
-                let (zero, kv) = ($zero(), $set1(k.unwrap_or(1.0)));
-                for (i, yo) in y[..n].chunks_exact_mut($l).enumerate() {
-                    let (tw, bw) = (
-                        &t[2 * $l * i..2 * $l * (i + 1)],
-                        &b[2 * $l * i..2 * $l * (i + 1)],
-                    );
-                    // SAFETY: `tw` and `bw` hold 2`$l` values, `yo` `$l`, and
-                    // `d` (when given) at least `n`.
-                    unsafe {
-                        let p = $pairs($load(tw.as_ptr()), $load(tw.as_ptr().add($l)));
-                        let q = $pairs($load(bw.as_ptr()), $load(bw.as_ptr().add($l)));
-                        let s = $order($add($add(zero, p), q));
-                        let m = match d {
-                            Some(d) => $div(s, $load(d.as_ptr().add($l * i))),
-                            None => $mul(s, kv),
-                        };
-                        $store(yo.as_mut_ptr().cast(), m);
-                    }
-                }
-                n
-            }
+    use crate::simd::lane::Lanes;
 
-            /// See [`super::put_spread_twice`].
-            #[inline]
-            #[target_feature(enable = "avx2")]
-            pub(super) fn $twice(
-                c: &[$t],
-                t: &mut [MaybeUninit<$t>],
-                b: &mut [MaybeUninit<$t>],
-            ) -> usize {
-                let n = c.len().min(t.len() / 2).min(b.len() / 2) / $l * $l;
-                let zero = $zero();
-                let rows = t[..2 * n]
-                    .chunks_exact_mut(2 * $l)
-                    .zip(b[..2 * n].chunks_exact_mut(2 * $l));
-                for ((tw, bw), cs) in rows.zip(c[..n].chunks_exact($l)) {
-                    // SAFETY: `tw` and `bw` hold 2`$l` values and `cs` `$l`.
-                    unsafe {
-                        let (first, second) = $dup($add(zero, $load(cs.as_ptr())));
-                        for w in [tw, bw] {
-                            $store(w.as_mut_ptr().cast(), first);
-                            $store(w.as_mut_ptr().add($l).cast(), second);
-                        }
-                    }
-                }
-                n
-            }
+    /// The sums of the pairs of the `2N` values `v0`, `v1`, in the lane
+    /// order of [`Lanes::even_odd`].
+    #[inline(always)]
+    fn pair_sums_of<V: Lanes>(v0: V, v1: V) -> V {
+        let (even, odd) = V::even_odd(v0, v1);
+        even.add(odd)
+    }
 
-            /// See [`super::put_coded_spread_twice`].
-            #[inline]
-            #[target_feature(enable = "avx2")]
-            pub(super) fn $coded(
-                dy: &[$t],
-                codes: &[u8],
-                t: &mut [MaybeUninit<$t>],
-                b: &mut [MaybeUninit<$t>],
-            ) -> usize {
-                let n = dy.len().min(codes.len()).min(t.len() / 2).min(b.len() / 2) / $l * $l;
-                let zero = $zero();
-                let rows = t[..2 * n]
-                    .chunks_exact_mut(2 * $l)
-                    .zip(b[..2 * n].chunks_exact_mut(2 * $l));
-                let windows = dy[..n].chunks_exact($l).zip(codes[..n].chunks_exact($l));
-                for ((tw, bw), (ds, cs)) in rows.zip(windows) {
-                    // SAFETY: `tw` and `bw` hold 2`$l` values, `ds` and `cs` `$l`.
-                    unsafe {
-                        let v = $add(zero, $load(ds.as_ptr()));
-                        let [m0, m1, m2, m3] = $masks(cs);
-                        let top = $interleave($and(v, m0), $and(v, m1));
-                        let bottom = $interleave($and(v, m2), $and(v, m3));
-                        for (w, (first, second)) in [(tw, top), (bw, bottom)] {
-                            $store(w.as_mut_ptr().cast(), first);
-                            $store(w.as_mut_ptr().add($l).cast(), second);
-                        }
-                    }
-                }
-                n
-            }
+    /// See [`super::add_pair_sums`].
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn pair_sums<V: Lanes>(x: &[V::Elem], y: &mut [V::Elem]) -> usize {
+        let l = V::N;
+        let n = y.len().min(x.len() / 2) / l * l;
+        for (w, yo) in x[..2 * n]
+            .chunks_exact(2 * l)
+            .zip(y[..n].chunks_exact_mut(l))
+        {
+            let p = pair_sums_of(V::load(w), V::load(&w[l..])).window_order();
+            V::load(yo).add(p).store(yo);
+        }
+        n
+    }
 
-            /// See [`super::put_quad_max`].
-            #[inline]
-            #[target_feature(enable = "avx2")]
-            pub(super) fn $quadmax(
-                t: &[$t],
-                b: &[$t],
-                y: &mut [$t],
-                codes: &mut [u8],
-            ) -> (usize, bool) {
-                let n = y.len().min(codes.len()).min(t.len() / 2).min(b.len() / 2) / $l * $l;
-                let (one, two, three) = ($code(1), $code(2), $code(3));
-                let mut nan = $zero();
-                for i in (0..n).step_by($l) {
-                    let (tw, bw) = (&t[2 * i..2 * i + 2 * $l], &b[2 * i..2 * i + 2 * $l]);
-                    // SAFETY: `tw` and `bw` hold 2`$l` values each.
-                    let (t0, t1, b0, b1) = unsafe {
-                        let (tv, tu) = ($load(tw.as_ptr()), $load(tw.as_ptr().add($l)));
-                        let (bv, bu) = ($load(bw.as_ptr()), $load(bw.as_ptr().add($l)));
-                        nan = $or(nan, $or($unord(tv, tu), $unord(bv, bu)));
-                        let (t0, t1) = $evenodd(tv, tu);
-                        let (b0, b1) = $evenodd(bv, bu);
-                        (t0, t1, b0, b1)
-                    };
-                    let (mut m, mut c) = (t0, $zero());
-                    $take(&mut m, &mut c, t1, one);
-                    $take(&mut m, &mut c, b0, two);
-                    $take(&mut m, &mut c, b1, three);
-                    let out = &mut y[i..i + $l];
-                    // SAFETY: `out` holds `$l` values.
-                    unsafe { $store(out.as_mut_ptr(), $order(m)) };
-                    $store_codes(c, &mut codes[i..i + $l]);
-                }
-                (n, $movemask(nan) == 0)
-            }
+    /// See [`super::add_spread`].
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn spread<V: Lanes>(x: &mut [V::Elem], c: &[V::Elem]) -> usize {
+        let l = V::N;
+        let n = c.len().min(x.len() / 2) / l * l;
+        for (w, cs) in x[..2 * n]
+            .chunks_exact_mut(2 * l)
+            .zip(c[..n].chunks_exact(l))
+        {
+            let c = V::load(cs);
+            let (first, second) = V::interleave(c, c);
+            let (w0, w1) = w.split_at_mut(l);
+            V::load(w0).add(first).store(w0);
+            V::load(w1).add(second).store(w1);
+        }
+        n
+    }
+
+    /// See [`super::put_quad_means`] (`k` for `Mean::Times`, `d` for
+    /// `Mean::Over`).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn quad_means<V: Lanes>(
+        t: &[V::Elem],
+        b: &[V::Elem],
+        k: Option<V::Elem>,
+        d: Option<&[V::Elem]>,
+        y: &mut [MaybeUninit<V::Elem>],
+    ) -> usize {
+        let l = V::N;
+        let n = y.len().min(t.len() / 2).min(b.len() / 2) / l * l;
+        if d.is_some_and(|d| d.len() < n) {
+            return 0;
+        }
+        let zero = V::zero();
+        // The window sums of one step, in window order.
+        let sums = |tw: &[V::Elem], bw: &[V::Elem]| {
+            let p = pair_sums_of(V::load(tw), V::load(&tw[l..]));
+            let q = pair_sums_of(V::load(bw), V::load(&bw[l..]));
+            zero.add(p).add(q).window_order()
         };
-    }
-
-    /// The sums of the pairs `(v0, v1)` (16 values), in the lane order 0,
-    /// 1, 4, 5, 2, 3, 6, 7 that [`order_ps`] restores.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn pairs_ps(v0: __m256, v1: __m256) -> __m256 {
-        let (even, odd) = evenodd_ps(v0, v1);
-        _mm256_add_ps(even, odd)
-    }
-
-    /// The even and the odd values of `(v0, v1)` (16 values), in the lane
-    /// order 0, 1, 4, 5, 2, 3, 6, 7 that [`order_ps`] restores.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn evenodd_ps(v0: __m256, v1: __m256) -> (__m256, __m256) {
-        (
-            _mm256_shuffle_ps::<0x88>(v0, v1),
-            _mm256_shuffle_ps::<0xDD>(v0, v1),
-        )
-    }
-
-    /// All ones in the lanes where `a` or `b` is NaN.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn unord_ps(a: __m256, b: __m256) -> __m256 {
-        _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b)
-    }
-
-    /// [`unord_ps`] for `f64`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn unord_pd(a: __m256d, b: __m256d) -> __m256d {
-        _mm256_cmp_pd::<_CMP_UNORD_Q>(a, b)
-    }
-
-    /// Each lane of `c` twice, in order, over two vectors.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn dup_ps(c: __m256) -> (__m256, __m256) {
-        interleave_ps(c, c)
-    }
-
-    /// For codes 0 to 3, the lanes of eight windows whose code (`c[..8]`)
-    /// it is: all ones there, zero elsewhere.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn masks_ps(c: &[u8]) -> [__m256; 4] {
-        let c = &c[..8];
-        // SAFETY: `c` holds eight bytes, which the load reads.
-        let wide = _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(c.as_ptr().cast()) });
-        let hit = |k: i32| _mm256_castsi256_ps(_mm256_cmpeq_epi32(wide, _mm256_set1_epi32(k)));
-        [hit(0), hit(1), hit(2), hit(3)]
-    }
-
-    /// [`pairs_ps`] for `f64` (8 values, lane order 0, 2, 1, 3).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn pairs_pd(v0: __m256d, v1: __m256d) -> __m256d {
-        let (even, odd) = evenodd_pd(v0, v1);
-        _mm256_add_pd(even, odd)
-    }
-
-    /// [`evenodd_ps`] for `f64` (8 values, lane order 0, 2, 1, 3).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn evenodd_pd(v0: __m256d, v1: __m256d) -> (__m256d, __m256d) {
-        (_mm256_unpacklo_pd(v0, v1), _mm256_unpackhi_pd(v0, v1))
-    }
-
-    /// [`dup_ps`] for `f64`.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn dup_pd(c: __m256d) -> (__m256d, __m256d) {
-        interleave_pd(c, c)
-    }
-
-    /// [`masks_ps`] for four windows (`c[..4]`).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn masks_pd(c: &[u8]) -> [__m256d; 4] {
-        let four = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        let wide = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(four));
-        let hit = |k: i64| _mm256_castsi256_pd(_mm256_cmpeq_epi64(wide, _mm256_set1_epi64x(k)));
-        [hit(0), hit(1), hit(2), hit(3)]
-    }
-
-    put_fns!(
-        quad_means_f32,
-        spread_twice_f32,
-        f32,
-        __m256,
-        8,
-        _mm256_loadu_ps,
-        _mm256_storeu_ps,
-        _mm256_set1_ps,
-        _mm256_setzero_ps,
-        _mm256_add_ps,
-        _mm256_mul_ps,
-        _mm256_div_ps,
-        pairs_ps,
-        order_ps,
-        dup_ps,
-        coded_spread_f32,
-        _mm256_and_ps,
-        masks_ps,
-        interleave_ps,
-        quad_max_f32,
-        evenodd_ps,
-        code_ps,
-        take_ps,
-        store_codes_ps,
-        unord_ps,
-        _mm256_or_ps,
-        _mm256_movemask_ps
-    );
-    put_fns!(
-        quad_means_f64,
-        spread_twice_f64,
-        f64,
-        __m256d,
-        4,
-        _mm256_loadu_pd,
-        _mm256_storeu_pd,
-        _mm256_set1_pd,
-        _mm256_setzero_pd,
-        _mm256_add_pd,
-        _mm256_mul_pd,
-        _mm256_div_pd,
-        pairs_pd,
-        order_pd,
-        dup_pd,
-        coded_spread_f64,
-        _mm256_and_pd,
-        masks_pd,
-        interleave_pd,
-        quad_max_f64,
-        evenodd_pd,
-        code_pd,
-        take_pd,
-        store_codes_pd,
-        unord_pd,
-        _mm256_or_pd,
-        _mm256_movemask_pd
-    );
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    pub(super) fn pair_sums_f32(x: &[f32], y: &mut [f32]) -> usize {
-        let n = y.len().min(x.len() / 2) / 8 * 8;
-        for (w, yo) in x[..2 * n].chunks_exact(16).zip(y[..n].chunks_exact_mut(8)) {
-            // SAFETY: `w` holds 16 values and `yo` eight.
-            unsafe {
-                let p = order_ps(pairs_ps(
-                    _mm256_loadu_ps(w.as_ptr()),
-                    _mm256_loadu_ps(w.as_ptr().add(8)),
-                ));
-                _mm256_storeu_ps(
-                    yo.as_mut_ptr(),
-                    _mm256_add_ps(_mm256_loadu_ps(yo.as_ptr()), p),
-                );
+        let steps = y[..n].chunks_exact_mut(l).zip(
+            t[..2 * n]
+                .chunks_exact(2 * l)
+                .zip(b[..2 * n].chunks_exact(2 * l)),
+        );
+        match d {
+            Some(d) => {
+                for ((yo, (tw, bw)), ds) in steps.zip(d[..n].chunks_exact(l)) {
+                    sums(tw, bw).div(V::load(ds)).store_uninit(yo);
+                }
+            }
+            None => {
+                let kv = V::splat(k.unwrap_or(V::Elem::cast(1.0)));
+                for (yo, (tw, bw)) in steps {
+                    sums(tw, bw).mul(kv).store_uninit(yo);
+                }
             }
         }
         n
     }
 
+    /// See [`super::put_spread_twice`].
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) fn pair_sums_f64(x: &[f64], y: &mut [f64]) -> usize {
-        let n = y.len().min(x.len() / 2) / 4 * 4;
-        for (w, yo) in x[..2 * n].chunks_exact(8).zip(y[..n].chunks_exact_mut(4)) {
-            // SAFETY: `w` holds eight values and `yo` four.
-            unsafe {
-                let p = order_pd(pairs_pd(
-                    _mm256_loadu_pd(w.as_ptr()),
-                    _mm256_loadu_pd(w.as_ptr().add(4)),
-                ));
-                _mm256_storeu_pd(
-                    yo.as_mut_ptr(),
-                    _mm256_add_pd(_mm256_loadu_pd(yo.as_ptr()), p),
-                );
+    pub(super) fn spread_twice<V: Lanes>(
+        c: &[V::Elem],
+        t: &mut [MaybeUninit<V::Elem>],
+        b: &mut [MaybeUninit<V::Elem>],
+    ) -> usize {
+        let l = V::N;
+        let n = c.len().min(t.len() / 2).min(b.len() / 2) / l * l;
+        let zero = V::zero();
+        let rows = t[..2 * n]
+            .chunks_exact_mut(2 * l)
+            .zip(b[..2 * n].chunks_exact_mut(2 * l));
+        for ((tw, bw), cs) in rows.zip(c[..n].chunks_exact(l)) {
+            let v = zero.add(V::load(cs));
+            let (first, second) = V::interleave(v, v);
+            for w in [tw, bw] {
+                first.store_uninit(w);
+                second.store_uninit(&mut w[l..]);
             }
         }
         n
     }
 
+    /// See [`super::put_coded_spread_twice`].
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) fn spread_f32(x: &mut [f32], c: &[f32]) -> usize {
-        let n = c.len().min(x.len() / 2) / 8 * 8;
-        for (w, cs) in x[..2 * n].chunks_exact_mut(16).zip(c[..n].chunks_exact(8)) {
-            // SAFETY: `w` holds 16 values and `cs` eight.
-            unsafe {
-                let (first, second) = dup_ps(_mm256_loadu_ps(cs.as_ptr()));
-                let (p0, p1) = (w.as_mut_ptr(), w.as_mut_ptr().add(8));
-                _mm256_storeu_ps(p0, _mm256_add_ps(_mm256_loadu_ps(p0), first));
-                _mm256_storeu_ps(p1, _mm256_add_ps(_mm256_loadu_ps(p1), second));
+    pub(super) fn coded_spread<V: Lanes>(
+        dy: &[V::Elem],
+        codes: &[u8],
+        t: &mut [MaybeUninit<V::Elem>],
+        b: &mut [MaybeUninit<V::Elem>],
+    ) -> usize {
+        let l = V::N;
+        let n = dy.len().min(codes.len()).min(t.len() / 2).min(b.len() / 2) / l * l;
+        let zero = V::zero();
+        let rows = t[..2 * n]
+            .chunks_exact_mut(2 * l)
+            .zip(b[..2 * n].chunks_exact_mut(2 * l));
+        let windows = dy[..n].chunks_exact(l).zip(codes[..n].chunks_exact(l));
+        for ((tw, bw), (ds, cs)) in rows.zip(windows) {
+            let v = zero.add(V::load(ds));
+            let wide = V::load_codes(cs);
+            let [m0, m1, m2, m3] = [
+                V::code_mask(wide, 0),
+                V::code_mask(wide, 1),
+                V::code_mask(wide, 2),
+                V::code_mask(wide, 3),
+            ];
+            let top = V::interleave(v.and(m0), v.and(m1));
+            let bottom = V::interleave(v.and(m2), v.and(m3));
+            for (w, (first, second)) in [(tw, top), (bw, bottom)] {
+                first.store_uninit(w);
+                second.store_uninit(&mut w[l..]);
             }
         }
         n
     }
 
+    /// See [`super::put_quad_max`].
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) fn spread_f64(x: &mut [f64], c: &[f64]) -> usize {
-        let n = c.len().min(x.len() / 2) / 4 * 4;
-        for (w, cs) in x[..2 * n].chunks_exact_mut(8).zip(c[..n].chunks_exact(4)) {
-            // SAFETY: `w` holds eight values and `cs` four.
-            unsafe {
-                let (first, second) = dup_pd(_mm256_loadu_pd(cs.as_ptr()));
-                let (p0, p1) = (w.as_mut_ptr(), w.as_mut_ptr().add(4));
-                _mm256_storeu_pd(p0, _mm256_add_pd(_mm256_loadu_pd(p0), first));
-                _mm256_storeu_pd(p1, _mm256_add_pd(_mm256_loadu_pd(p1), second));
-            }
+    pub(super) fn quad_max<V: Lanes>(
+        t: &[V::Elem],
+        b: &[V::Elem],
+        y: &mut [V::Elem],
+        codes: &mut [u8],
+    ) -> (usize, bool) {
+        let l = V::N;
+        let n = y.len().min(codes.len()).min(t.len() / 2).min(b.len() / 2) / l * l;
+        let (one, two, three) = (V::code(1), V::code(2), V::code(3));
+        let mut nan = V::zero();
+        for i in (0..n).step_by(l) {
+            let (tw, bw) = (&t[2 * i..2 * i + 2 * l], &b[2 * i..2 * i + 2 * l]);
+            let (tv, tu) = (V::load(tw), V::load(&tw[l..]));
+            let (bv, bu) = (V::load(bw), V::load(&bw[l..]));
+            nan = nan.or(V::unordered(tv, tu).or(V::unordered(bv, bu)));
+            let (t0, t1) = V::even_odd(tv, tu);
+            let (b0, b1) = V::even_odd(bv, bu);
+            let (mut m, mut c) = (t0, V::zero());
+            V::take(&mut m, &mut c, t1, one);
+            V::take(&mut m, &mut c, b0, two);
+            V::take(&mut m, &mut c, b1, three);
+            m.window_order().store(&mut y[i..i + l]);
+            c.store_codes(&mut codes[i..i + l]);
         }
-        n
+        (n, !nan.any_lane())
     }
 }
 

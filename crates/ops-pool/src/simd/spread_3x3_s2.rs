@@ -15,7 +15,8 @@
 //! Each input row takes one window row (odd position) or two (even), and
 //! within a row, AVX2 steps compute eight `f32` (four `f64`) windows' even
 //! and odd positions at once: code bytes widened and compared, gradients
-//! masked, sums in window order, even and odd positions interleaved. The
+//! masked, sums in window order, even and odd positions interleaved (one
+//! body, generic over the lane type [`super::lane::Lanes`]). The
 //! positions at the ends of a row are done one by one. Without AVX2, or for
 //! other element types, the caller keeps the general backward.
 //!
@@ -29,6 +30,8 @@ use std::mem::MaybeUninit;
 use core_tensor::Float;
 
 use crate::geometry::{AxisPlan, Geometry};
+#[cfg(target_arch = "x86_64")]
+use crate::simd::avx2::{F32x8, F64x4};
 
 /// One window row contributing to an input row: its gradients, its codes
 /// and the window-row tap `th` (0, 1 or 2) the input row is.
@@ -56,7 +59,7 @@ pub(crate) fn plane<F: Float>(
             same_slice_mut::<MaybeUninit<F>, MaybeUninit<f32>>(dx),
         ) {
             // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
-            unsafe { avx2::plane_f32(dy, codes, g, dx) };
+            unsafe { avx2::plane::<F32x8>(dy, codes, g, dx) };
             return true;
         }
         if let (Some(dy), Some(dx)) = (
@@ -64,7 +67,7 @@ pub(crate) fn plane<F: Float>(
             same_slice_mut::<MaybeUninit<F>, MaybeUninit<f64>>(dx),
         ) {
             // SAFETY: `has_avx2()` (the crate-wide switch, false without AVX2) was checked above.
-            unsafe { avx2::plane_f64(dy, codes, g, dx) };
+            unsafe { avx2::plane::<F64x4>(dy, codes, g, dx) };
             return true;
         }
         false
@@ -132,6 +135,7 @@ fn at<F: Float>(wins: &[WindowRow<'_, F>], aw: &AxisPlan, c: usize) -> F {
 /// for a row of `aw`: window `j_lo - 1` exists, window `j_end - 1` is the
 /// last one, and the positions `2·j_lo .. 2·j_end` are inside the row.
 /// `None` when fewer than `lanes` windows qualify.
+#[inline]
 fn step_range(aw: &AxisPlan, lanes: usize) -> Option<(usize, usize)> {
     let off = (-aw.start[0]) as usize;
     let j_lo = off.div_ceil(2).max(1);
@@ -141,56 +145,54 @@ fn step_range(aw: &AxisPlan, lanes: usize) -> Option<(usize, usize)> {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use std::arch::x86_64::*;
-
-    use core_tensor::simd::step_starts;
     use std::mem::MaybeUninit;
 
+    use core_tensor::Float;
     use core_tensor::simd::{stream_copy, stream_fence};
 
     use super::{WindowRow, at, step_range, window_rows};
-    use crate::geometry::Geometry;
-    use crate::simd::avx2::{interleave_pd, interleave_ps};
+    use crate::geometry::{AxisPlan, Geometry};
+    use crate::simd::lane::{Lanes, step_starts};
 
-    macro_rules! plane_fn {
-        ($name:ident, $row:ident, $t:ty, $lanes:expr) => {
-            /// See [`super::plane`].
-            #[target_feature(enable = "avx2")]
-            pub(super) fn $name(dy: &[$t], codes: &[u8], g: &Geometry, dx: &mut [MaybeUninit<$t>]) {
-                let [_, ah, aw] = &g.axes;
-                let (w, own) = (aw.len, aw.out);
-                let steps = step_range(aw, $lanes);
-                // Each input row is computed here, then streamed to `dx`.
-                let mut row = vec![0.0; w];
-                for (r, dxr) in dx.chunks_exact_mut(w).enumerate() {
-                    let (rows, n) = window_rows(ah, r);
-                    let win = |k: usize| -> WindowRow<'_, $t> {
-                        let (o, th) = rows[k];
-                        (
-                            &dy[o * own..(o + 1) * own],
-                            &codes[o * own..(o + 1) * own],
-                            th,
-                        )
-                    };
-                    match n {
-                        0 => row.fill(0.0),
-                        1 => $row([win(0)], aw, steps, &mut row),
-                        _ => $row([win(0), win(1)], aw, steps, &mut row),
-                    }
-                    stream_copy(dxr, &row);
-                }
-                stream_fence();
+    /// See [`super::plane`]; `V::N` windows per step.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn plane<V: Lanes>(
+        dy: &[V::Elem],
+        codes: &[u8],
+        g: &Geometry,
+        dx: &mut [MaybeUninit<V::Elem>],
+    ) {
+        let [_, ah, aw] = &g.axes;
+        let (w, own) = (aw.len, aw.out);
+        let steps = step_range(aw, V::N);
+        let zero = V::Elem::cast(0.0);
+        // Each input row is computed here, then streamed to `dx`.
+        let mut row = vec![zero; w];
+        for (r, dxr) in dx.chunks_exact_mut(w).enumerate() {
+            let (rows, n) = window_rows(ah, r);
+            let win = |k: usize| -> WindowRow<'_, V::Elem> {
+                let (o, th) = rows[k];
+                (
+                    &dy[o * own..(o + 1) * own],
+                    &codes[o * own..(o + 1) * own],
+                    th,
+                )
+            };
+            match n {
+                0 => row.fill(zero),
+                1 => row_of::<V, 1>([win(0)], aw, steps, &mut row),
+                _ => row_of::<V, 2>([win(0), win(1)], aw, steps, &mut row),
             }
-        };
+            stream_copy(dxr, &row);
+        }
+        stream_fence();
     }
-    plane_fn!(plane_f32, row_f32, f32, 8);
-    plane_fn!(plane_f64, row_f64, f64, 4);
 
     /// Writes the positions of `dx` the steps do not cover, one by one.
     #[inline(always)]
-    fn ends<T: core_tensor::Float>(
+    fn ends<T: Float>(
         wins: &[WindowRow<'_, T>],
-        aw: &crate::geometry::AxisPlan,
+        aw: &AxisPlan,
         covered: std::ops::Range<usize>,
         dx: &mut [T],
     ) {
@@ -199,98 +201,45 @@ mod avx2 {
         }
     }
 
-    /// Eight windows' codes widened to 32 bits and compared with `code`:
-    /// their gradient (`dy[j..j + 8]`) where equal, else `+0.0`.
+    /// The gradients of the `V::N` windows from `j` (`dy[j..]`) where their
+    /// code (`codes[j..]`, widened and compared) is `code`, else `+0.0`.
+    #[inline(always)]
+    fn masked<V: Lanes>(dy: &[V::Elem], codes: &[u8], j: usize, code: u8) -> V {
+        let hit = V::code_mask(V::load_codes(&codes[j..j + V::N]), code);
+        V::load(&dy[j..j + V::N]).and(hit)
+    }
+
+    /// One input row from its `N` window rows (`range` from
+    /// [`step_range`]): the ends one by one, then steps of `V::N` windows'
+    /// even and odd positions, summed in window order and interleaved.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn masked_ps(dy: &[f32], codes: &[u8], j: usize, code: u8) -> __m256 {
-        let (d, c) = (&dy[j..j + 8], &codes[j..j + 8]);
-        // SAFETY: `d` holds eight values and `c` eight bytes.
-        let (d, c) = unsafe {
-            (
-                _mm256_loadu_ps(d.as_ptr()),
-                _mm_loadl_epi64(c.as_ptr().cast()),
-            )
+    fn row_of<V: Lanes, const N: usize>(
+        wins: [WindowRow<'_, V::Elem>; N],
+        aw: &AxisPlan,
+        range: Option<(usize, usize)>,
+        dx: &mut [V::Elem],
+    ) {
+        let l = V::N;
+        let Some((j_lo, j_end)) = range else {
+            ends(&wins, aw, 0..0, dx);
+            return;
         };
-        let hit = _mm256_cmpeq_epi32(_mm256_cvtepu8_epi32(c), _mm256_set1_epi32(i32::from(code)));
-        _mm256_and_ps(d, _mm256_castsi256_ps(hit))
-    }
-
-    /// [`masked_ps`] for four `f64` windows.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn masked_pd(dy: &[f64], codes: &[u8], j: usize, code: u8) -> __m256d {
-        let (d, c) = (&dy[j..j + 4], &codes[j..j + 4]);
-        let four = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        // SAFETY: `d` holds four values.
-        let d = unsafe { _mm256_loadu_pd(d.as_ptr()) };
-        let hit = _mm256_cmpeq_epi64(
-            _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(four)),
-            _mm256_set1_epi64x(i64::from(code)),
-        );
-        _mm256_and_pd(d, _mm256_castsi256_pd(hit))
-    }
-
-    /// One input row from its `N` window rows, for one element type: `$l`
-    /// windows per step, `$masked` their gradients where the code matches,
-    /// `$interleave` the even and odd positions back into row order.
-    macro_rules! row_fn {
-        ($name:ident, $t:ty, $l:expr, $masked:ident, $zero:ident, $add:ident,
-         $interleave:ident, $store:ident) => {
-            /// One input row from its `N` window rows (see `row_fn!`).
-            #[inline]
-            #[target_feature(enable = "avx2")]
-            fn $name<const N: usize>(
-                wins: [WindowRow<'_, $t>; N],
-                aw: &crate::geometry::AxisPlan,
-                range: Option<(usize, usize)>,
-                dx: &mut [$t],
-            ) {
-                let Some((j_lo, j_end)) = range else {
-                    ends(&wins, aw, 0..0, dx);
-                    return;
-                };
-                let off = (-aw.start[0]) as usize;
-                // Input column of position `2j` is `2j - off`.
-                let (c_lo, c_end) = (2 * j_lo - off, 2 * j_end - off);
-                ends(&wins, aw, c_lo..c_end, dx);
-                for j in step_starts::<{ $l }>(j_lo, j_end) {
-                    let (mut even, mut odd) = ($zero(), $zero());
-                    for &(dy, codes, th) in &wins {
-                        even = $add(even, $masked(dy, codes, j - 1, 3 * th + 2));
-                        even = $add(even, $masked(dy, codes, j, 3 * th));
-                        odd = $add(odd, $masked(dy, codes, j, 3 * th + 1));
-                    }
-                    let (first, second) = $interleave(even, odd);
-                    let out = &mut dx[2 * j - off..2 * j - off + 2 * $l];
-                    // SAFETY: `out` holds 2`$l` values.
-                    unsafe {
-                        let p = out.as_mut_ptr();
-                        $store(p, first);
-                        $store(p.add($l), second);
-                    }
-                }
+        let off = (-aw.start[0]) as usize;
+        // Input column of position `2j` is `2j - off`.
+        let (c_lo, c_end) = (2 * j_lo - off, 2 * j_end - off);
+        ends(&wins, aw, c_lo..c_end, dx);
+        for j in step_starts::<V>(j_lo, j_end) {
+            let (mut even, mut odd) = (V::zero(), V::zero());
+            for &(dy, codes, th) in &wins {
+                even = even.add(masked::<V>(dy, codes, j - 1, 3 * th + 2));
+                even = even.add(masked::<V>(dy, codes, j, 3 * th));
+                odd = odd.add(masked::<V>(dy, codes, j, 3 * th + 1));
             }
-        };
+            let (first, second) = V::interleave(even, odd);
+            let out = &mut dx[2 * j - off..2 * j - off + 2 * l];
+            first.store(out);
+            second.store(&mut out[l..]);
+        }
     }
-    row_fn!(
-        row_f32,
-        f32,
-        8,
-        masked_ps,
-        _mm256_setzero_ps,
-        _mm256_add_ps,
-        interleave_ps,
-        _mm256_storeu_ps
-    );
-    row_fn!(
-        row_f64,
-        f64,
-        4,
-        masked_pd,
-        _mm256_setzero_pd,
-        _mm256_add_pd,
-        interleave_pd,
-        _mm256_storeu_pd
-    );
 }
