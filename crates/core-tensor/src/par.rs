@@ -3,10 +3,11 @@
 use rayon::prelude::*;
 
 /// How a kernel may spread its work: on the calling thread only, over
-/// rayon's global pool, or over the calling thread and one warm helper
-/// thread (a spinning helper, see the crate's `PERF.md`) for short phases. Kernels take it as an
-/// argument so that tests can force a sequential run and compare it with
-/// the parallel ones; [`Par::for_work`] picks among them by size.
+/// rayon's global pool, or, for short phases, over the calling thread and
+/// one helper thread that spins between jobs (see the crate's `PERF.md`).
+/// Kernels take it as an argument so that tests can force a sequential run
+/// and compare it with the parallel ones; [`Par::for_work`] picks among
+/// them by size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
 pub enum Par {
     /// Run on the calling thread.

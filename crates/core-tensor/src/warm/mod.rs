@@ -110,8 +110,8 @@ unsafe impl Sync for Helper {}
 unsafe impl Send for Helper {}
 
 /// The process's helper, started on first use; `None` on a single-CPU
-/// machine, when the thread cannot be started, and with the `loom` feature (whose
-/// model starts helpers of its own).
+/// machine, when the thread cannot be started, and with the `loom`
+/// feature (whose model starts helpers of its own).
 fn helper() -> Option<&'static Helper> {
     #[cfg(feature = "loom")]
     return None;
