@@ -30,6 +30,16 @@ enum Reduction {
 }
 
 impl Reduction {
+    /// The accumulator `a` after the terms of the lanes `v`.
+    #[inline(always)]
+    fn step<V: Lane>(self, a: V, v: V, c: V) -> V {
+        let d = v.sub(c);
+        match self {
+            Reduction::Sum => a.add(d),
+            Reduction::SqDev => a.add(d.mul(d)),
+        }
+    }
+
     /// The term of one element.
     #[inline(always)]
     fn term<F: Float>(self, v: F, c: F) -> F {
@@ -48,6 +58,41 @@ pub fn lane_sum<F: Float>(x: &[F], shift: F) -> F {
         x,
         c: shift,
     })
+}
+
+/// [`lane_sum`] on the lanes `V` of a [`Kernel`] already running (no
+/// dispatch of its own): for kernels that sum many short slices, such as
+/// the planes of a global average pooling, and pay the dispatch once.
+///
+/// ```
+/// use core_tensor::simd::{Kernel, Lane, dispatch};
+///
+/// /// The sum of each row of `width` elements.
+/// struct RowSums<'a>(&'a [f32], usize);
+///
+/// impl Kernel<f32> for RowSums<'_> {
+///     type Output = Vec<f32>;
+///     #[inline(always)]
+///     fn run<V: Lane<Elem = f32>>(self) -> Vec<f32> {
+///         let (x, w) = (self.0, self.1);
+///         x.chunks(w).map(|r| core_tensor::lanes::lane_sum_on::<V>(r, 0.0)).collect()
+///     }
+/// }
+///
+/// let x: Vec<f32> = (0..98).map(|i| i as f32).collect();
+/// assert_eq!(dispatch(RowSums(&x, 49)), [1176.0, 3577.0]);
+/// ```
+#[inline(always)]
+pub fn lane_sum_on<V: Lane>(x: &[V::Elem], shift: V::Elem) -> V::Elem
+where
+    V::Elem: Float,
+{
+    Unary {
+        op: Reduction::Sum,
+        x,
+        c: shift,
+    }
+    .run::<V>()
 }
 
 /// `Σ (x − mean)²` over independent lanes (the second pass of the two-pass
@@ -82,25 +127,18 @@ impl<F: Float> Kernel<F> for Unary<'_, F> {
     fn run<V: Lane<Elem = F>>(self) -> F {
         let Unary { op, x, c } = self;
         let cv = V::splat(c);
-        let step = |a: V, at: &[F]| {
-            let d = V::load(at).sub(cv);
-            match op {
-                Reduction::Sum => a.add(d),
-                Reduction::SqDev => a.add(d.mul(d)),
-            }
-        };
         let mut acc = [V::zero(); 4];
         let chunks = x.chunks_exact(4 * V::N);
         let rest = chunks.remainder();
         for ch in chunks {
             for (j, a) in acc.iter_mut().enumerate() {
-                *a = step(*a, &ch[j * V::N..]);
+                *a = op.step(*a, V::load(&ch[j * V::N..]), cv);
             }
         }
         // Whole vectors of the rest go to the first accumulators.
         let whole = rest.len() / V::N;
         for (j, a) in acc.iter_mut().enumerate().take(whole) {
-            *a = step(*a, &rest[j * V::N..]);
+            *a = op.step(*a, V::load(&rest[j * V::N..]), cv);
         }
         rest[whole * V::N..]
             .iter()

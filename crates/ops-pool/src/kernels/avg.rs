@@ -10,8 +10,8 @@
 use std::mem::MaybeUninit;
 
 use core_tensor::chunks::{build_chunks, init_slice};
-use core_tensor::lanes::lane_sum;
-use core_tensor::simd::wide;
+use core_tensor::lanes::lane_sum_on;
+use core_tensor::simd::{Kernel, Lane, dispatch, wide};
 use core_tensor::{Float, Par};
 
 use crate::geometry::{AxisPlan, Geometry};
@@ -67,15 +67,12 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
     let d = plane_divisors::<F>(g, div);
     if is_global(g) {
         return build_chunks(par, n, per_task, |i, yc| {
-            wide(
-                #[inline(always)]
-                || {
-                    for (j, yv) in yc.iter_mut().enumerate() {
-                        let p = i * per_task + j;
-                        yv.write(lane_sum(&x[p * pin..(p + 1) * pin], F::zero()) / d[0]);
-                    }
-                },
-            );
+            let planes = &x[i * per_task * pin..][..yc.len() * pin];
+            dispatch(PlaneMeans {
+                x: planes,
+                d: d[0],
+                y: yc,
+            });
             (yc.len(), ())
         })
         .0;
@@ -104,6 +101,27 @@ pub fn forward<F: Float>(x: &[F], g: &Geometry, div: Divisor, par: Par) -> Vec<F
         (yc.len(), ())
     })
     .0
+}
+
+/// Global average pooling of consecutive planes: `y[p] = Σ plane p / d`,
+/// each plane summed by [`lane_sum_on`] (the planes are `x.len() / y.len()`
+/// elements each); one SIMD dispatch for all of them.
+struct PlaneMeans<'a, F> {
+    x: &'a [F],
+    d: F,
+    y: &'a mut [MaybeUninit<F>],
+}
+
+impl<F: Float> Kernel<F> for PlaneMeans<'_, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Lane<Elem = F>>(self) {
+        let pin = self.x.len() / self.y.len().max(1);
+        for (j, yv) in self.y.iter_mut().enumerate() {
+            yv.write(lane_sum_on::<V>(&self.x[j * pin..(j + 1) * pin], F::zero()) / self.d);
+        }
+    }
 }
 
 /// `1 / d` when every divisor is the same power of two (4 for 2×2 windows
@@ -403,5 +421,34 @@ mod tests {
             backward(&[4.0, 8.0], &g, Divisor::InBounds, Par::Seq),
             vec![1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]
         );
+    }
+
+    #[test]
+    fn plane_means_sum_each_plane_in_lane_order_on_both_lane_types() {
+        use core_tensor::lanes::lane_sum;
+        use core_tensor::simd::run_portable;
+        for pin in [1usize, 7, 8, 31, 32, 33, 49, 100] {
+            let planes = 5;
+            let x: Vec<f32> = (0..planes * pin)
+                .map(|i| ((i * 37 % 101) as f32).sin() * 1e3)
+                .collect();
+            let want: Vec<f32> = x.chunks(pin).map(|p| lane_sum(p, 0.0) / 3.0).collect();
+            let mut y = vec![MaybeUninit::uninit(); planes];
+            dispatch(PlaneMeans {
+                x: &x,
+                d: 3.0,
+                y: &mut y,
+            });
+            let got: Vec<f32> = y.iter().map(|v| unsafe { v.assume_init() }).collect();
+            assert_eq!(got, want, "dispatched, plane of {pin}");
+            let mut y = vec![MaybeUninit::uninit(); planes];
+            run_portable(PlaneMeans {
+                x: &x,
+                d: 3.0,
+                y: &mut y,
+            });
+            let got: Vec<f32> = y.iter().map(|v| unsafe { v.assume_init() }).collect();
+            assert_eq!(got, want, "portable, plane of {pin}");
+        }
     }
 }
