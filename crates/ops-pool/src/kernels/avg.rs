@@ -424,31 +424,36 @@ mod tests {
     }
 
     #[test]
-    fn plane_means_sum_each_plane_in_lane_order_on_both_lane_types() {
+    fn global_means_sum_each_plane_in_lane_order() {
+        // Planes around the lane widths (8 and 32 `f32`), enough of them for
+        // several tasks; on the SIMD path and, in CI's
+        // HANDGRAD_FORCE_PORTABLE rerun, on the portable one.
         use core_tensor::lanes::lane_sum;
-        use core_tensor::simd::run_portable;
-        for pin in [1usize, 7, 8, 31, 32, 33, 49, 100] {
-            let planes = 5;
-            let x: Vec<f32> = (0..planes * pin)
+        let planes = 1500;
+        for (h, w) in [
+            (1usize, 1usize),
+            (1, 7),
+            (2, 4),
+            (1, 31),
+            (4, 8),
+            (3, 11),
+            (7, 7),
+            (10, 10),
+        ] {
+            let shape = [planes, h, w];
+            let g = Geometry::adaptive_for("t", &shape, &[Some(1), Some(1)]).unwrap();
+            let x: Vec<f32> = (0..planes * h * w)
                 .map(|i| ((i * 37 % 101) as f32).sin() * 1e3)
                 .collect();
-            let want: Vec<f32> = x.chunks(pin).map(|p| lane_sum(p, 0.0) / 3.0).collect();
-            let mut y = vec![MaybeUninit::uninit(); planes];
-            dispatch(PlaneMeans {
-                x: &x,
-                d: 3.0,
-                y: &mut y,
-            });
-            let got: Vec<f32> = y.iter().map(|v| unsafe { v.assume_init() }).collect();
-            assert_eq!(got, want, "dispatched, plane of {pin}");
-            let mut y = vec![MaybeUninit::uninit(); planes];
-            run_portable(PlaneMeans {
-                x: &x,
-                d: 3.0,
-                y: &mut y,
-            });
-            let got: Vec<f32> = y.iter().map(|v| unsafe { v.assume_init() }).collect();
-            assert_eq!(got, want, "portable, plane of {pin}");
+            let d = (h * w) as f32;
+            let want: Vec<f32> = x.chunks(h * w).map(|p| lane_sum(p, 0.0) / d).collect();
+            for par in [Par::Seq, Par::Rayon] {
+                assert_eq!(
+                    forward(&x, &g, Divisor::InBounds, par),
+                    want,
+                    "{h}x{w} planes, {par:?}"
+                );
+            }
         }
     }
 }
