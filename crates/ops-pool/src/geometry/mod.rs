@@ -56,6 +56,31 @@ impl AxisPlan {
         }
     }
 
+    /// An axis of `out` windows over `len` elements with its per-window
+    /// tables allocated (empty, for the caller to fill) and `full` unset.
+    fn empty(
+        op: &'static str,
+        axis: usize,
+        len: usize,
+        out: usize,
+        dil: usize,
+        ext: usize,
+        stride: Option<usize>,
+    ) -> Result<Self> {
+        Ok(Self {
+            len,
+            out,
+            start: table(op, axis, out)?,
+            lo: table(op, axis, out)?,
+            hi: table(op, axis, out)?,
+            padded_count: table(op, axis, out)?,
+            dil,
+            ext,
+            stride,
+            full: (0, 0),
+        })
+    }
+
     fn finish_full(&mut self) {
         let ok: Vec<bool> = (0..self.out)
             .map(|o| self.lo[o] == 0 && self.hi[o] == self.ext)
@@ -264,18 +289,8 @@ impl Geometry {
                 });
             }
             let (s, dl) = (spec.stride[i] as isize, spec.dilation[i] as isize);
-            let mut plan = AxisPlan {
-                len,
-                out,
-                start: table(op, i, out)?,
-                lo: table(op, i, out)?,
-                hi: table(op, i, out)?,
-                padded_count: table(op, i, out)?,
-                dil: spec.dilation[i],
-                ext: k,
-                stride: Some(spec.stride[i]),
-                full: (0, 0),
-            };
+            let mut plan =
+                AxisPlan::empty(op, i, len, out, spec.dilation[i], k, Some(spec.stride[i]))?;
             for o in 0..out {
                 let st = o as isize * s - pb as isize;
                 // first tap with st + t*dl >= 0, last with st + t*dl <= len-1
@@ -340,18 +355,7 @@ impl Geometry {
                 });
             }
             let (l, n) = (len as u128, out as u128);
-            let mut plan = AxisPlan {
-                len,
-                out,
-                start: table(op, i, out)?,
-                lo: table(op, i, out)?,
-                hi: table(op, i, out)?,
-                padded_count: table(op, i, out)?,
-                dil: 1,
-                ext: 0,
-                stride: None,
-                full: (0, 0),
-            };
+            let mut plan = AxisPlan::empty(op, i, len, out, 1, 0, None)?;
             for o in 0..n {
                 let a = (o * l / n) as usize;
                 let b = ((o + 1) * l).div_ceil(n) as usize;
