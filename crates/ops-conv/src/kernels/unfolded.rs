@@ -7,7 +7,7 @@
 //!
 //! - forward: `Y_g = W_g · U + b`;
 //! - input gradient: `dX_g = col2im(W_gᵀ · dY_g)`;
-//! - weight gradient: `dW_g = dY_g · Uᵀ`.
+//! - weight gradient: `dW_g = dY_g · Uᵀ`, computed as its transpose `U · dY_gᵀ`.
 //!
 //! `U` is never built whole. The samples are taken in blocks: one sample
 //! whose positions are cut into tiles of at most [`TILE_ELEMS`] unfolded
@@ -428,7 +428,10 @@ pub(crate) fn backward_weight<F: Float>(dy: &[F], x: &[F], geom: &ConvGeom, par:
         Par::Seq
     };
     let outer = if partials > 1 { par } else { Par::Seq };
-    let sums = init_chunks(outer, partials * size, size, F::zero(), |p, dw| {
+    // Partial sums of dW_gᵀ, one R x cog block per group: with the
+    // position axis of U contiguous, the product packs its operands fastest
+    // this way round (see PERF.md).
+    let sums = init_chunks(outer, partials * size, size, F::zero(), |p, dwt| {
         let mut s = Scratch::new();
         let mut side = CachedVec::with_capacity(0);
         for item in p * per..((p + 1) * per).min(items) {
@@ -437,26 +440,36 @@ pub(crate) fn backward_weight<F: Float>(dy: &[F], x: &[F], geom: &ConvGeom, par:
             for g in 0..geom.groups {
                 let gy = gathered_dy(dy, geom, g, samples.clone(), start, width, &mut side);
                 let u = plan.tile(x, g, samples.clone(), start, width, &mut s);
-                // dW_g (cog x R) += dY tile (cog x cols) · Uᵀ (cols x R).
+                // dW_gᵀ (R x cog) += U (R x cols) · dY tileᵀ (cols x cog).
                 gemm(
                     F::one(),
-                    gy,
-                    u.t(),
+                    u,
+                    gy.t(),
                     F::one(),
-                    MatMut::row_major(&mut dw[g * cog * r..], cog, r),
+                    MatMut::row_major(&mut dwt[g * cog * r..], r, cog),
                     inner,
                 );
             }
         }
     });
-    if partials == 1 {
-        return sums;
-    }
-    // Add the partial sums in order: 0 + 1 + 2 + ... per element.
+    // Add the partial sums in order (0 + 1 + 2 + ... per element), each
+    // group's block turned from R x cog to cog x R on the way.
+    let (first, rest) = sums.split_at(size);
     let mut dw = vec_filled(size, F::zero());
-    dw.copy_from_slice(&sums[..size]);
-    for part in sums[size..].chunks(size) {
-        dw.iter_mut().zip(part).for_each(|(a, &b)| *a += b);
+    for (g, (dwg, firstg)) in dw
+        .chunks_exact_mut(cog * r)
+        .zip(first.chunks_exact(cog * r))
+        .enumerate()
+    {
+        for (i, row) in firstg.chunks_exact(cog).enumerate() {
+            for (o, &v) in row.iter().enumerate() {
+                let mut acc = v;
+                for part in rest.chunks_exact(size) {
+                    acc += part[g * cog * r + i * cog + o];
+                }
+                dwg[o * r + i] = acc;
+            }
+        }
     }
     dw
 }
