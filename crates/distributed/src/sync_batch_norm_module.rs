@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use autograd::{Tensor, Var};
-use nn::{BatchNormParts, Module, NnError, NormOptions, StateTensor};
+use autograd::Var;
+use nn::{BatchNormParts, ChannelNormState, Module, NnError, NormOptions, StateTensor};
 use ops_norm::{BatchNormConfig, RunningStats};
 
 use crate::communicator::{CommFloat, Communicator};
@@ -39,11 +39,7 @@ const NAME: &str = "SyncBatchNorm";
 /// The gradients of `weight` and `bias` are each rank's own; the
 /// data-parallel wrapper reduces them over ranks like any parameter.
 pub struct SyncBatchNorm<F: CommFloat> {
-    num_features: usize,
-    options: NormOptions,
-    weight: Option<Var<F>>,
-    bias: Option<Var<F>>,
-    running: Option<RunningStats<F>>,
+    state: ChannelNormState<F>,
     training: bool,
     comm: Arc<dyn Communicator>,
 }
@@ -68,36 +64,8 @@ impl<F: CommFloat> SyncBatchNorm<F> {
         options: NormOptions,
         comm: Arc<dyn Communicator>,
     ) -> nn::Result<Self> {
-        if num_features == 0 {
-            return Err(NnError::config(
-                NAME,
-                "num_features",
-                "num_features must be at least 1",
-            ));
-        }
-        if options.eps.is_nan() || options.eps < 0.0 {
-            return Err(NnError::config(
-                NAME,
-                "eps",
-                format!("eps must be non-negative, got {}", options.eps),
-            ));
-        }
-        if options.momentum.is_some_and(f64::is_nan) {
-            return Err(NnError::config(
-                NAME,
-                "momentum",
-                "momentum must be a number or None, got NaN",
-            ));
-        }
-        let shape = [num_features];
         Ok(Self {
-            num_features,
-            options,
-            weight: options.affine.then(|| Var::leaf(Tensor::ones(&shape))),
-            bias: options.affine.then(|| Var::leaf(Tensor::zeros(&shape))),
-            running: options
-                .track_running_stats
-                .then(|| RunningStats::new(num_features)),
+            state: ChannelNormState::new(NAME, num_features, options)?,
             training: true,
             comm,
         })
@@ -108,12 +76,8 @@ impl<F: CommFloat> SyncBatchNorm<F> {
     /// training flag (`SyncBatchNorm.convert_sync_batchnorm` for one layer).
     pub fn from_batch_norm(parts: BatchNormParts<F>, comm: Arc<dyn Communicator>) -> Self {
         Self {
-            num_features: parts.num_features,
-            options: parts.options,
-            weight: parts.weight,
-            bias: parts.bias,
-            running: parts.running,
             training: parts.training,
+            state: parts.into_state(),
             comm,
         }
     }
@@ -121,17 +85,17 @@ impl<F: CommFloat> SyncBatchNorm<F> {
     /// Switches `track_running_stats` after construction, keeping the
     /// buffers (as [`nn::BatchNorm::set_track_running_stats`]).
     pub fn set_track_running_stats(&mut self, track: bool) {
-        self.options.track_running_stats = track;
+        self.state.options.track_running_stats = track;
     }
 
     /// The running statistics, when the layer has them.
     pub fn running_stats(&self) -> Option<&RunningStats<F>> {
-        self.running.as_ref()
+        self.state.running.as_ref()
     }
 
     /// The options.
     pub fn options(&self) -> &NormOptions {
-        &self.options
+        &self.state.options
     }
 
     /// The communicator the statistics are synchronized over.
@@ -149,10 +113,10 @@ impl<F: CommFloat> Module<F> for SyncBatchNorm<F> {
         let shape = x.shape();
         let bad = if shape.len() < 2 {
             Some(NnError::input(NAME, "of rank at least 2 (N, C, *)", &shape))
-        } else if shape[1] != self.num_features {
+        } else if shape[1] != self.state.num_features {
             Some(NnError::input(
                 NAME,
-                format!("with {} channels on axis 1", self.num_features),
+                format!("with {} channels on axis 1", self.state.num_features),
                 &shape,
             ))
         } else {
@@ -166,10 +130,10 @@ impl<F: CommFloat> Module<F> for SyncBatchNorm<F> {
             }
             return Err(e);
         }
-        let pass_buffers = !self.training || self.options.track_running_stats;
-        let bn_training = self.training || self.running.is_none();
+        let pass_buffers = !self.training || self.state.options.track_running_stats;
+        let bn_training = self.training || self.state.running.is_none();
         let running = if pass_buffers {
-            self.running.as_mut()
+            self.state.running.as_mut()
         } else {
             None
         };
@@ -177,15 +141,15 @@ impl<F: CommFloat> Module<F> for SyncBatchNorm<F> {
         // statistics (no running buffers) stays local.
         let config = BatchNormConfig {
             training: bn_training,
-            momentum: self.options.momentum,
-            eps: self.options.eps,
+            momentum: self.state.options.momentum,
+            eps: self.state.options.eps,
         };
         let sync = self.training;
         if sync {
             sync_batch_norm(
                 x,
-                self.weight.as_ref(),
-                self.bias.as_ref(),
+                self.state.weight.as_ref(),
+                self.state.bias.as_ref(),
                 running,
                 &config,
                 &self.comm,
@@ -194,8 +158,8 @@ impl<F: CommFloat> Module<F> for SyncBatchNorm<F> {
         } else {
             Ok(ops_norm::batch_norm(
                 x,
-                self.weight.as_ref(),
-                self.bias.as_ref(),
+                self.state.weight.as_ref(),
+                self.state.bias.as_ref(),
                 running,
                 &config,
             )?)
@@ -211,53 +175,14 @@ impl<F: CommFloat> Module<F> for SyncBatchNorm<F> {
     }
 
     fn own_parameters(&self) -> Vec<(&'static str, Var<F>)> {
-        let w = self.weight.clone().map(|w| ("weight", w));
-        let b = self.bias.clone().map(|b| ("bias", b));
-        w.into_iter().chain(b).collect()
+        self.state.parameters()
     }
 
     fn own_buffers(&self) -> Vec<(&'static str, StateTensor<F>)> {
-        let Some(r) = &self.running else {
-            return Vec::new();
-        };
-        vec![
-            ("running_mean", StateTensor::Float(r.mean.clone())),
-            ("running_var", StateTensor::Float(r.var.clone())),
-            (
-                "num_batches_tracked",
-                StateTensor::Int(Tensor::scalar(r.num_batches_tracked)),
-            ),
-        ]
+        self.state.buffers()
     }
 
     fn set_own_buffer(&mut self, name: &str, value: StateTensor<F>) -> nn::Result<()> {
-        let Some(r) = self.running.as_mut() else {
-            return Err(NnError::config(
-                NAME,
-                "buffer",
-                format!("`{name}`: the module does not track running statistics"),
-            ));
-        };
-        let c = r.mean.len();
-        let bad = |what: &str| NnError::config(NAME, "buffer", format!("`{name}` must be {what}"));
-        match (name, value) {
-            ("running_mean", StateTensor::Float(t)) if t.shape() == [c] => r.mean = t,
-            ("running_var", StateTensor::Float(t)) if t.shape() == [c] => r.var = t,
-            ("running_mean" | "running_var", _) => {
-                return Err(bad(&format!("a float tensor of shape [{c}]")));
-            }
-            ("num_batches_tracked", v) if v.shape().iter().product::<usize>() == 1 => {
-                r.num_batches_tracked = v.to_int().as_slice()[0];
-            }
-            ("num_batches_tracked", _) => return Err(bad("a one-element integer tensor")),
-            _ => {
-                return Err(NnError::config(
-                    NAME,
-                    "buffer",
-                    format!("`{name}` is not a buffer of this module"),
-                ));
-            }
-        }
-        Ok(())
+        self.state.set_buffer(NAME, name, value)
     }
 }

@@ -54,6 +54,20 @@ pub struct BatchNormParts<F: Float> {
     pub training: bool,
 }
 
+impl<F: Float> BatchNormParts<F> {
+    /// The layer's state without the dimension count and training flag:
+    /// what a layer that replaces it keeps (the same parameter [`Var`]s).
+    pub fn into_state(self) -> ChannelNormState<F> {
+        ChannelNormState {
+            num_features: self.num_features,
+            options: self.options,
+            weight: self.weight,
+            bias: self.bias,
+            running: self.running,
+        }
+    }
+}
+
 /// `torch.nn.BatchNorm1d`.
 pub type BatchNorm1d<F> = BatchNorm<F, 1>;
 /// `torch.nn.BatchNorm2d`.

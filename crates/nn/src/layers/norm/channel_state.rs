@@ -1,4 +1,5 @@
-//! What batch norm and instance norm layers share: the channel count, the
+//! What batch norm, instance norm and other per-channel norm layers (such
+//! as `distributed`'s `SyncBatchNorm`) share: the channel count, the
 //! options, the optional affine parameters and the optional running
 //! statistics, with their checks and their state-dict entries.
 
@@ -11,17 +12,23 @@ use crate::layers::module_parts::weight_and_bias;
 use crate::state_dict::StateTensor;
 use crate::{NnError, Result};
 
-/// The per-channel state of a batch or instance norm layer.
-pub(super) struct ChannelNormState<F: Float> {
+/// The per-channel state of a batch or instance norm layer: what
+/// `torch.nn.modules.batchnorm._NormBase` holds (`num_features`, `eps`,
+/// `momentum`, `affine`, `track_running_stats`, `weight`, `bias`,
+/// `running_mean`, `running_var`, `num_batches_tracked`), with its
+/// constructor's checks and its state-dict entries, for layers built on
+/// the same state in other crates.
+pub struct ChannelNormState<F: Float> {
     /// `C`, the size of axis 1 (axis 0 of an unbatched instance-norm input).
-    pub(super) num_features: usize,
-    pub(super) options: NormOptions,
-    /// Ones of shape `[C]` when `affine`.
-    pub(super) weight: Option<Var<F>>,
-    /// Zeros of shape `[C]` when `affine`.
-    pub(super) bias: Option<Var<F>>,
+    pub num_features: usize,
+    /// eps, momentum, affine and the current `track_running_stats`.
+    pub options: NormOptions,
+    /// Ones of shape `[C]` when `affine` (at construction).
+    pub weight: Option<Var<F>>,
+    /// Zeros of shape `[C]` when `affine` (at construction).
+    pub bias: Option<Var<F>>,
     /// Present when `track_running_stats` was set at construction.
-    pub(super) running: Option<RunningStats<F>>,
+    pub running: Option<RunningStats<F>>,
 }
 
 impl<F: Float> ChannelNormState<F> {
@@ -31,11 +38,7 @@ impl<F: Float> ChannelNormState<F> {
     /// # Errors
     /// [`NnError::InvalidConfig`] naming `module` for `num_features == 0`,
     /// a negative or NaN `eps`, or a NaN momentum.
-    pub(super) fn new(
-        module: &'static str,
-        num_features: usize,
-        options: NormOptions,
-    ) -> Result<Self> {
+    pub fn new(module: &'static str, num_features: usize, options: NormOptions) -> Result<Self> {
         if num_features == 0 {
             return Err(NnError::config(
                 module,
@@ -70,12 +73,12 @@ impl<F: Float> ChannelNormState<F> {
     }
 
     /// `weight` and `bias`, when affine.
-    pub(super) fn parameters(&self) -> Vec<(&'static str, Var<F>)> {
+    pub fn parameters(&self) -> Vec<(&'static str, Var<F>)> {
         weight_and_bias(self.weight.as_ref(), self.bias.as_ref())
     }
 
     /// `running_mean`, `running_var` and `num_batches_tracked`, when tracked.
-    pub(super) fn buffers(&self) -> Vec<(&'static str, StateTensor<F>)> {
+    pub fn buffers(&self) -> Vec<(&'static str, StateTensor<F>)> {
         let Some(r) = &self.running else {
             return Vec::new();
         };
@@ -96,7 +99,7 @@ impl<F: Float> ChannelNormState<F> {
     /// running statistics, `name` is not one of its buffers, or `value` is
     /// not a float tensor of shape `[C]` (an integer or float one-element
     /// tensor for `num_batches_tracked`).
-    pub(super) fn set_buffer(
+    pub fn set_buffer(
         &mut self,
         module: &'static str,
         name: &str,
