@@ -3,24 +3,15 @@
 //! and updated parameters in rayon pools of 1, 2, 3 and 4 threads: every
 //! kernel splits its work by the problem's size, never by the thread count.
 
+mod common;
+
 use autograd::Var;
 use core_tensor::{Float, Rng, Tensor};
 use nn::prelude::*;
-use nn::{BatchNorm2d, MaxPool2d};
 
+/// The examples' CNN on 3x32x32 images.
 fn cnn<F: Float>(rng: &mut Rng) -> Sequential<F> {
-    let pad1 = ConvOptions::default().padding(1);
-    Sequential::new()
-        .push(Conv2d::with_options(3, 16, [3, 3], pad1, rng).unwrap())
-        .push(BatchNorm2d::new(16).unwrap())
-        .push(ReLU::new())
-        .push(MaxPool2d::new(2))
-        .push(Conv2d::with_options(16, 32, [3, 3], pad1, rng).unwrap())
-        .push(BatchNorm2d::new(32).unwrap())
-        .push(ReLU::new())
-        .push(MaxPool2d::new(2))
-        .push(Flatten::new())
-        .push(Linear::new(32 * 8 * 8, 10, true, rng).unwrap())
+    common::examples_cnn(3, 32 * 8 * 8, rng)
 }
 
 /// The bits of the loss, of every gradient and of every parameter after

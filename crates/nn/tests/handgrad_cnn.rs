@@ -5,38 +5,24 @@
 //! checked to be byte for byte what handgrad writes today; set
 //! `HANDGRAD_REGEN_FIXTURES=1` to rewrite it (then rerun the script).
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use autograd::Var;
+use common::{assert_close, assert_running_stats, examples_cnn};
 use core_tensor::{Rng, Tensor};
 use nn::prelude::*;
-use nn::{
-    BatchNorm2d, MaxPool2d, StateTensor, load_safetensors, safetensors_metadata,
-    to_safetensors_bytes,
-};
+use nn::{StateTensor, load_safetensors, safetensors_metadata, to_safetensors_bytes};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/handgrad_cnn")
-        .join(name)
+    common::fixture("handgrad_cnn", name)
 }
 
-/// The examples' CNN (`examples::train::digits_cnn` for 8x8 images and 10
-/// classes) in f64.
+/// The examples' CNN for 8x8 images of one channel and 10 classes, in f64.
 fn build(rng: &mut Rng) -> Sequential<f64> {
-    let pad1 = ConvOptions::default().padding(1);
-    Sequential::new()
-        .push(Conv2d::with_options(1, 16, [3, 3], pad1, rng).unwrap())
-        .push(BatchNorm2d::new(16).unwrap())
-        .push(ReLU::new())
-        .push(MaxPool2d::new(2))
-        .push(Conv2d::with_options(16, 32, [3, 3], pad1, rng).unwrap())
-        .push(BatchNorm2d::new(32).unwrap())
-        .push(ReLU::new())
-        .push(MaxPool2d::new(2))
-        .push(Flatten::new())
-        .push(Linear::new(128, 10, true, rng).unwrap())
+    examples_cnn(1, 128, rng)
 }
 
 /// The saved model: default initialization from seed 2024, batch-norm
@@ -87,24 +73,6 @@ fn handgrad_writes_the_committed_bytes() {
     assert_eq!(safetensors_metadata(&committed).unwrap(), Some(metadata()));
 }
 
-fn assert_close(what: &str, got: &Tensor<f64>, want: &Tensor<f64>, tol: f64) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let (mut worst, mut at) = (0.0f64, 0);
-    for (i, (a, b)) in got.as_slice().iter().zip(want.as_slice()).enumerate() {
-        let d = (a - b).abs();
-        if d > worst || d.is_nan() {
-            worst = d;
-            at = i;
-        }
-    }
-    assert!(
-        worst <= tol,
-        "{what}: worst |diff| {worst:e} at {at} ({} vs {})",
-        got.as_slice()[at],
-        want.as_slice()[at]
-    );
-}
-
 #[test]
 fn pytorch_outputs_of_the_saved_model_match_handgrads() {
     let io = load_safetensors::<f64>(data("io.safetensors")).unwrap();
@@ -128,22 +96,7 @@ fn pytorch_outputs_of_the_saved_model_match_handgrads() {
     net.train();
     let y_train = net.forward(&x).unwrap().value();
     assert_close("y_train", &y_train, &t("y_train"), 1e-12);
-    let after = net.state_dict();
-    for layer in ["1", "5"] {
-        for buf in ["running_mean", "running_var"] {
-            let key = format!("{layer}.{buf}");
-            assert_close(
-                &key,
-                after.get_float(&key).unwrap(),
-                &t(&format!("after_train.{key}")),
-                1e-12,
-            );
-        }
-        let key = format!("{layer}.num_batches_tracked");
-        let want = io
-            .get(&format!("after_train.{key}"))
-            .and_then(StateTensor::as_int);
-        assert_eq!(want.map(|w| w.as_slice().to_vec()), Some(vec![4]), "{key}");
-        assert_eq!(after.get(&key).and_then(StateTensor::as_int), want, "{key}");
-    }
+    // One batch counted on top of the saved model's 3.
+    let counters = assert_running_stats(&net.state_dict(), &io, &["1", "5"], 1e-12);
+    assert_eq!(counters, [4, 4]);
 }

@@ -4,10 +4,13 @@
 //! the training-mode output, the input and parameter gradients and the
 //! running statistics after one training step match PyTorch's to 1e-10.
 
+mod common;
+
 use std::path::PathBuf;
 
 use autograd::{BackwardOptions, Var};
-use core_tensor::{Rng, Tensor};
+use common::{assert_close, assert_running_stats};
+use core_tensor::Rng;
 use nn::prelude::*;
 use nn::{
     AdaptiveMaxPool2d, AvgPool2d, BatchNorm2d, MaxPool2d, NormOptions, StateTensor,
@@ -15,9 +18,7 @@ use nn::{
 };
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/torch_cnn")
-        .join(name)
+    common::fixture("torch_cnn", name)
 }
 
 /// The handgrad twin of the fixture's `nn.Sequential` (random init; the
@@ -38,25 +39,6 @@ fn build() -> Sequential<f64> {
         .push(Flatten::new())
         .push(Dropout::new(0.5, 7).unwrap())
         .push(Linear::new(16, 10, true, &mut rng).unwrap())
-}
-
-fn assert_close(what: &str, got: &Tensor<f64>, want: &Tensor<f64>, tol: f64) {
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let (mut worst, mut at) = (0.0f64, 0);
-    for (i, (a, b)) in got.as_slice().iter().zip(want.as_slice()).enumerate() {
-        let d = (a - b).abs();
-        if d > worst || d.is_nan() {
-            worst = d;
-            at = i;
-        }
-    }
-    eprintln!("{what}: worst |diff| {worst:e}");
-    assert!(
-        worst <= tol,
-        "{what}: worst |diff| {worst:e} at {at} ({} vs {})",
-        got.as_slice()[at],
-        want.as_slice()[at]
-    );
 }
 
 #[test]
@@ -122,29 +104,11 @@ fn torch_cnn_matches_pytorch() {
             1e-10,
         );
     }
-    let after = net.state_dict();
-    for layer in ["1", "5"] {
-        for buf in ["running_mean", "running_var"] {
-            let key = format!("{layer}.{buf}");
-            assert_close(
-                &key,
-                after.get_float(&key).unwrap(),
-                &t(&format!("after_train.{key}")),
-                1e-10,
-            );
-        }
+    let counters = assert_running_stats(&net.state_dict(), &io, &["1", "5"], 1e-10);
+    for (layer, counter) in ["1", "5"].iter().zip(counters) {
         let key = format!("{layer}.num_batches_tracked");
-        let want = io
-            .get(&format!("after_train.{key}"))
-            .and_then(StateTensor::as_int)
-            .unwrap();
-        assert_eq!(
-            after.get(&key).and_then(StateTensor::as_int).unwrap(),
-            want,
-            "{key}"
-        );
         let before = state.get(&key).unwrap().to_int().as_slice()[0];
-        assert_eq!(want.as_slice()[0], before + 1, "{key} counts the batch");
+        assert_eq!(counter, before + 1, "{key} counts the batch");
     }
 }
 
