@@ -2,9 +2,10 @@
 
 use core_tensor::Float;
 
-use super::{LrScheduler, SchedulerState, apply, base_lrs, count};
+use super::rates::{EpochRates, at_least_one, finite};
+use super::{LrScheduler, SchedulerState, count};
+use crate::Result;
 use crate::optim::Optimizer;
-use crate::{NnError, Result};
 
 /// `torch.optim.lr_scheduler.CosineAnnealingLR` in its closed form: after
 /// epoch `e`, `lr = eta_min + (base_lr − eta_min)·(1 + cos(π·e/T_max))/2`.
@@ -13,11 +14,9 @@ use crate::{NnError, Result};
 /// up to rounding (its `_get_closed_form_lr` is this formula).
 #[derive(Clone, Debug)]
 pub struct CosineAnnealingLR {
-    base_lrs: Vec<f64>,
+    rates: EpochRates,
     t_max: usize,
     eta_min: f64,
-    epoch: usize,
-    last: Vec<f64>,
 }
 
 impl CosineAnnealingLR {
@@ -27,27 +26,12 @@ impl CosineAnnealingLR {
     /// [`NnError::InvalidConfig`] for `t_max == 0` or a non-finite
     /// `eta_min`.
     pub fn new<F: Float>(opt: &dyn Optimizer<F>, t_max: usize, eta_min: f64) -> Result<Self> {
-        if t_max == 0 {
-            return Err(NnError::config(
-                "CosineAnnealingLR",
-                "T_max",
-                "T_max must be at least 1",
-            ));
-        }
-        if !eta_min.is_finite() {
-            return Err(NnError::config(
-                "CosineAnnealingLR",
-                "eta_min",
-                format!("eta_min must be a finite number, got {eta_min}"),
-            ));
-        }
-        let base_lrs = base_lrs(opt);
+        at_least_one("CosineAnnealingLR", "T_max", t_max)?;
+        finite("CosineAnnealingLR", "eta_min", eta_min)?;
         Ok(Self {
-            last: base_lrs.clone(),
-            base_lrs,
+            rates: EpochRates::new(opt),
             t_max,
             eta_min,
-            epoch: 0,
         })
     }
 }
@@ -58,52 +42,34 @@ impl<F: Float> LrScheduler<F> for CosineAnnealingLR {
     }
 
     fn last_epoch(&self) -> usize {
-        self.epoch
+        self.rates.epoch
     }
 
     fn set_epoch(&mut self, opt: &mut dyn Optimizer<F>, epoch: usize) -> Result<()> {
-        self.epoch = epoch;
         let c = (std::f64::consts::PI * epoch as f64 / self.t_max as f64).cos();
-        self.last = self
-            .base_lrs
-            .iter()
-            .map(|b| self.eta_min + (b - self.eta_min) * (1.0 + c) / 2.0)
-            .collect();
-        apply(opt, &self.last);
+        let eta_min = self.eta_min;
+        self.rates
+            .set(opt, epoch, |b| eta_min + (b - eta_min) * (1.0 + c) / 2.0);
         Ok(())
     }
 
     fn last_lr(&self) -> Vec<f64> {
-        self.last.clone()
+        self.rates.last.clone()
     }
 
     fn state_dict(&self) -> SchedulerState {
-        let mut s = SchedulerState::new(
+        self.rates.state(
             "CosineAnnealingLR",
-            [
-                ("last_epoch".to_string(), self.epoch as f64),
-                ("T_max".to_string(), self.t_max as f64),
-                ("eta_min".to_string(), self.eta_min),
-            ],
-        );
-        s.put_list("base_lrs", &self.base_lrs);
-        s.put_list("last_lr", &self.last);
-        s
+            [("T_max", self.t_max as f64), ("eta_min", self.eta_min)],
+        )
     }
 
     fn load_state_dict(&mut self, s: &SchedulerState) -> Result<()> {
         const K: &str = "CosineAnnealingLR";
-        s.expect_kind(K)?;
-        let n = self.base_lrs.len();
+        let rates = self.rates.loaded(s, K)?;
         let t_max = count(s.get("T_max")?, K, "T_max")?.max(1);
-        let epoch = count(s.get("last_epoch")?, K, "last_epoch")?;
-        let (eta_min, base, last) = (
-            s.get("eta_min")?,
-            s.list("base_lrs", n)?,
-            s.list("last_lr", n)?,
-        );
-        (self.epoch, self.t_max, self.eta_min) = (epoch, t_max, eta_min);
-        (self.base_lrs, self.last) = (base, last);
+        let eta_min = s.get("eta_min")?;
+        (self.rates, self.t_max, self.eta_min) = (rates, t_max, eta_min);
         Ok(())
     }
 }

@@ -2,7 +2,8 @@
 
 use core_tensor::Float;
 
-use super::{LrScheduler, SchedulerState, apply, base_lrs, count};
+use super::rates::EpochRates;
+use super::{LrScheduler, SchedulerState, count};
 use crate::optim::Optimizer;
 use crate::{NnError, Result};
 
@@ -34,12 +35,10 @@ use crate::{NnError, Result};
 /// ```
 #[derive(Clone, Debug)]
 pub struct LinearLR {
-    base_lrs: Vec<f64>,
+    rates: EpochRates,
     start_factor: f64,
     end_factor: f64,
     total_iters: usize,
-    epoch: usize,
-    last: Vec<f64>,
 }
 
 impl LinearLR {
@@ -69,14 +68,11 @@ impl LinearLR {
                 format!("end_factor must be in [0, 1], got {end_factor}"),
             ));
         }
-        let base_lrs = base_lrs(opt);
         let mut s = Self {
-            last: base_lrs.clone(),
-            base_lrs,
+            rates: EpochRates::new(opt),
             start_factor,
             end_factor,
             total_iters,
-            epoch: 0,
         };
         s.set_epoch(opt, 0)?;
         Ok(s)
@@ -107,47 +103,37 @@ impl<F: Float> LrScheduler<F> for LinearLR {
     }
 
     fn last_epoch(&self) -> usize {
-        self.epoch
+        self.rates.epoch
     }
 
     fn set_epoch(&mut self, opt: &mut dyn Optimizer<F>, epoch: usize) -> Result<()> {
-        self.epoch = epoch;
         let f = self.factor(epoch);
-        self.last = self.base_lrs.iter().map(|b| b * f).collect();
-        apply(opt, &self.last);
+        self.rates.set(opt, epoch, |b| b * f);
         Ok(())
     }
 
     fn last_lr(&self) -> Vec<f64> {
-        self.last.clone()
+        self.rates.last.clone()
     }
 
     fn state_dict(&self) -> SchedulerState {
-        let mut s = SchedulerState::new(
+        self.rates.state(
             "LinearLR",
             [
-                ("last_epoch".to_string(), self.epoch as f64),
-                ("start_factor".to_string(), self.start_factor),
-                ("end_factor".to_string(), self.end_factor),
-                ("total_iters".to_string(), self.total_iters as f64),
+                ("start_factor", self.start_factor),
+                ("end_factor", self.end_factor),
+                ("total_iters", self.total_iters as f64),
             ],
-        );
-        s.put_list("base_lrs", &self.base_lrs);
-        s.put_list("last_lr", &self.last);
-        s
+        )
     }
 
     fn load_state_dict(&mut self, s: &SchedulerState) -> Result<()> {
         const K: &str = "LinearLR";
-        s.expect_kind(K)?;
-        let n = self.base_lrs.len();
-        let epoch = count(s.get("last_epoch")?, K, "last_epoch")?;
+        let rates = self.rates.loaded(s, K)?;
         let total = count(s.get("total_iters")?, K, "total_iters")?;
         let (start, end) = (s.get("start_factor")?, s.get("end_factor")?);
-        let (base, last) = (s.list("base_lrs", n)?, s.list("last_lr", n)?);
-        (self.epoch, self.total_iters) = (epoch, total);
+        (self.rates, self.total_iters) = (rates, total);
         (self.start_factor, self.end_factor) = (start, end);
-        (self.base_lrs, self.last) = (base, last);
         Ok(())
     }
 }

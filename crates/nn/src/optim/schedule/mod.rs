@@ -5,6 +5,7 @@ mod cosine;
 mod linear;
 mod one_cycle;
 mod plateau;
+mod rates;
 mod sequential;
 mod state;
 mod step;
