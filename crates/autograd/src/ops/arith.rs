@@ -48,16 +48,12 @@ impl<F: Float> Backward<F> for AddBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
         let g = ctx.grad_output;
-        let ga = if ctx.needs_grad[0] {
-            Some(g.sum_to(&ctx.inputs[0].shape())?)
-        } else {
-            None
-        };
-        let gb = if ctx.needs_grad[1] {
-            Some(g.sum_to(&ctx.inputs[1].shape())?)
-        } else {
-            None
-        };
+        let ga = ctx.needs_grad[0]
+            .then(|| g.sum_to(&ctx.inputs[0].shape()))
+            .transpose()?;
+        let gb = ctx.needs_grad[1]
+            .then(|| g.sum_to(&ctx.inputs[1].shape()))
+            .transpose()?;
         Ok(vec![ga, gb])
     }
 }
@@ -69,16 +65,12 @@ impl<F: Float> Backward<F> for SubBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
         let g = ctx.grad_output;
-        let ga = if ctx.needs_grad[0] {
-            Some(g.sum_to(&ctx.inputs[0].shape())?)
-        } else {
-            None
-        };
-        let gb = if ctx.needs_grad[1] {
-            Some(g.neg().sum_to(&ctx.inputs[1].shape())?)
-        } else {
-            None
-        };
+        let ga = ctx.needs_grad[0]
+            .then(|| g.sum_to(&ctx.inputs[0].shape()))
+            .transpose()?;
+        let gb = ctx.needs_grad[1]
+            .then(|| g.neg().sum_to(&ctx.inputs[1].shape()))
+            .transpose()?;
         Ok(vec![ga, gb])
     }
 }
@@ -90,16 +82,12 @@ impl<F: Float> Backward<F> for MulBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
         let (g, a, b) = (ctx.grad_output, &ctx.inputs[0], &ctx.inputs[1]);
-        let ga = if ctx.needs_grad[0] {
-            Some(g.mul(b)?.sum_to(&a.shape())?)
-        } else {
-            None
-        };
-        let gb = if ctx.needs_grad[1] {
-            Some(g.mul(a)?.sum_to(&b.shape())?)
-        } else {
-            None
-        };
+        let ga = ctx.needs_grad[0]
+            .then(|| g.mul(b)?.sum_to(&a.shape()))
+            .transpose()?;
+        let gb = ctx.needs_grad[1]
+            .then(|| g.mul(a)?.sum_to(&b.shape()))
+            .transpose()?;
         Ok(vec![ga, gb])
     }
 }
@@ -111,17 +99,13 @@ impl<F: Float> Backward<F> for DivBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_, F>) -> Result<Vec<Option<Var<F>>>> {
         let (g, a, b) = (ctx.grad_output, &ctx.inputs[0], &ctx.inputs[1]);
-        let ga = if ctx.needs_grad[0] {
-            Some(g.div(b)?.sum_to(&a.shape())?)
-        } else {
-            None
-        };
+        let ga = ctx.needs_grad[0]
+            .then(|| g.div(b)?.sum_to(&a.shape()))
+            .transpose()?;
         // d(a/b)/db = -a / b^2
-        let gb = if ctx.needs_grad[1] {
-            Some(g.mul(a)?.div(&b.mul(b)?)?.neg().sum_to(&b.shape())?)
-        } else {
-            None
-        };
+        let gb = ctx.needs_grad[1]
+            .then(|| g.mul(a)?.div(&b.mul(b)?)?.neg().sum_to(&b.shape()))
+            .transpose()?;
         Ok(vec![ga, gb])
     }
 }

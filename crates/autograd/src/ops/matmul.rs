@@ -18,16 +18,12 @@ impl<F: Float> Backward<F> for MatmulBackward {
         let (g, a, b) = (ctx.grad_output, &ctx.inputs[0], &ctx.inputs[1]);
         // C = A B  =>  dA = dC Bᵀ, dB = Aᵀ dC, summed over broadcast batch axes.
         if ctx.create_graph {
-            let ga = if ctx.needs_grad[0] {
-                Some(g.matmul(&b.transpose(-1, -2)?)?.sum_to(&a.shape())?)
-            } else {
-                None
-            };
-            let gb = if ctx.needs_grad[1] {
-                Some(a.transpose(-1, -2)?.matmul(g)?.sum_to(&b.shape())?)
-            } else {
-                None
-            };
+            let ga = ctx.needs_grad[0]
+                .then(|| g.matmul(&b.transpose(-1, -2)?)?.sum_to(&a.shape()))
+                .transpose()?;
+            let gb = ctx.needs_grad[1]
+                .then(|| a.transpose(-1, -2)?.matmul(g)?.sum_to(&b.shape()))
+                .transpose()?;
             return Ok(vec![ga, gb]);
         }
         let gv = g.value();
