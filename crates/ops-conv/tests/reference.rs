@@ -260,10 +260,11 @@ fn named_geometries_match_the_definition() {
             &[2, 1],
             2,
         ),
-        // Several tiles per sample and several partial sums of dw.
+        // Several tiles per sample (144 unfolded rows: tiles of 896, 896
+        // and 323 of the 2115 positions) and several partial sums of dw.
         case(
-            &[5, 8, 40, 40],
-            &[4, 8, 3, 3],
+            &[3, 16, 47, 45],
+            &[4, 16, 3, 3],
             &[1, 1],
             &[[1, 1], [1, 1]],
             &[1, 1],

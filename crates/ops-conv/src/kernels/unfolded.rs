@@ -42,6 +42,11 @@ use crate::geometry::Geom3;
 /// Unfolded elements per tile (rows x positions).
 pub(crate) const TILE_ELEMS: usize = 1 << 17;
 
+/// Positions per tile are a multiple of this when a sample's positions are
+/// cut into several tiles: the row count of the `gemm` crate's widest f32
+/// micro-kernel (4 AVX-512 vectors), as the product sees positions.
+const TILE_ALIGN: usize = 64;
+
 /// Most samples side by side in one tile.
 pub(crate) const MAX_BLOCK_SAMPLES: usize = 8;
 
@@ -146,7 +151,13 @@ impl<'g> Plan<'g> {
         let tiles = if per_block > 1 || l == 0 {
             vec![(0, l)]
         } else {
-            let width = width.min(l);
+            // Whole blocks of the products' micro-kernels where a sample
+            // is cut into several tiles.
+            let width = if width < l && width >= 2 * TILE_ALIGN {
+                width / TILE_ALIGN * TILE_ALIGN
+            } else {
+                width.min(l)
+            };
             (0..l.div_ceil(width))
                 .map(|i| (i * width, width.min(l - i * width)))
                 .collect()
@@ -472,4 +483,40 @@ pub(crate) fn backward_weight<F: Float>(dy: &[F], x: &[F], geom: &ConvGeom, par:
         }
     }
     dw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ConvParams;
+
+    #[test]
+    fn tiles_cut_positions_in_whole_micro_kernel_blocks() {
+        // 144 unfolded rows: at most 910 positions a tile, 896 aligned.
+        let geom = ConvGeom::new(
+            &[3, 16, 47, 45],
+            &[4, 16, 3, 3],
+            &ConvParams::new(2).padding(1),
+        )
+        .unwrap();
+        let plan = Plan::new(&geom);
+        assert_eq!(plan.per_block, 1);
+        assert_eq!(plan.tiles, [(0, 896), (896, 896), (1792, 323)]);
+        // Small images: several samples side by side in one tile.
+        let geom = ConvGeom::new(
+            &[64, 16, 14, 14],
+            &[32, 16, 3, 3],
+            &ConvParams::new(2).padding(1),
+        )
+        .unwrap();
+        let plan = Plan::new(&geom);
+        assert_eq!(
+            (plan.per_block, plan.tiles.as_slice()),
+            (4, &[(0, 196)][..])
+        );
+        // Rows so many that the tile is narrower than two blocks: not aligned.
+        let geom = ConvGeom::new(&[1, 1024, 100], &[1, 1024, 3], &ConvParams::new(1)).unwrap();
+        let plan = Plan::new(&geom);
+        assert_eq!(plan.tiles, [(0, 42), (42, 42), (84, 14)]);
+    }
 }
