@@ -3,8 +3,11 @@
 //! time), with a parallel split that depends only on the problem's size.
 //!
 //! Every operand is a slice with a row and a column stride, so a transposed
-//! operand is the same slice with its strides swapped ([`MatRef::t`]): no
-//! transposed copy is ever made. With [`Par::Rayon`], `C` is cut into
+//! operand is the same slice with its strides swapped ([`MatRef::t`]):
+//! callers never make a transposed copy. The one copy made here is of a
+//! column-major `B` whose columns lie a multiple of 1 KiB apart, which the
+//! crate packs slowly: it is copied row-major, 128 columns at a time, just
+//! before its product. With [`Par::Rayon`], `C` is cut into
 //! blocks of rows or columns whose count is a function of `m`, `n` and `k`
 //! alone, and each block is one sequential product; every element of `C` is
 //! thus computed by the same instructions in the same order on any number of
