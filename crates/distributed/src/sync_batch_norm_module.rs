@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use autograd::Var;
 use nn::{BatchNormParts, ChannelNormState, Module, NnError, NormOptions, StateTensor};
-use ops_norm::{BatchNormConfig, RunningStats};
+use ops_norm::RunningStats;
 
 use crate::communicator::{CommFloat, Communicator};
 use crate::error::DistError;
@@ -130,38 +130,27 @@ impl<F: CommFloat> Module<F> for SyncBatchNorm<F> {
             }
             return Err(e);
         }
-        let pass_buffers = !self.training || self.state.options.track_running_stats;
-        let bn_training = self.training || self.state.running.is_none();
-        let running = if pass_buffers {
-            self.state.running.as_mut()
-        } else {
-            None
-        };
         // PyTorch synchronizes only in training mode; eval with batch
         // statistics (no running buffers) stays local.
-        let config = BatchNormConfig {
-            training: bn_training,
-            momentum: self.state.options.momentum,
-            eps: self.state.options.eps,
-        };
+        let args = self.state.batch_norm_args(self.training);
         let sync = self.training;
         if sync {
             sync_batch_norm(
                 x,
-                self.state.weight.as_ref(),
-                self.state.bias.as_ref(),
-                running,
-                &config,
+                args.weight,
+                args.bias,
+                args.running,
+                &args.config,
                 &self.comm,
             )
             .map_err(wrap)
         } else {
             Ok(ops_norm::batch_norm(
                 x,
-                self.state.weight.as_ref(),
-                self.state.bias.as_ref(),
-                running,
-                &config,
+                args.weight,
+                args.bias,
+                args.running,
+                &args.config,
             )?)
         }
     }

@@ -26,9 +26,9 @@ pub use fractional_pool::{FractionalMaxPool, FractionalMaxPool2d, FractionalMaxP
 pub use identity::Identity;
 pub use linear::{Linear, linear};
 pub use norm::{
-    BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormParts, ChannelNormState, GroupNorm,
-    InstanceNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, LocalResponseNorm,
-    NormOptions, RMSNorm,
+    BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormArgs, BatchNormParts,
+    ChannelNormState, GroupNorm, InstanceNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d,
+    LayerNorm, LocalResponseNorm, NormOptions, RMSNorm,
 };
 pub use padding::{Pad, Pad1d, Pad2d, Pad3d};
 pub use pool::{

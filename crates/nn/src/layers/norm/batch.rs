@@ -3,7 +3,7 @@
 
 use autograd::Var;
 use core_tensor::Float;
-use ops_norm::{BatchNormConfig, RunningStats};
+use ops_norm::RunningStats;
 
 use super::NormOptions;
 use super::channel_state::ChannelNormState;
@@ -151,24 +151,13 @@ impl<F: Float, const D: usize> Module<F> for BatchNorm<F, D> {
                 &shape,
             ));
         }
-        let pass_buffers = !self.training || state.options.track_running_stats;
-        let bn_training = self.training || state.running.is_none();
-        let running = if pass_buffers {
-            state.running.as_mut()
-        } else {
-            None
-        };
-        let config = BatchNormConfig {
-            training: bn_training,
-            momentum: state.options.momentum,
-            eps: state.options.eps,
-        };
+        let args = state.batch_norm_args(self.training);
         Ok(ops_norm::batch_norm(
             x,
-            state.weight.as_ref(),
-            state.bias.as_ref(),
-            running,
-            &config,
+            args.weight,
+            args.bias,
+            args.running,
+            &args.config,
         )?)
     }
 

@@ -5,7 +5,7 @@
 
 use autograd::Var;
 use core_tensor::{Float, Tensor};
-use ops_norm::RunningStats;
+use ops_norm::{BatchNormConfig, RunningStats};
 
 use super::NormOptions;
 use crate::layers::module_parts::weight_and_bias;
@@ -72,6 +72,26 @@ impl<F: Float> ChannelNormState<F> {
         })
     }
 
+    /// The arguments of a batch-norm call in the given mode, as
+    /// `torch.nn.BatchNorm*d.forward` picks them: batch statistics in
+    /// training or when no running statistics are kept; the running
+    /// buffers passed in eval, and in training only while
+    /// `track_running_stats` is on.
+    pub fn batch_norm_args(&mut self, training: bool) -> BatchNormArgs<'_, F> {
+        let config = BatchNormConfig {
+            training: training || self.running.is_none(),
+            momentum: self.options.momentum,
+            eps: self.options.eps,
+        };
+        let pass_buffers = !training || self.options.track_running_stats;
+        BatchNormArgs {
+            weight: self.weight.as_ref(),
+            bias: self.bias.as_ref(),
+            running: self.running.as_mut().filter(|_| pass_buffers),
+            config,
+        }
+    }
+
     /// `weight` and `bias`, when affine.
     pub fn parameters(&self) -> Vec<(&'static str, Var<F>)> {
         weight_and_bias(self.weight.as_ref(), self.bias.as_ref())
@@ -135,4 +155,17 @@ impl<F: Float> ChannelNormState<F> {
         }
         Ok(())
     }
+}
+
+/// What [`ChannelNormState::batch_norm_args`] gives: the arguments of
+/// `ops_norm::batch_norm` (or a synchronized batch norm) after the input.
+pub struct BatchNormArgs<'a, F: Float> {
+    /// The affine weight, when affine.
+    pub weight: Option<&'a Var<F>>,
+    /// The affine bias, when affine.
+    pub bias: Option<&'a Var<F>>,
+    /// The running statistics to use or update, when passed.
+    pub running: Option<&'a mut RunningStats<F>>,
+    /// Training flag, momentum and eps of the call.
+    pub config: BatchNormConfig,
 }

@@ -13,7 +13,7 @@ mod options;
 mod rms;
 
 pub use batch::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormParts};
-pub use channel_state::ChannelNormState;
+pub use channel_state::{BatchNormArgs, ChannelNormState};
 pub use group::GroupNorm;
 pub use instance::{InstanceNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d};
 pub use layer::LayerNorm;
